@@ -1,0 +1,2 @@
+//! Criterion benchmarks of the core (being written).
+fn main() {}

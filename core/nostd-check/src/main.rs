@@ -1,0 +1,80 @@
+//! Links rackwatch-core into a Cortex-M image with no global allocator, calling every public entry
+//! point through `black_box` so none is optimised away. A link error here means core needs `alloc`.
+#![no_std]
+#![no_main]
+
+use core::hint::black_box;
+use cortex_m_rt::entry;
+use rackwatch_core::stats::{EwStats, RateOfChange, Smoothing, Welford};
+use rackwatch_core::trend::{Crossing, EtaPolicy, ForgettingTrend};
+use rackwatch_core::window::Window;
+use rackwatch_core::{Level, SampleError};
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+fn consume<T>(value: T) {
+    black_box(value);
+}
+
+fn statistics(t: u64, v: f32) {
+    let mut welford = Welford::new();
+    let _ = welford.push(v);
+    let mut other = Welford::new();
+    let _ = other.push(v * 2.0);
+    welford.merge(&other);
+    consume((welford.mean(), welford.variance(), welford.sample_variance(), welford.std_dev()));
+    consume((welford.min(), welford.max(), welford.count()));
+
+    let mut ew = EwStats::new(black_box(Smoothing::TimeConstantMs(60_000)));
+    let _ = ew.update(t, v);
+    consume((ew.mean(), ew.variance(), ew.std_dev(), ew.count(), ew.smoothing().is_valid()));
+    consume(Smoothing::Alpha(0.1).weight(t));
+
+    let mut rate = RateOfChange::new();
+    consume((rate.update(t, v), rate.last()));
+}
+
+fn trends(t: u64, v: f32) {
+    let policy = black_box(EtaPolicy::DEFAULT);
+    let mut window = black_box(Window::<64>::new());
+    for i in 0..80u64 {
+        consume(window.push(t + i * 1000, v + i as f32));
+    }
+    consume((window.len(), window.capacity(), window.is_empty(), window.is_full(), window.span_ms()));
+    consume((window.sum(), window.mean(), window.variance(), window.std_dev(), window.min(), window.max()));
+    consume((window.newest(), window.oldest(), window.iter().count()));
+    consume(window.time_to(t, 100.0, Crossing::Above, &policy));
+    if let Some(fit) = window.fit() {
+        consume((fit.slope_per_ms(), fit.slope_per_second(), fit.slope_std_error(), fit.residual_std_dev()));
+        consume((fit.samples(), fit.effective_samples(), fit.value_at(t), fit.intercept(t)));
+        consume((fit.predict(t, 3_600_000), fit.time_to(t, 1.0, Crossing::Below, &policy)));
+    }
+    window.clear();
+
+    let mut forgetting = ForgettingTrend::new(black_box(600_000));
+    consume(forgetting.update(t, v));
+    consume((forgetting.fit(), forgetting.time_to(t, 5.0, Crossing::Above, &policy)));
+    consume((forgetting.tau_ms(), forgetting.samples()));
+}
+
+fn vocabulary(t: u64, v: f32) {
+    let level = Level::from_exit_code(black_box(2)).unwrap_or_default();
+    consume((level.exit_code(), level.as_str()));
+    consume(SampleError::check(Some(t), t + 1, v));
+}
+
+#[entry]
+fn main() -> ! {
+    let t = black_box(1_000u64);
+    let v = black_box(21.5f32);
+    statistics(t, v);
+    trends(t, v);
+    vocabulary(t, v);
+    // CI only links this image; on a board it would idle here.
+    loop {
+        core::hint::spin_loop();
+    }
+}
