@@ -24,8 +24,6 @@ use crate::SampleError;
 pub(crate) struct Moments {
     /// Sum of weights.
     pub(crate) w: f64,
-    /// Sum of squared weights (equals `w` when every weight is one).
-    pub(crate) w2: f64,
     pub(crate) mean_x: f64,
     pub(crate) mean_y: f64,
     pub(crate) sxx: f64,
@@ -36,7 +34,6 @@ pub(crate) struct Moments {
 impl Moments {
     pub(crate) const EMPTY: Moments = Moments {
         w: 0.0,
-        w2: 0.0,
         mean_x: 0.0,
         mean_y: 0.0,
         sxx: 0.0,
@@ -52,7 +49,6 @@ impl Moments {
     /// Multiplies every weight by `factor` (0 < factor ≤ 1).
     pub(crate) fn decay(&mut self, factor: f64) {
         self.w *= factor;
-        self.w2 *= factor * factor;
         self.sxx *= factor;
         self.sxy *= factor;
         self.syy *= factor;
@@ -61,7 +57,6 @@ impl Moments {
     /// Adds a point of weight one.
     pub(crate) fn add(&mut self, x: f64, y: f64) {
         self.w += 1.0;
-        self.w2 += 1.0;
         let dx = x - self.mean_x;
         let dy = y - self.mean_y;
         self.mean_x += dx / self.w;
@@ -80,7 +75,6 @@ impl Moments {
         let dx = x - self.mean_x;
         let dy = y - self.mean_y;
         self.w -= 1.0;
-        self.w2 -= 1.0;
         self.mean_x -= dx / self.w;
         self.mean_y -= dy / self.w;
         self.sxx = (self.sxx - dx * (x - self.mean_x)).max(0.0);
@@ -88,24 +82,21 @@ impl Moments {
         self.syy = (self.syy - dy * (y - self.mean_y)).max(0.0);
     }
 
-    /// The least-squares fit, `None` without two distinct times.
-    pub(crate) fn fit(&self, origin_ms: u64, samples: u32) -> Option<Fit> {
+    /// The least-squares fit, `None` without two distinct times. `w2` is the sum of squared weights
+    /// (equal to `w` when every weight is one).
+    pub(crate) fn fit(&self, origin_ms: u64, samples: u32, w2: f64) -> Option<Fit> {
         // Written so that NaN moments also give no fit.
         if samples < 2 || self.sxx.is_nan() || self.sxx <= 0.0 || self.w.is_nan() || self.w <= 0.0 {
             return None;
         }
         let slope = self.sxy / self.sxx;
         let sse = (self.syy - slope * self.sxy).max(0.0);
-        let effective_n = if self.w2 > 0.0 {
-            self.w * self.w / self.w2
-        } else {
-            0.0
-        };
+        let effective_n = if w2 > 0.0 { self.w * self.w / w2 } else { 0.0 };
         let slope_variance = if effective_n > 2.0 {
             // Weighted residual variance scaled to the effective sample size, then the variance of the
             // slope estimate; with unit weights this is the textbook SSE / (n - 2) / Sxx.
             let sigma2 = sse / self.w * effective_n / (effective_n - 2.0);
-            sigma2 * (self.w2 / self.w) / self.sxx
+            sigma2 * (w2 / self.w) / self.sxx
         } else {
             f64::INFINITY
         };
@@ -318,6 +309,8 @@ impl Fit {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ForgettingTrend {
     moments: Moments,
+    /// Sum of squared weights, for the effective sample size.
+    w2: f64,
     last_ms: u64,
     tau_ms: u32,
     samples: u32,
@@ -328,6 +321,7 @@ impl ForgettingTrend {
     pub const fn new(tau_ms: u32) -> Self {
         ForgettingTrend {
             moments: Moments::EMPTY,
+            w2: 0.0,
             last_ms: 0,
             tau_ms: if tau_ms == 0 { 1 } else { tau_ms },
             samples: 0,
@@ -340,12 +334,14 @@ impl ForgettingTrend {
         if self.samples > 0 {
             let dt = now_ms - self.last_ms;
             if dt > 0 {
-                self.moments
-                    .decay(libm::exp(-(dt as f64) / f64::from(self.tau_ms)));
+                let factor = libm::exp(-(dt as f64) / f64::from(self.tau_ms));
+                self.moments.decay(factor);
+                self.w2 *= factor * factor;
                 self.moments.shift_origin(dt);
             }
         }
         self.moments.add(0.0, f64::from(value));
+        self.w2 += 1.0;
         self.last_ms = now_ms;
         self.samples = self.samples.saturating_add(1);
         Ok(())
@@ -353,7 +349,7 @@ impl ForgettingTrend {
 
     /// The current fit, `None` before two samples at distinct times.
     pub fn fit(&self) -> Option<Fit> {
-        self.moments.fit(self.last_ms, self.samples)
+        self.moments.fit(self.last_ms, self.samples, self.w2)
     }
 
     /// [`Fit::time_to`] on the current fit; [`TimeTo::NotEnoughData`] when there is none.
@@ -414,7 +410,7 @@ mod tests {
             last = Some(t);
             n += 1;
         }
-        m.fit(last?, n)
+        m.fit(last?, n, m.w)
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! Invariants:
 //! - Memory is fixed by `N` (1 ≤ N ≤ 65 535, checked at compile time):
-//!   `size_of::<Window<N>>() == 12·N + 144` bytes, rounded up to 8 (e.g. 912 bytes for N = 64).
+//!   `size_of::<Window<N>>() == 12·N + 128` bytes, rounded up to 8 (e.g. 896 bytes for N = 64).
 //!   Values are `f32`; times are stored as `u32` deltas from the previous sample, so a gap longer than
 //!   `u32::MAX` ms (49.7 days) empties the window first: such samples are not "recent" together.
 //! - Sum, mean, variance and fit: O(1) per push. Minimum and maximum: monotonic deques, O(1)
@@ -237,7 +237,8 @@ impl<const N: usize> Window<N> {
 
     /// The least-squares line through the window, `None` without two distinct sample times.
     pub fn fit(&self) -> Option<Fit> {
-        self.moments.fit(self.newest_ms, u32::from(self.len))
+        self.moments
+            .fit(self.newest_ms, u32::from(self.len), self.moments.w)
     }
 
     /// [`Fit::time_to`] over the window; [`TimeTo::NotEnoughData`] when there is no fit.
@@ -309,9 +310,9 @@ mod tests {
 
     #[test]
     fn size_is_part_of_the_contract() {
-        assert_eq!(core::mem::size_of::<Window<64>>(), 12 * 64 + 144);
-        assert_eq!(core::mem::size_of::<Window<1024>>(), 12 * 1024 + 144);
-        assert_eq!(core::mem::size_of::<Window<4096>>(), 12 * 4096 + 144);
+        assert_eq!(core::mem::size_of::<Window<64>>(), 12 * 64 + 128);
+        assert_eq!(core::mem::size_of::<Window<1024>>(), 12 * 1024 + 128);
+        assert_eq!(core::mem::size_of::<Window<4096>>(), 12 * 4096 + 128);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! drivers and an embedded-io writer so it is tested on the host. The board binaries (`qemu`, `hw`) are
 //! built separately for `thumbv7em-none-eabihf` and are never compiled by `cargo test --workspace`.
 //!
-//! This crate is the skeleton the firmware issue fills; today it re-exports the core it runs.
-#![no_std]
+//! Today it holds the deterministic simulated sensors ([`sim`]) shared by the QEMU image and the
+//! host's simulated nodes; the node application itself arrives with the firmware issue.
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
-pub use rackwatch_core as core_lib;
+pub mod sim;

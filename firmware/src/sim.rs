@@ -1,0 +1,247 @@
+//! Deterministic simulated sensors: the rack a node would see, with seeded failure scenarios.
+//!
+//! Used by the `qemu` board binary (QEMU models no I2C sensors for this board) and by the host's
+//! simulated nodes, so both produce the same readings for the same seed.
+//!
+//! Invariants: the readings are a pure function of `(seed, scenario, metric, sample count, time)`;
+//! no allocation, no clock (time is passed in), `libm` for every transcendental so the node and the
+//! host compute bit-identical values.
+
+/// The metrics a simulated rack node reports, in descriptor order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SimMetric {
+    /// Inlet air temperature, °C.
+    InletTemperature,
+    /// Relative humidity, %.
+    Humidity,
+    /// Barometric pressure, hPa.
+    Pressure,
+    /// Rack power draw, W.
+    Power,
+}
+
+impl SimMetric {
+    /// Every metric, in descriptor order (its index is the metric id).
+    pub const ALL: [SimMetric; 4] = [
+        SimMetric::InletTemperature,
+        SimMetric::Humidity,
+        SimMetric::Pressure,
+        SimMetric::Power,
+    ];
+
+    /// The metric's name on the wire and in exports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SimMetric::InletTemperature => "inlet_temperature",
+            SimMetric::Humidity => "humidity",
+            SimMetric::Pressure => "pressure",
+            SimMetric::Power => "power",
+        }
+    }
+
+    /// The metric's unit.
+    pub const fn unit(self) -> &'static str {
+        match self {
+            SimMetric::InletTemperature => "degC",
+            SimMetric::Humidity => "%",
+            SimMetric::Pressure => "hPa",
+            SimMetric::Power => "W",
+        }
+    }
+
+    /// The metric id (its index in [`SimMetric::ALL`]).
+    pub const fn id(self) -> u16 {
+        self as u16
+    }
+}
+
+/// What goes wrong in the simulated rack, starting at the scenario's onset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Scenario {
+    /// Nothing: daily cycles and noise only.
+    Nominal,
+    /// Inlet temperature climbs 3 °C per hour (a failed CRAC unit upstream).
+    RisingInlet,
+    /// Power draw creeps up 20 W per hour (fans spinning up against a clogged filter).
+    PowerCreep,
+    /// The humidity sensor freezes at its last value.
+    StuckSensor,
+    /// Humidity jumps by 25 points for three samples (a door left open in the rain).
+    HumiditySpike,
+    /// The temperature sensor stops answering on the bus.
+    SensorDropout,
+}
+
+impl Scenario {
+    /// Every scenario, for round-robin assignment to simulated nodes.
+    pub const ALL: [Scenario; 6] = [
+        Scenario::RisingInlet,
+        Scenario::PowerCreep,
+        Scenario::StuckSensor,
+        Scenario::HumiditySpike,
+        Scenario::SensorDropout,
+        Scenario::Nominal,
+    ];
+
+    /// A short name for logs and the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Scenario::Nominal => "nominal",
+            Scenario::RisingInlet => "rising-inlet",
+            Scenario::PowerCreep => "power-creep",
+            Scenario::StuckSensor => "stuck-sensor",
+            Scenario::HumiditySpike => "humidity-spike",
+            Scenario::SensorDropout => "sensor-dropout",
+        }
+    }
+}
+
+/// A simulated sensor that did not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SensorTimeout {
+    /// The metric whose sensor did not answer.
+    pub metric: SimMetric,
+}
+
+/// A simulated rack's sensors.
+#[derive(Debug, Clone)]
+pub struct SimSensors {
+    scenario: Scenario,
+    onset_ms: u64,
+    rng: u64,
+    /// Phase of the daily cycle, per node, so nodes do not move in lockstep.
+    phase: f32,
+    stuck_humidity: Option<f32>,
+    spike_samples_left: u8,
+}
+
+const HOUR_MS: f32 = 3_600_000.0;
+const DAY_MS: f32 = 24.0 * HOUR_MS;
+
+impl SimSensors {
+    /// Sensors for one node: `seed` sets the noise and the daily-cycle phase, `scenario` starts at
+    /// `onset_ms`.
+    pub fn new(seed: u64, scenario: Scenario, onset_ms: u64) -> Self {
+        let mut sensors = SimSensors {
+            scenario,
+            onset_ms,
+            rng: seed ^ 0x9E37_79B9_7F4A_7C15,
+            phase: 0.0,
+            stuck_humidity: None,
+            spike_samples_left: 3,
+        };
+        sensors.phase = sensors.uniform() * core::f32::consts::TAU;
+        sensors
+    }
+
+    /// The scenario this rack plays.
+    pub const fn scenario(&self) -> Scenario {
+        self.scenario
+    }
+
+    /// Reads `metric` at `now_ms` (milliseconds since the node booted).
+    pub fn read(&mut self, metric: SimMetric, now_ms: u64) -> Result<f32, SensorTimeout> {
+        let active = now_ms >= self.onset_ms;
+        let since_onset_h = now_ms.saturating_sub(self.onset_ms) as f32 / HOUR_MS;
+        let day = libm::sinf(now_ms as f32 / DAY_MS * core::f32::consts::TAU + self.phase);
+        let noise = self.gaussian();
+        let value = match metric {
+            SimMetric::InletTemperature => {
+                if active && self.scenario == Scenario::SensorDropout {
+                    return Err(SensorTimeout { metric });
+                }
+                let rise = if active && self.scenario == Scenario::RisingInlet {
+                    3.0 * since_onset_h
+                } else {
+                    0.0
+                };
+                22.0 + 1.5 * day + rise + 0.05 * noise
+            }
+            SimMetric::Humidity => {
+                let live = 40.0 - 4.0 * day + 0.3 * noise;
+                match self.scenario {
+                    Scenario::StuckSensor if active => *self.stuck_humidity.get_or_insert(live),
+                    Scenario::HumiditySpike if active && self.spike_samples_left > 0 => {
+                        self.spike_samples_left -= 1;
+                        live + 25.0
+                    }
+                    _ => live,
+                }
+            }
+            SimMetric::Pressure => {
+                1013.0 + 2.0 * libm::sinf(now_ms as f32 / (3.0 * DAY_MS)) + 0.05 * noise
+            }
+            SimMetric::Power => {
+                let creep = if active && self.scenario == Scenario::PowerCreep {
+                    20.0 * since_onset_h
+                } else {
+                    0.0
+                };
+                180.0 + 10.0 * day + creep + 3.0 * noise
+            }
+        };
+        Ok(value)
+    }
+
+    /// Uniform in [0, 1): xorshift64*.
+    fn uniform(&mut self) -> f32 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    /// Standard normal, Box-Muller.
+    fn gaussian(&mut self) -> f32 {
+        let u1 = self.uniform().max(f32::MIN_POSITIVE);
+        let u2 = self.uniform();
+        libm::sqrtf(-2.0 * libm::logf(u1)) * libm::cosf(core::f32::consts::TAU * u2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(
+        seed: u64,
+        scenario: Scenario,
+        metric: SimMetric,
+    ) -> [Result<f32, SensorTimeout>; 64] {
+        let mut sensors = SimSensors::new(seed, scenario, 60_000);
+        core::array::from_fn(|i| sensors.read(metric, i as u64 * 10_000))
+    }
+
+    #[test]
+    fn same_seed_same_readings_other_seed_other_readings() {
+        let a = series(1, Scenario::Nominal, SimMetric::Power);
+        assert_eq!(a, series(1, Scenario::Nominal, SimMetric::Power));
+        assert_ne!(a, series(2, Scenario::Nominal, SimMetric::Power));
+    }
+
+    #[test]
+    fn scenarios_do_what_they_say_after_onset() {
+        let mut rising = SimSensors::new(3, Scenario::RisingInlet, 0);
+        let before = rising.read(SimMetric::InletTemperature, 0).unwrap();
+        let after = rising.read(SimMetric::InletTemperature, 3_600_000).unwrap();
+        assert!(after - before > 2.0, "{before} -> {after}");
+
+        let stuck = series(4, Scenario::StuckSensor, SimMetric::Humidity);
+        assert!(stuck[6..].iter().all(|v| v == &stuck[6]));
+        assert!(stuck[..6].windows(2).any(|w| w[0] != w[1]));
+
+        let dropout = series(5, Scenario::SensorDropout, SimMetric::InletTemperature);
+        assert!(dropout[..6].iter().all(Result::is_ok));
+        assert!(dropout[6..].iter().all(|r| r
+            == &Err(SensorTimeout {
+                metric: SimMetric::InletTemperature
+            })));
+
+        let spike = series(6, Scenario::HumiditySpike, SimMetric::Humidity);
+        assert!(spike[6..9].iter().all(|v| *v.as_ref().unwrap() > 55.0));
+        assert!(spike[9..].iter().all(|v| *v.as_ref().unwrap() < 55.0));
+    }
+}

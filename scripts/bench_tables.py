@@ -1,0 +1,71 @@
+"""Turns criterion's estimates (target/criterion/<group>/<bench>/<param>/new/estimates.json) and the
+wire-size figures the bench writes (target/criterion/wire-size.json) into the core section of
+BENCHMARKS.md, between the markers <!-- core:begin --> and <!-- core:end -->."""
+import json
+import pathlib
+import platform
+import subprocess
+import sys
+
+root, out, command = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3].strip()
+
+
+def ns(group, bench, param=None):
+    path = root / group / bench / (str(param) if param is not None else "") / "new" / "estimates.json"
+    data = json.loads(path.read_text())
+    return (data.get("slope") or data["mean"])["point_estimate"]
+
+
+def fmt_ns(value):
+    return f"{value:.1f} ns" if value < 1000 else f"{value / 1000:.2f} µs"
+
+
+lines = []
+rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+lines.append(f"Command: `{command}`. Machine: {platform.machine()}, {rustc}, criterion.")
+lines.append("Ratios compare measurements of the same run; absolute times are for orientation only.")
+lines.append("")
+lines.append("### Per-sample cost: window + statistics + trend + anomaly (`per_sample`)")
+lines.append("")
+lines.append("| window N | ring push (baseline) | rackwatch pipeline | naive recompute | pipeline ÷ ring push | naive ÷ pipeline |")
+lines.append("|---:|---:|---:|---:|---:|---:|")
+pipeline = {}
+for n in (64, 1024, 4096):
+    ring, pipe, naive = ns("per_sample", "ring_push", n), ns("per_sample", "pipeline", n), ns("per_sample", "naive_recompute", n)
+    pipeline[n] = pipe
+    lines.append(f"| {n} | {fmt_ns(ring)} | {fmt_ns(pipe)} | {fmt_ns(naive)} | {pipe / ring:.1f}× | {naive / pipe:.1f}× |")
+lines.append("")
+lines.append(
+    f"Flatness (O(1)): pipeline at N=4096 ÷ N=64 = **{pipeline[4096] / pipeline[64]:.2f}×**; "
+    f"N=1024 ÷ N=64 = {pipeline[1024] / pipeline[64]:.2f}×."
+)
+lines.append("")
+
+sizes_path = root / "wire-size.json"
+if sizes_path.exists():
+    sizes = json.loads(sizes_path.read_text())
+    readings = sizes["readings"]
+    lines.append(f"### Wire: a batch of {readings} readings (`wire`)")
+    lines.append("")
+    lines.append("| encoding | bytes | bytes per reading | encode | decode | encode ÷ rackwatch | decode ÷ rackwatch |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+    enc_rw, dec_rw = ns("wire", "encode_rackwatch"), ns("wire", "decode_rackwatch")
+    for label, key, enc, dec in (
+        ("rackwatch frame (COBS, header, postcard, CRC-32)", "rackwatch", enc_rw, dec_rw),
+        ("JSON lines (serde_json)", "json_lines", ns("wire", "encode_json_lines"), ns("wire", "decode_json_lines")),
+    ):
+        total = sizes[key]
+        lines.append(
+            f"| {label} | {total} | {total / readings:.2f} | {fmt_ns(enc)} | {fmt_ns(dec)} | {enc / enc_rw:.1f}× | {dec / dec_rw:.1f}× |"
+        )
+    lines.append("")
+    lines.append(
+        f"JSON lines take **{sizes['json_lines'] / sizes['rackwatch']:.1f}×** the bytes of rackwatch frames for the same readings."
+    )
+    lines.append("")
+
+section = "<!-- core:begin -->\n" + "\n".join(lines) + "<!-- core:end -->"
+text = out.read_text() if out.exists() else "# Benchmarks\n\n## Core\n\n<!-- core:begin --><!-- core:end -->\n"
+start, end = text.index("<!-- core:begin -->"), text.index("<!-- core:end -->") + len("<!-- core:end -->")
+out.write_text(text[:start] + section + text[end:])
+print(f"wrote {out}")
