@@ -11,6 +11,11 @@
 
 use crate::SampleError;
 
+/// An `f64` result stored as `f32`, saturated to the finite range (NaN stays NaN).
+pub(crate) fn saturating_f32(x: f64) -> f32 {
+    x.clamp(f64::from(f32::MIN), f64::from(f32::MAX)) as f32
+}
+
 /// Mean and variance of every sample pushed, by Welford's online algorithm.
 ///
 /// `size_of::<Welford>() == 32`.
@@ -115,8 +120,9 @@ impl Welford {
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Smoothing {
-    /// Each sample gets weight `alpha` (0 < alpha ≤ 1), whatever the time between samples.
-    /// The effective memory is about `1 / alpha` samples.
+    /// Each sample gets weight `alpha` (0 < alpha ≤ 1), whatever the time between samples; the
+    /// effective memory is about `1 / alpha` samples. [`EwStats`] starts warm: the `n`-th sample
+    /// weighs `max(alpha, 1/n)`, so the first `1 / alpha` samples give their exact mean and variance.
     Alpha(f32),
     /// Each sample gets weight `1 - exp(-dt / tau)`, where `dt` is the time since the previous sample:
     /// the right choice for irregular sampling. A sample at the same time as the previous one gets no
@@ -146,8 +152,11 @@ impl Smoothing {
 
 /// Exponentially weighted mean and variance (West's incremental form), for adaptive baselines.
 ///
+/// Stored in `f32`, updated in `f64`: any finite input keeps the state finite (a variance beyond
+/// `f32::MAX` saturates there).
+///
 /// `size_of::<EwStats>() == 32`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct EwStats {
     smoothing: Smoothing,
@@ -176,6 +185,19 @@ impl EwStats {
         }
     }
 
+    /// A state that has already learned `mean` and `variance` by `now_ms`, e.g. to move a baseline to a
+    /// confirmed new level while keeping its spread. Non-finite inputs give an empty state.
+    pub fn seeded(smoothing: Smoothing, now_ms: u64, mean: f32, variance: f32) -> Self {
+        let mut state = EwStats::new(smoothing);
+        if mean.is_finite() && variance.is_finite() {
+            state.mean = mean;
+            state.variance = variance.max(0.0);
+            state.last_ms = now_ms;
+            state.count = 1;
+        }
+        state
+    }
+
     /// Adds one sample taken at `now_ms`.
     pub fn update(&mut self, now_ms: u64, value: f32) -> Result<(), SampleError> {
         SampleError::check((self.count > 0).then_some(self.last_ms), now_ms, value)?;
@@ -183,11 +205,20 @@ impl EwStats {
             self.mean = value;
             self.variance = 0.0;
         } else {
-            let weight = self.smoothing.weight(now_ms - self.last_ms);
-            let diff = value - self.mean;
-            let increment = weight * diff;
-            self.mean += increment;
-            self.variance = ((1.0 - weight) * (self.variance + diff * increment)).max(0.0);
+            let weight = match self.smoothing {
+                // Warm start: the exact mean and variance of the first 1/alpha samples, instead of a
+                // mean stuck near the first sample and a variance that starts near zero.
+                Smoothing::Alpha(alpha) => alpha.max(1.0 / (self.count as f32 + 1.0)),
+                Smoothing::TimeConstantMs(_) => self.smoothing.weight(now_ms - self.last_ms),
+            };
+            // In f64, so that no finite input overflows: (f32::MAX - f32::MIN)^2 fits easily.
+            let (w, x) = (f64::from(weight), f64::from(value));
+            let diff = x - f64::from(self.mean);
+            let increment = w * diff;
+            self.mean = saturating_f32(f64::from(self.mean) + increment);
+            self.variance = saturating_f32(
+                ((1.0 - w) * (f64::from(self.variance) + diff * increment)).max(0.0),
+            );
         }
         self.last_ms = now_ms;
         self.count = self.count.saturating_add(1);
@@ -202,6 +233,11 @@ impl EwStats {
     /// Samples seen, saturating at `u32::MAX`.
     pub const fn count(&self) -> u32 {
         self.count
+    }
+
+    /// Time of the last accepted sample.
+    pub fn last_ms(&self) -> Option<u64> {
+        (self.count > 0).then_some(self.last_ms)
     }
 
     /// The weighted mean, `None` before the first sample.
@@ -310,6 +346,19 @@ mod tests {
     }
 
     #[test]
+    fn ew_stats_start_as_the_exact_mean_and_variance() {
+        let mut s = EwStats::new(Smoothing::Alpha(0.01));
+        for (i, v) in [2.0f32, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]
+            .into_iter()
+            .enumerate()
+        {
+            s.update(i as u64, v).unwrap();
+        }
+        assert!((s.mean().unwrap() - 5.0).abs() < 1e-6);
+        assert!((s.variance().unwrap() - 4.0).abs() < 1e-5);
+    }
+
+    #[test]
     fn ew_stats_time_constant_weights_by_elapsed_time() {
         let mut s = EwStats::new(Smoothing::TimeConstantMs(1000));
         s.update(0, 0.0).unwrap();
@@ -325,6 +374,24 @@ mod tests {
                 last_ms: 1000,
                 now_ms: 999
             })
+        );
+    }
+
+    #[test]
+    fn seeded_state_continues_from_its_mean_and_variance() {
+        let mut s = EwStats::seeded(Smoothing::Alpha(0.5), 100, 10.0, 4.0);
+        assert_eq!(
+            (s.mean(), s.variance(), s.count(), s.last_ms()),
+            (Some(10.0), Some(4.0), 1, Some(100))
+        );
+        s.update(200, 12.0).unwrap();
+        assert_eq!(
+            (s.mean(), s.variance()),
+            (Some(11.0), Some(0.5 * (4.0 + 2.0 * 1.0)))
+        );
+        assert_eq!(
+            EwStats::seeded(Smoothing::Alpha(0.5), 0, f32::NAN, 1.0).mean(),
+            None
         );
     }
 
@@ -391,12 +458,15 @@ mod tests {
         }
 
         #[test]
-        fn ew_variance_is_never_negative(values in proptest::collection::vec(-1e30f32..1e30, 1..200),
-                                          alpha in 0.001f32..1.0) {
+        fn ew_state_stays_finite_and_variance_non_negative(
+            values in proptest::collection::vec(prop_oneof![-1e30f32..1e30, Just(f32::MAX), Just(f32::MIN)], 1..200),
+            alpha in 0.001f32..1.0,
+        ) {
             let mut s = EwStats::new(Smoothing::Alpha(alpha));
             for (i, &v) in values.iter().enumerate() {
                 s.update(i as u64, v).unwrap();
                 prop_assert!(s.variance().unwrap() >= 0.0);
+                prop_assert!(s.mean().unwrap().is_finite() && s.variance().unwrap().is_finite());
             }
         }
     }
