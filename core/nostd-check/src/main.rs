@@ -5,9 +5,15 @@
 
 use core::hint::black_box;
 use cortex_m_rt::entry;
+use rackwatch_core::anomaly::{AnomalyConfig, AnomalyDetector};
 use rackwatch_core::stats::{EwStats, RateOfChange, Smoothing, Welford};
 use rackwatch_core::trend::{Crossing, EtaPolicy, ForgettingTrend};
 use rackwatch_core::window::Window;
+use rackwatch_core::wire::{
+    cobs_decode_in_place, max_cobs_len, seq_distance, Body, Cause, Decoder, Frame, Header, Heartbeat, Hello,
+    Kind, Log, MetricDescriptor, Packet, Readings, ResetReason, RuleSummary, Transition, MAX_ENCODED_LEN,
+    MAX_FRAME_LEN, SCHEMA_HASH,
+};
 use rackwatch_core::{Level, SampleError};
 
 #[panic_handler]
@@ -30,7 +36,8 @@ fn statistics(t: u64, v: f32) {
 
     let mut ew = EwStats::new(black_box(Smoothing::TimeConstantMs(60_000)));
     let _ = ew.update(t, v);
-    consume((ew.mean(), ew.variance(), ew.std_dev(), ew.count(), ew.smoothing().is_valid()));
+    consume((ew.mean(), ew.variance(), ew.std_dev(), ew.count(), ew.smoothing().is_valid(), ew.last_ms()));
+    consume(EwStats::seeded(Smoothing::Alpha(0.1), t, v, 1.0));
     consume(Smoothing::Alpha(0.1).weight(t));
 
     let mut rate = RateOfChange::new();
@@ -60,6 +67,70 @@ fn trends(t: u64, v: f32) {
     consume((forgetting.tau_ms(), forgetting.samples()));
 }
 
+fn anomaly(t: u64, v: f32) {
+    let mut detector = AnomalyDetector::new(black_box(AnomalyConfig::with_limits(Some(-40.0), Some(85.0), None)));
+    if let Ok(score) = detector.update(t, v) {
+        consume((score.score, score.dominant()));
+    }
+    consume((detector.config(), detector.samples(), detector.baseline()));
+    consume(AnomalyConfig::default());
+}
+
+fn wire(t: u64, v: f32) {
+    let header = Header { node_id: black_box(1), boot_id: 2, seq: 3 };
+    let mut readings = Readings::default();
+    consume(readings.push(0, t, v));
+    consume(readings.iter().count());
+    let mut hello = Hello { firmware: heapless::String::new(), schema_hash: SCHEMA_HASH, metrics: heapless::Vec::new() };
+    let rule = RuleSummary { crossing: Crossing::Above, warning: Some(30.0), critical: None };
+    consume(hello.metrics.push(MetricDescriptor { id: 0, name: heapless::String::new(), unit: heapless::String::new(), rule }));
+    let transition = Transition {
+        metric: 0,
+        from: Level::Ok,
+        to: Level::Warning,
+        at_ms: t,
+        cause: Cause::Value { value: v, bound: 30.0 },
+        alert_seq: 1,
+        suppressed: false,
+    };
+    let heartbeat = Heartbeat {
+        uptime_ms: t,
+        reset: ResetReason::PowerOn,
+        frames_sent: 1,
+        frames_dropped: 0,
+        readings_dropped: 0,
+        sensor_errors: 0,
+    };
+    let bodies = [
+        Body::Hello(hello),
+        Body::Readings(readings),
+        Body::Transition(transition),
+        Body::Heartbeat(heartbeat),
+        Body::Log(Log::default()),
+    ];
+    let mut line = [0u8; MAX_ENCODED_LEN];
+    let mut raw = [0u8; MAX_FRAME_LEN];
+    let mut decoder: Decoder = Decoder::new();
+    for body in bodies {
+        let frame = Frame { header, body: black_box(body) };
+        consume(frame.body.kind());
+        if let Ok(n) = frame.encode_raw(&mut raw) {
+            if let Ok(packet) = Packet::new_checked(&raw[..n]) {
+                consume((packet.version(), packet.header(), packet.kind_byte(), packet.payload().len()));
+                consume(Frame::parse(&packet));
+            }
+        }
+        if let Ok(n) = frame.encode(&mut line) {
+            for result in decoder.feed(&line[..n]) {
+                consume(result.map_err(|e| (e.name(), e.header())));
+            }
+            consume(decoder.push(0));
+            consume(cobs_decode_in_place(&mut line[..n - 1]));
+        }
+    }
+    consume((decoder.pending(), Kind::from_byte(black_box(2)), seq_distance(1, 2), max_cobs_len(10)));
+}
+
 fn vocabulary(t: u64, v: f32) {
     let level = Level::from_exit_code(black_box(2)).unwrap_or_default();
     consume((level.exit_code(), level.as_str()));
@@ -72,6 +143,8 @@ fn main() -> ! {
     let v = black_box(21.5f32);
     statistics(t, v);
     trends(t, v);
+    anomaly(t, v);
+    wire(t, v);
     vocabulary(t, v);
     // CI only links this image; on a board it would idle here.
     loop {
