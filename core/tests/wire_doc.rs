@@ -58,7 +58,7 @@ fn hex_blocks(doc: &str, info: &str) -> Vec<Vec<u8>> {
             Some(text) if line.trim() == "```" => {
                 let digits: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
                 assert!(
-                    digits.len() % 2 == 0,
+                    digits.len().is_multiple_of(2),
                     "odd number of hex digits in a {info} block"
                 );
                 blocks.push(
