@@ -133,20 +133,33 @@ pub enum Crossing {
 pub struct EtaPolicy {
     /// Fewer samples than this: [`TimeTo::NotEnoughData`].
     pub min_samples: u32,
-    /// The slope must be at least this many standard errors from zero, else [`TimeTo::PoorFit`].
-    /// The default, 4, lets white noise through about once in 10^4 windows of 64 samples.
+    /// The slope must be at least this many standard errors from zero, else [`TimeTo::PoorFit`];
+    /// raised for small samples (see [`EtaPolicy::critical_t`]). The default, 4, lets white noise
+    /// through about once in 10^4 windows.
     pub min_t_statistic: f32,
     /// Width of the ETA bound in slope standard errors (1.96 ≈ 95 % for well-behaved residuals).
     pub confidence_z: f32,
 }
 
 impl EtaPolicy {
-    /// The defaults: at least 8 samples, |t| ≥ 4, a 95 % bound.
+    /// The defaults: at least 8 samples, |t| ≥ 4 (more with few samples), a 95 % bound.
     pub const DEFAULT: EtaPolicy = EtaPolicy {
         min_samples: 8,
         min_t_statistic: 4.0,
         confidence_z: 1.96,
     };
+
+    /// The |t| a slope needs with `degrees_of_freedom`: `min_t_statistic` is the large-sample value
+    /// (a normal quantile); with few samples Student's t has heavier tails, so the value grows by the
+    /// Cornish-Fisher correction `z·(1 + (z² + 1) / (4·df))` (6.8 at 6 degrees of freedom, 4.3 at 60).
+    pub fn critical_t(&self, degrees_of_freedom: f64) -> f64 {
+        let z = f64::from(self.min_t_statistic);
+        if degrees_of_freedom > 0.0 {
+            z * (1.0 + (z * z + 1.0) / (4.0 * degrees_of_freedom))
+        } else {
+            f64::INFINITY
+        }
+    }
 }
 
 impl Default for EtaPolicy {
@@ -283,7 +296,7 @@ impl Fit {
             return TimeTo::Never;
         }
         let t_statistic = libm::fabs(self.slope) / self.slope_std_error;
-        if t_statistic.is_nan() || t_statistic < f64::from(policy.min_t_statistic) {
+        if t_statistic.is_nan() || t_statistic < policy.critical_t(self.effective_n - 2.0) {
             return TimeTo::PoorFit;
         }
         if toward <= 0.0 || threshold.is_infinite() {
@@ -496,6 +509,30 @@ mod tests {
         assert_eq!(
             rising.time_to(19_000, f64::INFINITY, Crossing::Above, &policy),
             TimeTo::Never
+        );
+    }
+
+    #[test]
+    fn few_samples_need_a_stronger_slope() {
+        let policy = EtaPolicy::DEFAULT;
+        assert!((policy.critical_t(6.0) - 6.833).abs() < 1e-3);
+        assert!((policy.critical_t(60.0) - 4.283).abs() < 1e-3);
+        assert_eq!(policy.critical_t(0.0), f64::INFINITY);
+        // Eight noisy samples whose slope is 4 to 6.8 standard errors from zero: enough for 60 degrees
+        // of freedom, not for 6.
+        let values = [0.0f32, 1.3, 0.7, 2.4, 1.9, 3.1, 2.2, 3.6];
+        let fit = line(
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (i as u64 * 1000, v)),
+        )
+        .unwrap();
+        let t = fit.slope_per_ms() / fit.slope_std_error();
+        assert!(t > 4.0 && t < policy.critical_t(6.0), "t = {t}");
+        assert_eq!(
+            fit.time_to(7000, 100.0, Crossing::Above, &policy),
+            TimeTo::PoorFit
         );
     }
 
