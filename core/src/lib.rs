@@ -1,8 +1,4 @@
-//! # rackwatch-core
-//!
-//! The monitoring core that runs unchanged on a Cortex-M sensor node, in the `rackwatch` host and in any
-//! other Rust tool that links it: fixed-capacity windows, streaming statistics, trend detection with
-//! time-to-threshold forecasts, an anomaly score, and the rackwatch wire format.
+#![doc = include_str!("../README.md")]
 //!
 //! ## Invariants every module keeps
 //! - `#![no_std]`, no allocator: every capacity is a const generic, and `size_of` of every state type is
@@ -12,13 +8,7 @@
 //! - Deterministic: the same inputs give bit-identical outputs on every target. Float math that is not
 //!   a basic IEEE operation goes through `libm`, never platform intrinsics.
 //! - Untrusted input never panics: decoders and constructors return typed errors.
-//!
-//! ## Features
-//! Features only add: `std` implements `std::error::Error` for the error types; `defmt` derives
-//! `defmt::Format` for the public types.
-//!
-//! ## Minimum supported Rust version
-//! Rust 1.95 (the workspace's `rust-version`), the toolchain CI builds and tests with.
+
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
