@@ -364,30 +364,15 @@ impl AnomalyDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Deterministic N(0, 1) noise: xorshift64* and Box-Muller.
-    struct Noise(u64);
-    impl Noise {
-        fn gaussian(&mut self) -> f32 {
-            let mut uniform = || {
-                self.0 ^= self.0 >> 12;
-                self.0 ^= self.0 << 25;
-                self.0 ^= self.0 >> 27;
-                ((self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 + 0.5)
-                    / (1u64 << 24) as f32
-            };
-            let (u1, u2) = (uniform(), uniform());
-            libm::sqrtf(-2.0 * libm::logf(u1)) * libm::cosf(core::f32::consts::TAU * u2)
-        }
-    }
+    use crate::test_support::Noise;
 
     /// A sine of period 200 samples, amplitude 1, with noise sigma 0.1, one sample a second.
     fn signal(n: usize, seed: u64) -> std::vec::Vec<f32> {
-        let mut noise = Noise(seed);
+        let mut noise = Noise::new(seed);
         (0..n)
             .map(|i| {
                 10.0 + libm::sinf(i as f32 * core::f32::consts::TAU / 200.0)
-                    + 0.1 * noise.gaussian()
+                    + 0.1 * noise.gaussian() as f32
             })
             .collect()
     }
@@ -436,9 +421,9 @@ mod tests {
 
     #[test]
     fn a_sustained_three_sigma_shift_is_confirmed_then_becomes_the_new_normal() {
-        let mut noise = Noise(2);
+        let mut noise = Noise::new(2);
         let values: std::vec::Vec<f32> = (0..3000)
-            .map(|i| 5.0 + if i >= 1000 { 0.3 } else { 0.0 } + 0.1 * noise.gaussian())
+            .map(|i| 5.0 + if i >= 1000 { 0.3 } else { 0.0 } + 0.1 * noise.gaussian() as f32)
             .collect();
         let scores = run(&mut AnomalyDetector::new(AnomalyConfig::DEFAULT), &values);
         // A 3σ shift: single samples sit low on the deviation ramp (z 3 to 6); the fast mean averages
