@@ -22,6 +22,7 @@ pub mod window;
 pub mod wire;
 
 pub use level::Level;
+pub use sample::SampleError;
 
 #[cfg(test)]
 pub(crate) mod test_support {
@@ -46,4 +47,3 @@ pub(crate) mod test_support {
         }
     }
 }
-pub use sample::SampleError;
