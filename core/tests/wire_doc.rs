@@ -1,83 +1,150 @@
 //! docs/wire.md's worked examples are decoded and re-encoded here, byte for byte, so the document
 //! cannot drift from the code.
+//!
+//! Markers: a heading `### Example: <name>` names an example; the fenced blocks after it with the info
+//! strings `hex raw` (the raw frame, annotated: anything after `#` on a line is commentary) and
+//! `hex line` (the bytes on the line) belong to it. `WIRE_DOC_PRINT=1 cargo test --test wire_doc --
+//! --nocapture` prints the bytes of every example, for writing a new one.
 
+use rackwatch_core::trend::Crossing;
 use rackwatch_core::wire::*;
 use rackwatch_core::Level;
+use std::collections::BTreeMap;
 
-/// The frames the document's examples show, in order.
-fn documented_frames() -> Vec<Frame> {
+const DOC: &str = include_str!("../../docs/wire.md");
+
+/// The frames the document's examples show, by name.
+fn documented_frames() -> BTreeMap<&'static str, Frame> {
     let header = |seq| Header {
         node_id: 1,
         boot_id: 0x0A0B_0C0D,
         seq,
     };
-    let mut readings = Readings::default();
+    let mut hello = Hello::new(heapless::String::try_from("0.1.0").unwrap());
+    hello
+        .metrics
+        .push(MetricDescriptor {
+            id: 0,
+            name: heapless::String::try_from("inlet_temp").unwrap(),
+            unit: heapless::String::try_from("degC").unwrap(),
+            rule: RuleSummary {
+                crossing: Crossing::Above,
+                warning: Some(30.0),
+                critical: Some(35.0),
+            },
+        })
+        .unwrap();
+    let mut readings = Readings::new();
     readings.push(0, 3_600_000, 23.5).unwrap();
     readings.push(3, 3_610_000, 181.25).unwrap();
-    vec![
-        Frame {
-            header: header(7),
-            body: Body::Heartbeat(Heartbeat {
-                uptime_ms: 60_000,
-                reset: ResetReason::Watchdog,
-                frames_sent: 12,
-                frames_dropped: 0,
-                readings_dropped: 3,
-                sensor_errors: 1,
-            }),
+    let heartbeat = Heartbeat {
+        uptime_ms: 60_000,
+        reset: ResetReason::Watchdog,
+        frames_sent: 12,
+        frames_dropped: 0,
+        readings_dropped: 3,
+        sensor_errors: 1,
+    };
+    let transition = Transition {
+        metric: 0,
+        from: Level::Ok,
+        to: Level::Warning,
+        at_ms: 3_620_000,
+        cause: Cause::Eta {
+            eta_ms: 7_200_000,
+            threshold: 35.0,
         },
-        Frame {
-            header: header(8),
-            body: Body::Readings(readings),
-        },
-        Frame {
-            header: header(9),
-            body: Body::Transition(Transition {
-                metric: 0,
-                from: Level::Ok,
-                to: Level::Warning,
-                at_ms: 3_620_000,
-                cause: Cause::Eta {
-                    eta_ms: 7_200_000,
-                    threshold: 35.0,
-                },
-                alert_seq: 1,
-                suppressed: false,
-            }),
-        },
-    ]
+        alert_seq: 1,
+        suppressed: false,
+    };
+    BTreeMap::from([
+        (
+            "hello",
+            Frame {
+                header: header(0),
+                body: Body::Hello(hello),
+            },
+        ),
+        (
+            "heartbeat",
+            Frame {
+                header: header(7),
+                body: Body::Heartbeat(heartbeat),
+            },
+        ),
+        (
+            "readings",
+            Frame {
+                header: header(8),
+                body: Body::Readings(readings),
+            },
+        ),
+        (
+            "transition",
+            Frame {
+                header: header(9),
+                body: Body::Transition(transition),
+            },
+        ),
+    ])
 }
 
-/// The contents of the fenced blocks whose info string is `info`, as bytes.
-fn hex_blocks(doc: &str, info: &str) -> Vec<Vec<u8>> {
-    let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
+#[derive(Default, Debug)]
+struct Example {
+    raw: Option<Vec<u8>>,
+    line: Option<Vec<u8>>,
+}
+
+fn parse_hex(text: &str) -> Vec<u8> {
+    let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(
+        digits.chars().all(|c| c.is_ascii_hexdigit()) && digits.len().is_multiple_of(2),
+        "not hex bytes: {text:?}"
+    );
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The examples in the document, by name.
+fn documented_examples(doc: &str) -> BTreeMap<String, Example> {
+    let mut examples: BTreeMap<String, Example> = BTreeMap::new();
+    let mut name: Option<String> = None;
+    let mut block: Option<(&str, String)> = None;
     for line in doc.lines() {
-        match &mut current {
-            None if line.trim() == format!("```{info}") => current = Some(String::new()),
-            Some(text) if line.trim() == "```" => {
-                let digits: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-                assert!(
-                    digits.len().is_multiple_of(2),
-                    "odd number of hex digits in a {info} block"
-                );
-                blocks.push(
-                    (0..digits.len())
-                        .step_by(2)
-                        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
-                        .collect(),
-                );
-                current = None;
+        let trimmed = line.trim();
+        match &mut block {
+            Some((info, text)) if trimmed == "```" => {
+                let name = name
+                    .clone()
+                    .expect("a hex block after an `### Example: name` heading");
+                let example = examples.entry(name.clone()).or_default();
+                let slot = if *info == "raw" {
+                    &mut example.raw
+                } else {
+                    &mut example.line
+                };
+                assert!(slot.is_none(), "two `hex {info}` blocks in example {name}");
+                *slot = Some(parse_hex(text));
+                block = None;
             }
-            Some(text) => {
-                // Everything after `#` on a line is commentary.
+            Some((_, text)) => {
                 text.push_str(line.split('#').next().unwrap_or(""));
                 text.push(' ');
             }
+            None if trimmed.starts_with("### ") => {
+                name = trimmed
+                    .strip_prefix("### Example:")
+                    .map(|n| n.trim().to_string());
+            }
+            None if trimmed == "```hex raw" => block = Some(("raw", String::new())),
+            None if trimmed == "```hex line" => block = Some(("line", String::new())),
             None => {}
         }
     }
-    blocks
+    assert!(block.is_none(), "unterminated hex block");
+    examples
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -90,24 +157,70 @@ fn hex(bytes: &[u8]) -> String {
 
 #[test]
 fn worked_examples_in_docs_wire_md_match_the_code() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/wire.md"))
-        .expect("docs/wire.md exists");
     let frames = documented_frames();
-    let raws = hex_blocks(&doc, "hex raw");
-    let lines = hex_blocks(&doc, "hex line");
-    assert_eq!(
-        (raws.len(), lines.len()),
-        (frames.len(), frames.len()),
-        "one raw and one line block per example"
-    );
-    for ((frame, raw), line) in frames.iter().zip(&raws).zip(&lines) {
-        let mut out = [0u8; MAX_FRAME_LEN];
-        let n = frame.encode_raw(&mut out).unwrap();
-        assert_eq!(hex(&out[..n]), hex(raw), "raw bytes of {frame:?}");
-        let mut out = [0u8; MAX_ENCODED_LEN];
-        let n = frame.encode(&mut out).unwrap();
-        assert_eq!(hex(&out[..n]), hex(line), "line bytes of {frame:?}");
-        let decoded: Vec<_> = Decoder::<MAX_ENCODED_LEN>::new().feed(line).collect();
-        assert_eq!(decoded, [Ok(frame.clone())]);
+    if std::env::var_os("WIRE_DOC_PRINT").is_some() {
+        for (name, frame) in &frames {
+            let mut out = [0u8; MAX_ENCODED_LEN];
+            let n = frame.encode_raw(&mut out).unwrap();
+            println!("{name} raw: {}", hex(&out[..n]));
+            let n = frame.encode(&mut out).unwrap();
+            println!("{name} line: {}", hex(&out[..n]));
+        }
     }
+    let examples = documented_examples(DOC);
+    assert_eq!(
+        examples.keys().map(String::as_str).collect::<Vec<_>>(),
+        frames.keys().copied().collect::<Vec<_>>(),
+        "every example in the document has a frame here, and every frame here is in the document"
+    );
+    for (name, frame) in &frames {
+        let example = &examples[*name];
+        let (Some(raw), Some(line)) = (&example.raw, &example.line) else {
+            panic!("example {name} needs a `hex raw` and a `hex line` block");
+        };
+        let mut out = [0u8; MAX_ENCODED_LEN];
+        let n = frame.encode_raw(&mut out).unwrap();
+        assert_eq!(hex(&out[..n]), hex(raw), "raw bytes of example {name}");
+        let n = frame.encode(&mut out).unwrap();
+        assert_eq!(hex(&out[..n]), hex(line), "line bytes of example {name}");
+        let decoded: Vec<_> = Decoder::<MAX_ENCODED_LEN>::new().feed(line).collect();
+        assert_eq!(decoded, [Ok(frame.clone())], "decoding example {name}");
+        assert_eq!(Frame::decode_raw(raw).as_ref(), Ok(frame));
+    }
+}
+
+/// The numbers the document states are this build's.
+#[test]
+fn constants_in_docs_wire_md_match_the_code() {
+    for stated in [
+        format!("`SCHEMA_HASH` = `{SCHEMA_HASH:#018x}`"),
+        format!("`MAX_FRAME_LEN` = {MAX_FRAME_LEN}"),
+        format!("`MAX_ENCODED_LEN` = {MAX_ENCODED_LEN}"),
+        format!("`MAX_BODY_LEN` = {MAX_BODY_LEN}"),
+        format!("`HEADER_LEN` = {HEADER_LEN}"),
+        format!(
+            "check (`\"123456789\"`) | `{:#010X}`",
+            CRC.checksum(b"123456789")
+        )
+        .replace("0X", "0x"),
+    ] {
+        assert!(DOC.contains(&stated), "docs/wire.md should state {stated}");
+    }
+    for (kind, len) in [
+        ("Hello", MAX_HELLO_LEN),
+        ("Readings", MAX_READINGS_LEN),
+        ("Transition", MAX_TRANSITION_LEN),
+        ("Heartbeat", MAX_HEARTBEAT_LEN),
+        ("Log", MAX_LOG_LEN),
+    ] {
+        let row = format!("| {kind} | {len} |");
+        assert!(
+            DOC.contains(&row),
+            "docs/wire.md's size table should have {row}"
+        );
+    }
+    assert!(
+        DOC.contains(SCHEMA_STRING),
+        "docs/wire.md should quote SCHEMA_STRING"
+    );
 }

@@ -1,0 +1,57 @@
+//! The schema hash: a fingerprint of every wire type, computed at compile time.
+
+/// Every wire type's fields and variants in order, with the format version and the header layout.
+///
+/// The rule: any change to a wire type (a field, a variant, a capacity, an order, the header or the
+/// CRC) must change this string. A test pins [`SCHEMA_HASH`] and this module's tests pin each enum's
+/// encoding, so the change is made deliberately; `docs/wire.md` is updated with it.
+pub const SCHEMA_STRING: &str = "rackwatch-wire v1;\
+header{version:u8,flags:u8[incompat:0-3,compat:4-7],node_id:u16le,boot_id:u32le,seq:u16le,kind:u8};\
+crc32-iso-hdlc-le;max_frame:1024;\
+kind{1:Hello,2:Readings,3:Transition,4:Heartbeat,5:Log};\
+Hello{firmware:str16,schema_hash:u64,metrics:seq16<MetricDescriptor>};\
+MetricDescriptor{id:u16,name:str24,unit:str8,rule:RuleSummary};\
+RuleSummary{crossing:Crossing,warning:opt<f32>,critical:opt<f32>};Crossing{Above,Below};\
+Readings{base_ms:u64,readings:seq64<Reading>};Reading{metric:u16,offset_ms:u32,value:f32};\
+Transition{metric:u16,from:Level,to:Level,at_ms:u64,cause:Cause,alert_seq:u32,suppressed:bool};\
+Level{Ok,Warning,Critical,Unknown};\
+Cause{Value{value:f32,bound:f32},Eta{eta_ms:u64,threshold:f32},Anomaly{score:f32},\
+MissingData{last_seen_ms:u64},SensorFault,FlappingStopped};\
+Heartbeat{uptime_ms:u64,reset:ResetReason,frames_sent:u32,frames_dropped:u32,readings_dropped:u32,\
+sensor_errors:u32};ResetReason{PowerOn,Pin,Software,Watchdog,Brownout,Unknown};\
+Log{defmt:bytes128}";
+
+/// FNV-1a (64-bit) of [`SCHEMA_STRING`]: a node and a host agree on the wire types when they agree on
+/// this number. A node announces it in its [`Hello`](super::Hello).
+pub const SCHEMA_HASH: u64 = fnv1a64(SCHEMA_STRING.as_bytes());
+
+/// FNV-1a, 64-bit: offset basis `0xcbf29ce484222325`, prime `0x100000001b3`.
+const fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64; // In bounds: `i < bytes.len()`; const fn cannot use `get` in a loop.
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_matches_reference_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn schema_hash_is_pinned() {
+        // A change to a wire type must change SCHEMA_STRING and then this value, deliberately, along
+        // with docs/wire.md.
+        assert_eq!(SCHEMA_HASH, 0x1305_aa3f_6c7d_50a2, "{SCHEMA_HASH:#018x}");
+    }
+}
