@@ -1,4 +1,4 @@
-//! Anomaly score: how unusual each sample of one series is, in [0, 1], from 152 bytes of state.
+//! Anomaly score: how unusual each sample of one series is, in [0, 1], from 128 bytes of state.
 //!
 //! Each component is reported on its own, so an alert rule or a display can say *why*:
 //!
@@ -21,7 +21,7 @@
 //!
 //! # How each component works
 //!
-//! - **Baseline**: an exponentially weighted mean and variance ([`EwStats`], weight
+//! - **Baseline**: an exponentially weighted mean and variance (the update of [`EwStats`], weight
 //!   `baseline_alpha`, warm start). Once it has `warmup_samples` samples it learns each sample
 //!   *winsorised* at ±3σ (clamped to the band, not dropped): an outlier moves the mean by at most
 //!   `3σ·baseline_alpha`, yet a genuinely wider spread is still learned. It does not learn at all
@@ -81,7 +81,7 @@
 //! # Invariants
 //! - Causal: a sample's score depends only on it and earlier samples; nothing needs the range or
 //!   the length of the whole series.
-//! - Bounded: O(1) work per sample, no allocation, `size_of::<AnomalyDetector>() == 152` including
+//! - Bounded: O(1) work per sample, no allocation, `size_of::<AnomalyDetector>() == 128` including
 //!   its configuration.
 //! - Every component and the score are finite and in [0, 1] for every finite input, including
 //!   `±f32::MAX`, and for every configuration (out-of-domain parameters are clamped, NaN takes the
@@ -93,7 +93,7 @@
 //! - The state is plain data (`Copy`, serde): persisting it and restoring it later continues exactly
 //!   as if the detector had never stopped.
 
-use crate::stats::{saturating_f32, EwStats, Smoothing};
+use crate::stats::{ew_step, saturating_f32};
 use crate::SampleError;
 use serde::{Deserialize, Serialize};
 
@@ -106,7 +106,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AnomalyConfig {
-    /// Weight of a new sample in the baseline, in (0, 1]: its memory is about `1 / baseline_alpha`
+    /// Weight of a new sample in the baseline, in [2⁻¹⁶, 1]: its memory is about `1 / baseline_alpha`
     /// samples. The long-run scale, the typical jump and the typical run learn at this rate too.
     pub baseline_alpha: f32,
     /// Samples during which deviation, level shift and spike score 0 while the baseline forms; also
@@ -295,15 +295,16 @@ impl AnomalyScore {
 
 /// Scores the samples of one series. See the [module docs](self) for the method.
 ///
-/// `size_of::<AnomalyDetector>() == 152`, its configuration included (asserted in the tests).
-/// `Copy` and serde: persist it with any serde format (postcard: about 100 bytes, at most 140) and
+/// `size_of::<AnomalyDetector>() == 128`, its configuration included (asserted in the tests).
+/// `Copy` and serde: persist it with any serde format (postcard: about 100 bytes, at most 123) and
 /// restore it to continue exactly where it stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AnomalyDetector {
     config: AnomalyConfig,
-    /// The adaptive baseline.
-    baseline: EwStats,
+    /// The adaptive baseline's mean and variance (meaningful once `baseline_count > 0`).
+    baseline_mean: f32,
+    baseline_variance: f32,
     /// Time of the last accepted sample (meaningful once `samples > 0`).
     last_ms: u64,
     /// Fast exponentially weighted mean of the clamped residuals.
@@ -328,7 +329,13 @@ pub struct AnomalyDetector {
     samples: u32,
     /// Length of the current run, saturating.
     run: u16,
+    /// Samples the baseline learned since its start or its last re-seed, saturating. Its warm-start
+    /// weight `max(alpha, 1/(count + 1))` needs no more: `baseline_alpha ≥ 2⁻¹⁶` dominates beyond.
+    baseline_count: u16,
 }
+
+/// The smallest `baseline_alpha` (2⁻¹⁶): a baseline memory of up to 65 536 samples.
+const MIN_BASELINE_ALPHA: f32 = 1.0 / 65_536.0;
 
 /// The configuration, clamped into its domains, in `f64`.
 struct Params {
@@ -356,7 +363,7 @@ impl Params {
     fn new(c: &AnomalyConfig) -> Params {
         let d = AnomalyConfig::DEFAULT;
         Params {
-            alpha_b: sane(c.baseline_alpha, 1e-6, 1.0, d.baseline_alpha),
+            alpha_b: sane(c.baseline_alpha, MIN_BASELINE_ALPHA, 1.0, d.baseline_alpha),
             alpha_f: sane(c.fast_alpha, 1e-6, 1.0, d.fast_alpha),
             z_low: sane(c.z_low, 0.0, f32::MAX, d.z_low),
             k: sane(c.cusum_k, 0.0, f32::MAX, d.cusum_k),
@@ -395,12 +402,13 @@ fn warm_weight(alpha: f64, n: u32) -> f64 {
 }
 
 impl AnomalyDetector {
-    /// A detector with no history. (Not `const`: [`EwStats::new`] is not.)
-    pub fn new(config: AnomalyConfig) -> Self {
+    /// A detector with no history.
+    pub const fn new(config: AnomalyConfig) -> Self {
         AnomalyDetector {
             config,
-            // The same clamped alpha as the rest of the detector uses (NaN → the default).
-            baseline: EwStats::new(Smoothing::Alpha(Params::new(&config).alpha_b as f32)),
+            baseline_mean: 0.0,
+            baseline_variance: 0.0,
+            baseline_count: 0,
             last_ms: 0,
             fast_residual: 0.0,
             fast_variance: 0.0,
@@ -428,7 +436,7 @@ impl AnomalyDetector {
 
     /// The baseline's mean and standard deviation, once there is a sample.
     pub fn baseline(&self) -> Option<(f32, f32)> {
-        Some((self.baseline.mean()?, self.baseline.std_dev()?))
+        (self.baseline_count > 0).then(|| (self.baseline_mean, libm::sqrtf(self.baseline_variance)))
     }
 
     /// The CUSUM sums `(S⁺, S⁻)` in standardised units; a shift is confirmed when one reaches `cusum_h`.
@@ -443,20 +451,11 @@ impl AnomalyDetector {
     pub fn update(&mut self, now_ms: u64, value: f32) -> Result<AnomalyScore, SampleError> {
         let last_ms = (self.samples > 0).then_some(self.last_ms);
         SampleError::check(last_ms, now_ms, value)?;
-        // Work on a copy and commit at the end: nothing below can fail, but if it could, the state
-        // would still be unchanged.
-        let mut next = *self;
-        let score = next.step(now_ms, value, last_ms)?;
-        *self = next;
-        Ok(score)
+        // Past the check nothing can fail: the state changes only for an accepted sample.
+        Ok(self.step(now_ms, value, last_ms))
     }
 
-    fn step(
-        &mut self,
-        now_ms: u64,
-        value: f32,
-        last_ms: Option<u64>,
-    ) -> Result<AnomalyScore, SampleError> {
+    fn step(&mut self, now_ms: u64, value: f32, last_ms: Option<u64>) -> AnomalyScore {
         let c = self.config;
         let p = Params::new(&c);
         let x = f64::from(value);
@@ -477,10 +476,10 @@ impl AnomalyDetector {
         }
 
         // The baseline before this sample.
-        let warmed_up = self.samples >= u32::from(c.warmup_samples) && self.baseline.count() > 0;
-        let young = self.baseline.count() < u32::from(c.warmup_samples);
-        let mean = f64::from(self.baseline.mean().unwrap_or(value));
-        let std = f64::from(self.baseline.std_dev().unwrap_or(0.0));
+        let warmed_up = self.samples >= u32::from(c.warmup_samples) && self.baseline_count > 0;
+        let young = self.baseline_count < c.warmup_samples;
+        let (mean, std) = self.baseline().unwrap_or((value, 0.0));
+        let (mean, std) = (f64::from(mean), f64::from(std));
         // Spreads never count as less than: the configured floor, 8 f32 ulps of the level, and half
         // the typical jump (so a quantised or intermittent series' ordinary step is never many σ).
         let floor = p
@@ -615,26 +614,35 @@ impl AnomalyDetector {
         if confirmed {
             let (a, b) = (self.before_last, self.last_value);
             let level = a.min(b).max(a.max(b).min(value));
-            self.baseline = EwStats::seeded(
-                self.baseline.smoothing(),
-                now_ms,
-                level,
-                self.baseline.variance().unwrap_or(0.0),
-            );
+            self.baseline_mean = level;
+            self.baseline_count = 1;
             self.fast_residual = 0.0;
         } else if young || !warmed_up {
-            self.baseline.update(now_ms, value)?;
+            self.learn_baseline(p.alpha_b, value);
         } else if !building {
             let band = 3.0 * dev_std;
             let learned = x.max(mean - band).min(mean + band);
-            self.baseline.update(now_ms, saturating_f32(learned))?;
+            self.learn_baseline(p.alpha_b, saturating_f32(learned));
         }
 
         self.before_last = self.last_value;
         self.last_value = value;
         self.last_ms = now_ms;
         self.samples = n;
-        Ok(score)
+        score
+    }
+
+    /// One baseline update, with the warm start of [`EwStats`](crate::stats::EwStats): the exact mean
+    /// and variance of its first `1/alpha` samples.
+    fn learn_baseline(&mut self, alpha: f64, value: f32) {
+        if self.baseline_count == 0 {
+            (self.baseline_mean, self.baseline_variance) = (value, 0.0);
+        } else {
+            let weight = (alpha as f32).max(1.0 / (f32::from(self.baseline_count) + 1.0));
+            (self.baseline_mean, self.baseline_variance) =
+                ew_step(self.baseline_mean, self.baseline_variance, weight, value);
+        }
+        self.baseline_count = self.baseline_count.saturating_add(1);
     }
 }
 
@@ -681,8 +689,11 @@ mod tests {
 
     #[test]
     fn size_is_part_of_the_contract() {
-        assert_eq!(core::mem::size_of::<AnomalyDetector>(), 152);
-        assert!(core::mem::size_of::<AnomalyDetector>() <= 160);
+        assert_eq!(core::mem::size_of::<AnomalyDetector>(), 128);
+        // The per-metric budget: a 64-sample window (statistics and trend) and this detector.
+        let per_metric = core::mem::size_of::<crate::window::Window<64>>()
+            + core::mem::size_of::<AnomalyDetector>();
+        assert!(per_metric <= 1024, "{per_metric} bytes per metric");
     }
 
     #[test]

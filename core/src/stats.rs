@@ -16,6 +16,19 @@ pub(crate) fn saturating_f32(x: f64) -> f32 {
     x.clamp(f64::from(f32::MIN), f64::from(f32::MAX)) as f32
 }
 
+/// One step of an exponentially weighted mean and variance (West's incremental form): `value` enters
+/// with weight `weight` in (0, 1]. Computed in `f64`, so that no finite input overflows
+/// (`(f32::MAX − f32::MIN)²` fits easily), and stored saturated; the variance is never negative.
+pub(crate) fn ew_step(mean: f32, variance: f32, weight: f32, value: f32) -> (f32, f32) {
+    let (w, x) = (f64::from(weight), f64::from(value));
+    let diff = x - f64::from(mean);
+    let increment = w * diff;
+    (
+        saturating_f32(f64::from(mean) + increment),
+        saturating_f32(((1.0 - w) * (f64::from(variance) + diff * increment)).max(0.0)),
+    )
+}
+
 /// Mean and variance of every sample pushed, by Welford's online algorithm.
 ///
 /// `size_of::<Welford>() == 32`.
@@ -211,14 +224,7 @@ impl EwStats {
                 Smoothing::Alpha(alpha) => alpha.max(1.0 / (self.count as f32 + 1.0)),
                 Smoothing::TimeConstantMs(_) => self.smoothing.weight(now_ms - self.last_ms),
             };
-            // In f64, so that no finite input overflows: (f32::MAX - f32::MIN)^2 fits easily.
-            let (w, x) = (f64::from(weight), f64::from(value));
-            let diff = x - f64::from(self.mean);
-            let increment = w * diff;
-            self.mean = saturating_f32(f64::from(self.mean) + increment);
-            self.variance = saturating_f32(
-                ((1.0 - w) * (f64::from(self.variance) + diff * increment)).max(0.0),
-            );
+            (self.mean, self.variance) = ew_step(self.mean, self.variance, weight, value);
         }
         self.last_ms = now_ms;
         self.count = self.count.saturating_add(1);
