@@ -13,8 +13,10 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod anomaly;
 pub mod level;
+pub mod monitor;
 pub mod sample;
 pub mod stats;
 pub mod trend;

@@ -1,0 +1,64 @@
+//! Unit tests of the machine's contract; the conformance suite is `core/tests/alert_conformance.rs`.
+
+use super::*;
+use crate::anomaly::AnomalyScore;
+use crate::trend::TimeTo;
+use crate::wire::Cause;
+use crate::Level;
+
+fn judge(rule: &Rule, machine: &AlertMachine, value: f32) -> Judgement {
+    rule.judge(
+        machine.level(),
+        value,
+        TimeTo::NotEnoughData,
+        &AnomalyScore::ZERO,
+    )
+}
+
+#[test]
+fn sizes_are_part_of_the_contract() {
+    assert_eq!(core::mem::size_of::<AlertMachine>(), 64);
+}
+
+#[test]
+fn the_longest_record_fits_max_record_len() {
+    let rule = Rule {
+        flapping: Some(Flapping::NAGIOS),
+        ..Rule::above(1.0, 2.0)
+    };
+    let mut m = AlertMachine::new(u64::MAX - 1_000_000);
+    let mut t = u64::MAX - 1_000_000;
+    for i in 0..40 {
+        t += 1000;
+        let value = if i % 2 == 0 { 3.0 } else { 0.0 };
+        let j = judge(&rule, &m, value);
+        m.observe(&rule, 7, t, &j).unwrap();
+    }
+    let mut buf = [0u8; 128];
+    let record = postcard::to_slice(&m, &mut buf).unwrap();
+    assert!(record.len() <= MAX_RECORD_LEN, "{} bytes", record.len());
+    let restored: AlertMachine = postcard::from_bytes(record).unwrap();
+    assert_eq!(restored, m);
+}
+
+#[test]
+fn a_raise_names_the_reading_and_the_bound() {
+    let rule = Rule::above(80.0, 90.0);
+    let mut m = AlertMachine::new(0);
+    let j = judge(&rule, &m, 85.0);
+    let out = m.observe(&rule, 3, 1000, &j).unwrap();
+    assert_eq!(out.len(), 1);
+    let t = out[0];
+    assert_eq!(
+        (t.metric, t.from, t.to, t.at_ms),
+        (3, Level::Ok, Level::Warning, 1000)
+    );
+    assert_eq!(
+        t.cause,
+        Cause::Value {
+            value: 85.0,
+            bound: 80.0
+        }
+    );
+    assert_eq!((t.alert_seq, t.suppressed), (0, false));
+}

@@ -1,0 +1,300 @@
+//! One metric's whole pipeline, and a fixed-capacity registry of them for a node.
+//!
+//! A [`Monitor<N>`] holds a metric's [`MetricSpec`] (name, unit, alert rule, anomaly parameters), a
+//! [`Window<N>`] (statistics and trend), an [`AnomalyDetector`] and an [`AlertMachine`]. One call,
+//! [`Monitor::observe`], takes a reading through all of them and returns the transitions it caused;
+//! [`Monitor::poll`] lets missing data count between readings. A [`Registry<M, N>`] holds up to `M`
+//! monitors keyed by metric id, which is what a node runs and what the host runs per node.
+//!
+//! # Invariants
+//! - Fixed memory: `size_of::<Monitor<64>>()` ≤ 1.5 KiB (asserted in the tests; 1 448 bytes on
+//!   64-bit targets, less on 32-bit ones where heapless keeps smaller lengths).
+//! - O(1) per reading (the window's min/max amortised), no allocation.
+//! - A NaN or infinite value is counted ([`Monitor::invalid_values`]) and otherwise treated as no
+//!   reading: it never reaches the statistics and never reads as OK.
+//! - A time before the last accepted event is refused with [`SampleError`] and changes nothing.
+//! - Deterministic: the same specs and the same calls give the same transitions on every target, so
+//!   the host replays a node's readings and obtains the node's transitions.
+
+use crate::alert::{AlertMachine, Rule, RuleError, Transitions};
+use crate::anomaly::{AnomalyConfig, AnomalyDetector, AnomalyScore};
+use crate::trend::TimeTo;
+use crate::window::Window;
+use crate::wire::{MetricDescriptor, Transition, MAX_NAME_LEN, MAX_UNIT_LEN};
+use crate::{Level, SampleError};
+use heapless::String;
+use serde::{Deserialize, Serialize};
+
+/// The samples a node's and the host's windows hold unless configured otherwise.
+pub const DEFAULT_WINDOW: usize = 64;
+
+/// Everything that defines a metric's monitoring: plain data, shared by the host's configuration and
+/// the firmware's tables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct MetricSpec {
+    /// The id readings and transitions carry.
+    pub id: u16,
+    /// Name, e.g. `inlet_temperature`.
+    pub name: String<MAX_NAME_LEN>,
+    /// Unit, e.g. `degC`.
+    pub unit: String<MAX_UNIT_LEN>,
+    /// The alert rule.
+    pub rule: Rule,
+    /// The anomaly detector's parameters (its physical limits feed the rule's sensor-health checks).
+    pub anomaly: AnomalyConfig,
+}
+
+/// Why a [`MetricSpec`] or a [`Registry`] entry was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SpecError {
+    /// The name is longer than [`MAX_NAME_LEN`] bytes.
+    NameTooLong,
+    /// The unit is longer than [`MAX_UNIT_LEN`] bytes.
+    UnitTooLong,
+    /// The rule has a field outside its domain.
+    Rule(RuleError),
+    /// The registry already has a metric with this id.
+    DuplicateId(u16),
+    /// The registry is full.
+    Full,
+}
+
+impl core::fmt::Display for SpecError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SpecError::NameTooLong => write!(f, "metric name is longer than {MAX_NAME_LEN} bytes"),
+            SpecError::UnitTooLong => write!(f, "metric unit is longer than {MAX_UNIT_LEN} bytes"),
+            SpecError::Rule(e) => write!(f, "{e}"),
+            SpecError::DuplicateId(id) => write!(f, "metric id {id} is already registered"),
+            SpecError::Full => f.write_str("the registry is full; build it with a larger capacity"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for SpecError {}
+
+impl MetricSpec {
+    /// A spec from borrowed strings, checking lengths and the rule.
+    pub fn new(
+        id: u16,
+        name: &str,
+        unit: &str,
+        rule: Rule,
+        anomaly: AnomalyConfig,
+    ) -> Result<MetricSpec, SpecError> {
+        rule.check().map_err(SpecError::Rule)?;
+        Ok(MetricSpec {
+            id,
+            name: String::try_from(name).map_err(|_| SpecError::NameTooLong)?,
+            unit: String::try_from(unit).map_err(|_| SpecError::UnitTooLong)?,
+            rule,
+            anomaly,
+        })
+    }
+
+    /// What a node announces about this metric in its Hello.
+    pub fn descriptor(&self) -> MetricDescriptor {
+        MetricDescriptor {
+            id: self.id,
+            name: self.name.clone(),
+            unit: self.unit.clone(),
+            rule: self.rule.summary(),
+        }
+    }
+}
+
+/// One metric: window, statistics, trend, anomaly score and alert state. See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Monitor<const N: usize> {
+    spec: MetricSpec,
+    window: Window<N>,
+    anomaly: AnomalyDetector,
+    alert: AlertMachine,
+    last_score: Option<AnomalyScore>,
+    invalid_values: u32,
+}
+
+impl<const N: usize> Monitor<N> {
+    /// A monitor started at `start_ms` (missing data counts from here until the first reading).
+    pub fn new(spec: MetricSpec, start_ms: u64) -> Self {
+        Monitor {
+            anomaly: AnomalyDetector::new(spec.anomaly),
+            spec,
+            window: Window::new(),
+            alert: AlertMachine::new(start_ms),
+            last_score: None,
+            invalid_values: 0,
+        }
+    }
+
+    /// Takes a reading through the window, the anomaly score and the alert rule, returning the
+    /// transitions it caused (missing-data decisions that came due before it first).
+    ///
+    /// A non-finite `value` is counted and treated as no reading (only its time passes). A time
+    /// before the last accepted event is refused with [`SampleError::TimeWentBackwards`] and changes
+    /// nothing.
+    pub fn observe(&mut self, now_ms: u64, value: f32) -> Result<Transitions, SampleError> {
+        self.alert.check_time(now_ms)?;
+        if !value.is_finite() {
+            self.invalid_values = self.invalid_values.saturating_add(1);
+            return self.alert.poll(&self.spec.rule, self.spec.id, now_ms);
+        }
+        // Both accept: the alert machine's last event is never earlier than their last sample, and
+        // the value is finite.
+        self.window.push(now_ms, value)?;
+        let score = self.anomaly.update(now_ms, value)?;
+        self.last_score = Some(score);
+        let rule = &self.spec.rule;
+        let eta = match &rule.predictive {
+            Some(p) => self
+                .window
+                .time_to(now_ms, f64::from(p.threshold), p.crossing, &p.policy),
+            None => TimeTo::NotEnoughData,
+        };
+        let judgement = rule.judge(self.alert.level(), value, eta, &score);
+        self.alert.observe(rule, self.spec.id, now_ms, &judgement)
+    }
+
+    /// Lets time pass without a reading: applies the missing-data policy once it is due.
+    pub fn poll(&mut self, now_ms: u64) -> Result<Transitions, SampleError> {
+        self.alert.poll(&self.spec.rule, self.spec.id, now_ms)
+    }
+
+    /// The metric's spec.
+    pub const fn spec(&self) -> &MetricSpec {
+        &self.spec
+    }
+
+    /// The confirmed alert level.
+    pub const fn level(&self) -> Level {
+        self.alert.level()
+    }
+
+    /// The recent samples, their statistics and trend.
+    pub const fn window(&self) -> &Window<N> {
+        &self.window
+    }
+
+    /// The anomaly detector.
+    pub const fn anomaly(&self) -> &AnomalyDetector {
+        &self.anomaly
+    }
+
+    /// The last reading's anomaly score.
+    pub const fn last_score(&self) -> Option<AnomalyScore> {
+        self.last_score
+    }
+
+    /// The alert state machine.
+    pub const fn alert(&self) -> &AlertMachine {
+        &self.alert
+    }
+
+    /// Non-finite values received (and not used), saturating.
+    pub const fn invalid_values(&self) -> u32 {
+        self.invalid_values
+    }
+}
+
+/// Why a [`Registry`] could not take a reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ObserveError {
+    /// No metric with this id is registered.
+    UnknownMetric(u16),
+    /// The monitor refused the reading.
+    Sample(SampleError),
+}
+
+impl core::fmt::Display for ObserveError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ObserveError::UnknownMetric(id) => write!(f, "no metric with id {id} is registered"),
+            ObserveError::Sample(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ObserveError {}
+
+/// Up to `M` monitors with windows of `N` samples, keyed by metric id: a node's metrics.
+#[derive(Debug, Clone)]
+pub struct Registry<const M: usize, const N: usize> {
+    monitors: heapless::Vec<Monitor<N>, M>,
+}
+
+impl<const M: usize, const N: usize> Default for Registry<M, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const M: usize, const N: usize> Registry<M, N> {
+    /// An empty registry.
+    pub const fn new() -> Self {
+        Registry {
+            monitors: heapless::Vec::new(),
+        }
+    }
+
+    /// Adds a metric, started at `start_ms`. Refuses a spec whose rule fails [`Rule::check`], an id
+    /// already present, and a full registry.
+    pub fn add(&mut self, spec: MetricSpec, start_ms: u64) -> Result<(), SpecError> {
+        spec.rule.check().map_err(SpecError::Rule)?;
+        if self.get(spec.id).is_some() {
+            return Err(SpecError::DuplicateId(spec.id));
+        }
+        self.monitors
+            .push(Monitor::new(spec, start_ms))
+            .map_err(|_| SpecError::Full)
+    }
+
+    /// The monitor of metric `id`.
+    pub fn get(&self, id: u16) -> Option<&Monitor<N>> {
+        self.monitors.iter().find(|m| m.spec.id == id)
+    }
+
+    /// Takes a reading of metric `id`; see [`Monitor::observe`].
+    pub fn observe(
+        &mut self,
+        id: u16,
+        now_ms: u64,
+        value: f32,
+    ) -> Result<Transitions, ObserveError> {
+        let monitor = self
+            .monitors
+            .iter_mut()
+            .find(|m| m.spec.id == id)
+            .ok_or(ObserveError::UnknownMetric(id))?;
+        monitor.observe(now_ms, value).map_err(ObserveError::Sample)
+    }
+
+    /// Polls every monitor at `now_ms`, handing each transition to `emit` in metric order. A monitor
+    /// whose last event is later than `now_ms` is skipped (it has already seen that time).
+    pub fn poll(&mut self, now_ms: u64, mut emit: impl FnMut(Transition)) {
+        for monitor in self.monitors.iter_mut() {
+            if let Ok(transitions) = monitor.poll(now_ms) {
+                transitions.into_iter().for_each(&mut emit);
+            }
+        }
+    }
+
+    /// The monitors, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = &Monitor<N>> + '_ {
+        self.monitors.iter()
+    }
+
+    /// Metrics registered.
+    pub fn len(&self) -> usize {
+        self.monitors.len()
+    }
+
+    /// No metrics registered.
+    pub fn is_empty(&self) -> bool {
+        self.monitors.is_empty()
+    }
+}
