@@ -154,8 +154,9 @@ impl<const N: usize> Monitor<N> {
                 .time_to(now_ms, f64::from(p.threshold), p.crossing, &p.policy),
             None => TimeTo::NotEnoughData,
         };
-        let judgement = rule.judge(self.alert.level(), value, eta, &score);
-        self.alert.observe(rule, self.spec.id, now_ms, &judgement)
+        self.alert.observe(rule, self.spec.id, now_ms, |level| {
+            rule.judge(level, value, eta, &score)
+        })
     }
 
     /// Lets time pass without a reading: applies the missing-data policy once it is due.

@@ -69,39 +69,18 @@ fn run(rule: &Rule, events: &[Ev]) -> Vec<Transition> {
     let mut machine = AlertMachine::new(0);
     let mut out = Vec::new();
     for &ev in events {
-        let (t, judgement) = match ev {
-            Ev::V(t, v) => (
-                t,
-                rule.judge(
-                    machine.level(),
-                    v,
-                    TimeTo::NotEnoughData,
-                    &AnomalyScore::ZERO,
-                ),
-            ),
-            Ev::Invalid(t) => (
-                t,
-                rule.judge(
-                    machine.level(),
-                    0.0,
-                    TimeTo::NotEnoughData,
-                    &invalid_score(),
-                ),
-            ),
+        let (t, value, eta, score) = match ev {
+            Ev::V(t, v) => (t, v, TimeTo::NotEnoughData, AnomalyScore::ZERO),
+            Ev::Invalid(t) => (t, 0.0, TimeTo::NotEnoughData, invalid_score()),
             Ev::Score(t, v, s) => {
                 let score = AnomalyScore {
                     score: s,
                     deviation: s,
                     ..AnomalyScore::ZERO
                 };
-                (
-                    t,
-                    rule.judge(machine.level(), v, TimeTo::NotEnoughData, &score),
-                )
+                (t, v, TimeTo::NotEnoughData, score)
             }
-            Ev::Forecast(t, v, eta) => {
-                (t, rule.judge(machine.level(), v, eta, &AnomalyScore::ZERO))
-            }
+            Ev::Forecast(t, v, eta) => (t, v, eta, AnomalyScore::ZERO),
             Ev::Poll(t) => {
                 out.extend(machine.poll(rule, 1, t).unwrap());
                 continue;
@@ -112,7 +91,8 @@ fn run(rule: &Rule, events: &[Ev]) -> Vec<Transition> {
                 continue;
             }
         };
-        out.extend(machine.observe(rule, 1, t, &judgement).unwrap());
+        let judge = |level| rule.judge(level, value, eta, &score);
+        out.extend(machine.observe(rule, 1, t, judge).unwrap());
     }
     out
 }
@@ -575,13 +555,8 @@ fn percent_state_change_equals_nagios_for_given_histories() {
         let mut machine = AlertMachine::new(0);
         let mut levels = Vec::new();
         for (i, &v) in values.iter().enumerate() {
-            let j = rule.judge(
-                machine.level(),
-                v,
-                TimeTo::NotEnoughData,
-                &AnomalyScore::ZERO,
-            );
-            machine.observe(&rule, 1, i as u64, &j).unwrap();
+            let judge = |level| rule.judge(level, v, TimeTo::NotEnoughData, &AnomalyScore::ZERO);
+            machine.observe(&rule, 1, i as u64, judge).unwrap();
             levels.push(machine.level());
             let reference = *nagios_psc_after_each_reading(&levels).last().unwrap();
             assert!(
@@ -600,10 +575,10 @@ fn time_going_backwards_is_refused_and_changes_nothing() {
     });
     let mut machine = AlertMachine::new(0);
     let j = rule.judge(O, 85.0, TimeTo::NotEnoughData, &AnomalyScore::ZERO);
-    machine.observe(&rule, 1, 10_000, &j).unwrap();
+    machine.observe(&rule, 1, 10_000, |_| j).unwrap();
     let before = machine;
     assert_eq!(
-        machine.observe(&rule, 1, 9_999, &j),
+        machine.observe(&rule, 1, 9_999, |_| j),
         Err(SampleError::TimeWentBackwards {
             last_ms: 10_000,
             now_ms: 9_999
@@ -618,7 +593,7 @@ fn time_going_backwards_is_refused_and_changes_nothing() {
     );
     assert_eq!(machine, before);
     // Equal times are accepted.
-    machine.observe(&rule, 1, 10_000, &j).unwrap();
+    machine.observe(&rule, 1, 10_000, |_| j).unwrap();
 }
 
 #[test]

@@ -154,20 +154,23 @@ impl AlertMachine {
         Ok(out)
     }
 
-    /// Takes one judged reading at `now_ms`, after any missing-data decision that came due before it.
+    /// Takes one reading at `now_ms`: first any missing-data decision that came due before it, then
+    /// `judge(level)` for the reading, given the confirmed level at that point (for hysteresis;
+    /// usually `|level| rule.judge(level, value, eta, &score)`).
     ///
     /// Refuses a time before the last event with [`SampleError::TimeWentBackwards`], leaving the state
-    /// unchanged.
+    /// unchanged (and not calling `judge`).
     pub fn observe(
         &mut self,
         rule: &Rule,
         metric: u16,
         now_ms: u64,
-        judgement: &Judgement,
+        judge: impl FnOnce(Level) -> Judgement,
     ) -> Result<Transitions, SampleError> {
         self.check_time(now_ms)?;
         let mut out = Transitions::new();
         self.apply_missing(rule, metric, now_ms, &mut out);
+        let judgement = &judge(self.level);
 
         self.advance(now_ms);
         match judgement {

@@ -6,13 +6,8 @@ use crate::trend::TimeTo;
 use crate::wire::Cause;
 use crate::Level;
 
-fn judge(rule: &Rule, machine: &AlertMachine, value: f32) -> Judgement {
-    rule.judge(
-        machine.level(),
-        value,
-        TimeTo::NotEnoughData,
-        &AnomalyScore::ZERO,
-    )
+fn judge(rule: &Rule, value: f32) -> impl FnOnce(Level) -> Judgement + '_ {
+    move |level| rule.judge(level, value, TimeTo::NotEnoughData, &AnomalyScore::ZERO)
 }
 
 #[test]
@@ -31,8 +26,7 @@ fn the_longest_record_fits_max_record_len() {
     for i in 0..40 {
         t += 1000;
         let value = if i % 2 == 0 { 3.0 } else { 0.0 };
-        let j = judge(&rule, &m, value);
-        m.observe(&rule, 7, t, &j).unwrap();
+        m.observe(&rule, 7, t, judge(&rule, value)).unwrap();
     }
     let mut buf = [0u8; 128];
     let record = postcard::to_slice(&m, &mut buf).unwrap();
@@ -45,8 +39,7 @@ fn the_longest_record_fits_max_record_len() {
 fn a_raise_names_the_reading_and_the_bound() {
     let rule = Rule::above(80.0, 90.0);
     let mut m = AlertMachine::new(0);
-    let j = judge(&rule, &m, 85.0);
-    let out = m.observe(&rule, 3, 1000, &j).unwrap();
+    let out = m.observe(&rule, 3, 1000, judge(&rule, 85.0)).unwrap();
     assert_eq!(out.len(), 1);
     let t = out[0];
     assert_eq!(
