@@ -7,7 +7,7 @@
 //! monitors keyed by metric id, which is what a node runs and what the host runs per node.
 //!
 //! # Invariants
-//! - Fixed memory: `size_of::<Monitor<64>>()` ≤ 1.5 KiB (asserted in the tests; 1 448 bytes on
+//! - Fixed memory: `size_of::<Monitor<64>>()` ≤ 1.5 KiB (asserted in the tests; 1 432 bytes on
 //!   64-bit targets, less on 32-bit ones where heapless keeps smaller lengths).
 //! - O(1) per reading (the window's min/max amortised), no allocation.
 //! - A NaN or infinite value is counted ([`Monitor::invalid_values`]) and otherwise treated as no
@@ -297,5 +297,173 @@ impl<const M: usize, const N: usize> Registry<M, N> {
     /// No metrics registered.
     pub fn is_empty(&self) -> bool {
         self.monitors.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{Bound, Debounce, Horizon, Limit, Limits, MissingData, Predictive};
+    use crate::test_support::Noise;
+    use crate::trend::{Crossing, EtaPolicy};
+    use crate::wire::Cause;
+    use std::vec::Vec;
+
+    /// Inlet temperature: WARNING above 30 °C, CRITICAL above 35 °C, both with 1 °C hysteresis;
+    /// predictive WARNING when 35 °C is within 2 h; UNKNOWN after 10 s without a reading.
+    fn inlet() -> MetricSpec {
+        let limit = |raise: f32| Limits {
+            above: Some(Limit::with_clear(
+                Bound::strict(raise),
+                Bound::inclusive(raise - 1.0),
+            )),
+            below: None,
+        };
+        let mut rule = Rule::EMPTY;
+        rule.value.warning = limit(30.0);
+        rule.value.critical = limit(35.0);
+        rule.predictive = Some(Predictive {
+            threshold: 35.0,
+            crossing: Crossing::Above,
+            warning: Some(Horizon {
+                within_ms: 2 * 3_600_000,
+                clear_beyond_ms: 3 * 3_600_000,
+            }),
+            critical: None,
+            policy: EtaPolicy::DEFAULT,
+        });
+        rule.raise = Debounce::count(3, 4);
+        rule.missing = MissingData::unknown_after(10_000);
+        MetricSpec::new(
+            1,
+            "inlet_temperature",
+            "degC",
+            rule,
+            AnomalyConfig::with_limits(Some(-40.0), Some(125.0), Some(5.0)),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sizes_are_part_of_the_contract() {
+        let size = core::mem::size_of::<Monitor<64>>();
+        assert!(size <= 1536, "Monitor<64> is {size} bytes");
+        assert_eq!(size, 1432);
+    }
+
+    #[test]
+    fn a_rising_inlet_warns_before_the_threshold_then_goes_critical() {
+        let mut monitor: Monitor<64> = Monitor::new(inlet(), 0);
+        let mut noise = Noise::new(7);
+        let mut transitions = Vec::new();
+        // 22 °C rising 2 °C per hour, a reading every 5 s, ±0.05 °C noise: 35 °C after 6.5 h.
+        for i in 0..6000u64 {
+            let t = i * 5000;
+            let value = 22.0 + 2.0 * (t as f32 / 3_600_000.0) + 0.05 * noise.gaussian() as f32;
+            transitions.extend(monitor.observe(t, value).unwrap());
+        }
+        let first = transitions.first().expect("a warning");
+        assert_eq!((first.from, first.to), (Level::Ok, Level::Warning));
+        assert!(
+            matches!(first.cause, Cause::Eta { threshold, .. } if threshold == 35.0),
+            "{first:?}"
+        );
+        // 2 h before 35 °C is 4.5 h in, at about 31 °C; the predictive warning precedes the
+        // 30 °C value warning (4 h in).
+        assert!(first.at_ms < 4 * 3_600_000, "{first:?}");
+        let critical = transitions
+            .iter()
+            .find(|t| t.to == Level::Critical)
+            .expect("critical");
+        assert!(matches!(critical.cause, Cause::Value { bound, .. } if bound == 35.0));
+        assert!(critical.at_ms >= 6 * 3_600_000 + 1_800_000 - 60_000);
+        assert_eq!(monitor.level(), Level::Critical);
+    }
+
+    #[test]
+    fn non_finite_values_are_counted_and_never_read_as_ok() {
+        let mut monitor: Monitor<64> = Monitor::new(inlet(), 0);
+        for i in 0..4 {
+            monitor.observe(i * 1000, 40.0).unwrap();
+        }
+        assert_eq!(monitor.level(), Level::Critical);
+        let samples = monitor.window().len();
+        for i in 4..9 {
+            assert!(monitor.observe(i * 1000, f32::NAN).unwrap().is_empty());
+        }
+        assert_eq!(monitor.invalid_values(), 5);
+        assert_eq!(monitor.window().len(), samples);
+        assert_eq!(monitor.level(), Level::Critical);
+        // The last reading was at 3 s: UNKNOWN from 13 s, never OK.
+        let out = monitor.observe(13_000, f32::INFINITY).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].to, out[0].at_ms), (Level::Unknown, 13_000));
+    }
+
+    #[test]
+    fn time_going_backwards_changes_nothing() {
+        let mut monitor: Monitor<64> = Monitor::new(inlet(), 0);
+        monitor.observe(5000, 25.0).unwrap();
+        let before = (monitor.window().len(), *monitor.anomaly(), *monitor.alert());
+        assert_eq!(
+            monitor.observe(4999, 25.0),
+            Err(SampleError::TimeWentBackwards {
+                last_ms: 5000,
+                now_ms: 4999
+            })
+        );
+        assert_eq!(
+            before,
+            (monitor.window().len(), *monitor.anomaly(), *monitor.alert())
+        );
+    }
+
+    #[test]
+    fn registry_refuses_duplicates_overflow_and_bad_rules_and_routes_readings() {
+        let mut registry: Registry<2, 16> = Registry::new();
+        registry.add(inlet(), 0).unwrap();
+        assert_eq!(registry.add(inlet(), 0), Err(SpecError::DuplicateId(1)));
+        let mut bad = inlet();
+        bad.id = 2;
+        bad.rule.raise = Debounce::count(5, 4);
+        assert!(matches!(registry.add(bad, 0), Err(SpecError::Rule(e)) if e.field == "raise"));
+        let mut second = inlet();
+        second.id = 2;
+        registry.add(second.clone(), 0).unwrap();
+        second.id = 3;
+        assert_eq!(registry.add(second, 0), Err(SpecError::Full));
+        assert_eq!(
+            registry.observe(9, 0, 1.0),
+            Err(ObserveError::UnknownMetric(9))
+        );
+        for i in 0..3 {
+            registry.observe(2, i * 1000, 40.0).unwrap();
+        }
+        assert_eq!(registry.get(2).unwrap().level(), Level::Critical);
+        assert_eq!(registry.get(1).unwrap().level(), Level::Ok);
+        let mut polled = Vec::new();
+        registry.poll(60_000, |t| polled.push((t.metric, t.to)));
+        assert_eq!(polled, [(1, Level::Unknown), (2, Level::Unknown)]);
+        assert_eq!(
+            MetricSpec::new(
+                1,
+                "a_name_that_is_far_too_long_for_it",
+                "",
+                Rule::EMPTY,
+                AnomalyConfig::DEFAULT
+            ),
+            Err(SpecError::NameTooLong)
+        );
+    }
+
+    #[test]
+    fn the_descriptor_summarises_the_rule() {
+        let d = inlet().descriptor();
+        assert_eq!(
+            (d.id, d.name.as_str(), d.unit.as_str()),
+            (1, "inlet_temperature", "degC")
+        );
+        assert_eq!(d.rule.crossing, Crossing::Above);
+        assert_eq!((d.rule.warning, d.rule.critical), (Some(30.0), Some(35.0)));
     }
 }
