@@ -40,6 +40,19 @@ lines.append(
     f"N=1024 ÷ N=64 = {pipeline[1024] / pipeline[64]:.2f}×."
 )
 lines.append("")
+lines.append("### Per-sample cost of a whole metric: `Monitor::observe` (`per_sample/monitor`)")
+lines.append("")
+lines.append(
+    "The pipeline above plus the alert rule (thresholds with hysteresis, forecast horizon, N-of-M and "
+    "`for` debounce, missing data, flap detection) and its state machine."
+)
+lines.append("")
+lines.append("| window N | ring push (baseline) | monitor observe | observe ÷ ring push | observe ÷ pipeline |")
+lines.append("|---:|---:|---:|---:|---:|")
+for n in (64, 1024, 4096):
+    ring, observe = ns("per_sample", "ring_push", n), ns("per_sample", "monitor", n)
+    lines.append(f"| {n} | {fmt_ns(ring)} | {fmt_ns(observe)} | {observe / ring:.1f}× | {observe / pipeline[n]:.2f}× |")
+lines.append("")
 
 sizes_path = root / "wire-size.json"
 if sizes_path.exists():

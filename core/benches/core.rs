@@ -5,6 +5,9 @@
 //!   (`pipeline`), against recomputing the same aggregates over the window from scratch, as
 //!   `predict_linear` does at every evaluation (`naive_recompute`), and against a bare ring-buffer push
 //!   (`ring_push`).
+//! - `per_sample/monitor/*`: one reading through [`Monitor::observe`]: the same window, trend and
+//!   anomaly work plus the alert rule (value thresholds with hysteresis, a forecast horizon, N-of-M
+//!   and `for` debounce, missing data, flap detection) and its state machine.
 //! - `wire/*`: encoding and decoding a batch of readings as rackwatch frames and as JSON lines.
 
 // criterion_group! and criterion_main! generate undocumented functions.
@@ -12,7 +15,11 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use heapless::HistoryBuf;
+use rackwatch_core::alert::{
+    Bound, Debounce, Flapping, Horizon, Limit, Limits, MissingData, Predictive, Rule,
+};
 use rackwatch_core::anomaly::{AnomalyConfig, AnomalyDetector};
+use rackwatch_core::monitor::{MetricSpec, Monitor};
 use rackwatch_core::stats::{EwStats, Smoothing};
 use rackwatch_core::trend::{Crossing, EtaPolicy};
 use rackwatch_core::window::Window;
@@ -88,6 +95,39 @@ impl<const N: usize> Naive<N> {
     }
 }
 
+/// An inlet-temperature rule with every kind of condition and debounce switched on.
+fn full_rule() -> Rule {
+    let limit = |raise: f32| Limits {
+        above: Some(Limit::with_clear(
+            Bound::strict(raise),
+            Bound::inclusive(raise - 1.0),
+        )),
+        below: None,
+    };
+    let mut rule = Rule::EMPTY;
+    rule.value.warning = limit(30.0);
+    rule.value.critical = limit(35.0);
+    rule.predictive = Some(Predictive {
+        threshold: 35.0,
+        crossing: Crossing::Above,
+        warning: Some(Horizon {
+            within_ms: 7_200_000,
+            clear_beyond_ms: 10_800_000,
+        }),
+        critical: None,
+        policy: EtaPolicy::DEFAULT,
+    });
+    rule.raise = Debounce {
+        samples: 3,
+        of_last: 5,
+        for_ms: 30_000,
+    };
+    rule.clear = Debounce::time(60_000);
+    rule.missing = MissingData::unknown_after(60_000);
+    rule.flapping = Some(Flapping::NAGIOS);
+    rule
+}
+
 fn per_sample_at<const N: usize>(c: &mut Criterion) {
     let mut group = c.benchmark_group("per_sample");
     group.throughput(Throughput::Elements(1));
@@ -114,6 +154,22 @@ fn per_sample_at<const N: usize>(c: &mut Criterion) {
             i += 1;
             let (t, v) = reading(i);
             black_box(pipeline.observe(black_box(t), black_box(v)))
+        })
+    });
+
+    let spec = MetricSpec::new(1, "inlet", "degC", full_rule(), AnomalyConfig::default())
+        .expect("a valid rule");
+    let mut monitor = Box::new(Monitor::<N>::new(spec, 0));
+    for i in 0..warm {
+        let (t, v) = reading(i);
+        let _ = monitor.observe(t, v);
+    }
+    let mut i = warm;
+    group.bench_with_input(BenchmarkId::new("monitor", N), &N, |b, _| {
+        b.iter(|| {
+            i += 1;
+            let (t, v) = reading(i);
+            black_box(monitor.observe(black_box(t), black_box(v)))
         })
     });
 

@@ -365,11 +365,11 @@ fn cases() -> Vec<Case> {
             name: "predictive: WARNING when the threshold is 2 h away, CRITICAL at 30 min",
             rule: predictive_rule(),
             events: vec![
-                Ev::Forecast(1, 50.0, eta(3 * 3600_000)),
-                Ev::Forecast(2, 60.0, eta(2 * 3600_000)),
+                Ev::Forecast(1, 50.0, eta(3 * 3_600_000)),
+                Ev::Forecast(2, 60.0, eta(2 * 3_600_000)),
                 Ev::Forecast(3, 80.0, eta(1_800_000)),
-                Ev::Forecast(4, 70.0, eta(3 * 3600_000)),
-                Ev::Forecast(5, 70.0, eta(5 * 3600_000)),
+                Ev::Forecast(4, 70.0, eta(3 * 3_600_000)),
+                Ev::Forecast(5, 70.0, eta(5 * 3_600_000)),
             ],
             // Hysteresis on the horizon: cleared only beyond 4 h.
             expect: vec![(2, O, W, Why::Eta), (3, W, C, Why::Eta), (4, C, W, Why::Eta), (5, W, O, Why::Value)],
@@ -458,8 +458,8 @@ fn predictive_rule() -> Rule {
             threshold: 95.0,
             crossing: Crossing::Above,
             warning: Some(Horizon {
-                within_ms: 2 * 3600_000,
-                clear_beyond_ms: 4 * 3600_000,
+                within_ms: 2 * 3_600_000,
+                clear_beyond_ms: 4 * 3_600_000,
             }),
             critical: Some(Horizon {
                 within_ms: 1_800_000,

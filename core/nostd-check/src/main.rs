@@ -5,9 +5,14 @@
 
 use core::hint::black_box;
 use cortex_m_rt::entry;
-use rackwatch_core::anomaly::{AnomalyConfig, AnomalyDetector};
+use rackwatch_core::alert::{
+    AlertMachine, AnomalyLevels, Bound, Debounce, Flapping, Health, Horizon, Judgement, Limit, Limits,
+    MissingData, MissingPolicy, Predictive, Rule, Thresholds,
+};
+use rackwatch_core::anomaly::{AnomalyConfig, AnomalyDetector, AnomalyScore};
+use rackwatch_core::monitor::{MetricSpec, Monitor, Registry};
 use rackwatch_core::stats::{EwStats, RateOfChange, Smoothing, Welford};
-use rackwatch_core::trend::{Crossing, EtaPolicy, ForgettingTrend};
+use rackwatch_core::trend::{Crossing, EtaPolicy, ForgettingTrend, TimeTo};
 use rackwatch_core::window::Window;
 use rackwatch_core::wire::{
     cobs_decode_in_place, max_cobs_len, seq_distance, Body, Cause, Decoder, Frame, Header, Heartbeat, Hello,
@@ -131,6 +136,52 @@ fn wire(t: u64, v: f32) {
     consume((decoder.pending(), Kind::from_byte(black_box(2)), seq_distance(1, 2), max_cobs_len(10)));
 }
 
+fn alerts(t: u64, v: f32) {
+    let limit = Limit::with_clear(Bound::strict(30.0), Bound::inclusive(29.0));
+    let rule = Rule {
+        value: Thresholds { warning: Limits { above: Some(limit), below: None }, critical: Limits::NONE },
+        predictive: Some(Predictive {
+            threshold: 35.0,
+            crossing: Crossing::Above,
+            warning: Some(Horizon { within_ms: 1, clear_beyond_ms: 2 }),
+            critical: None,
+            policy: EtaPolicy::DEFAULT,
+        }),
+        anomaly: Some(AnomalyLevels { warning: Some(Limit::at(Bound::inclusive(0.5))), critical: None }),
+        health: Health::ALL,
+        raise: Debounce::count(2, 3),
+        clear: Debounce::time(1000),
+        missing: MissingData {
+            deadline_ms: Some(5000),
+            policy: MissingPolicy::HoldLast { for_ms: 1 },
+            startup_grace_ms: 0,
+        },
+        flapping: Some(Flapping::NAGIOS),
+    };
+    let rule = black_box(rule);
+    consume((rule.check(), rule.summary(), rule.needs_forecast(), Rule::below(1.0, 0.0)));
+    let mut machine = AlertMachine::new(t);
+    let judgement = rule.judge(machine.level(), v, TimeTo::NotEnoughData, &AnomalyScore::ZERO);
+    consume((judgement.level(), judgement.cause(), Judgement::Invalid));
+    consume(machine.observe(&rule, 1, t, |_| judgement));
+    consume(machine.poll(&rule, 1, t + 10_000));
+    consume((machine.level(), machine.is_flapping(), machine.percent_state_change(), machine.next_seq()));
+    consume((machine.last_reading_ms(), machine.pending(t).count(), machine.check_time(t)));
+
+    if let Ok(spec) = MetricSpec::new(1, "inlet", "degC", rule, AnomalyConfig::DEFAULT) {
+        consume(spec.descriptor());
+        let mut monitor = Monitor::<64>::new(spec.clone(), t);
+        consume((monitor.observe(t, v), monitor.poll(t + 1)));
+        consume((monitor.spec().id, monitor.level(), monitor.window().len(), monitor.anomaly().samples()));
+        consume((monitor.last_score(), monitor.alert().level(), monitor.invalid_values()));
+        let mut registry = Registry::<4, 64>::new();
+        consume(registry.add(spec, t));
+        consume(registry.observe(1, t, v));
+        registry.poll(t + 1, consume);
+        consume((registry.get(1).is_some(), registry.iter().count(), registry.len(), registry.is_empty()));
+    }
+}
+
 fn vocabulary(t: u64, v: f32) {
     let level = Level::from_exit_code(black_box(2)).unwrap_or_default();
     consume((level.exit_code(), level.as_str()));
@@ -145,6 +196,7 @@ fn main() -> ! {
     trends(t, v);
     anomaly(t, v);
     wire(t, v);
+    alerts(t, v);
     vocabulary(t, v);
     // CI only links this image; on a board it would idle here.
     loop {
