@@ -6,6 +6,8 @@
 //! `hex line` (the bytes on the line) belong to it. `WIRE_DOC_PRINT=1 cargo test --test wire_doc --
 //! --nocapture` prints the bytes of every example, for writing a new one.
 
+use rackwatch_core::alert::{MissingData, Rule};
+use rackwatch_core::anomaly::AnomalyConfig;
 use rackwatch_core::trend::Crossing;
 use rackwatch_core::wire::*;
 use rackwatch_core::Level;
@@ -57,7 +59,25 @@ fn documented_frames() -> BTreeMap<&'static str, Frame> {
         alert_seq: 1,
         suppressed: false,
     };
+    let metric = rackwatch_core::monitor::MetricSpec::new(
+        0,
+        "inlet_temp",
+        "degC",
+        Rule {
+            missing: MissingData::unknown_after(10_000),
+            ..Rule::above(30.0, 35.0)
+        },
+        AnomalyConfig::with_limits(Some(-40.0), Some(85.0), None),
+    )
+    .unwrap();
     BTreeMap::from([
+        (
+            "metric",
+            Frame {
+                header: header(1),
+                body: Body::Metric(metric),
+            },
+        ),
         (
             "hello",
             Frame {
@@ -212,6 +232,7 @@ fn constants_in_docs_wire_md_match_the_code() {
         ("Transition", MAX_TRANSITION_LEN),
         ("Heartbeat", MAX_HEARTBEAT_LEN),
         ("Log", MAX_LOG_LEN),
+        ("Metric", MAX_METRIC_LEN),
     ] {
         let row = format!("| {kind} | {len} |");
         assert!(

@@ -3,7 +3,13 @@
 //! never yields a different frame.
 
 use proptest::prelude::*;
-use rackwatch_core::trend::Crossing;
+use rackwatch_core::alert::{
+    AnomalyLevels, Bound, Debounce, Flapping, Health, Horizon, Limit, Limits, MissingData,
+    MissingPolicy, Predictive, Rule, Thresholds,
+};
+use rackwatch_core::anomaly::AnomalyConfig;
+use rackwatch_core::monitor::MetricSpec;
+use rackwatch_core::trend::{Crossing, EtaPolicy};
 use rackwatch_core::wire::*;
 use rackwatch_core::Level;
 
@@ -201,8 +207,157 @@ fn log() -> BoxedStrategy<Log> {
         .boxed()
 }
 
+fn bound() -> impl Strategy<Value = Bound> {
+    (any_f32(), any::<bool>()).prop_map(|(value, inclusive)| Bound { value, inclusive })
+}
+
+fn limit() -> impl Strategy<Value = Option<Limit>> {
+    proptest::option::of(
+        (bound(), proptest::option::of(bound())).prop_map(|(raise, clear)| Limit { raise, clear }),
+    )
+}
+
+fn limits() -> impl Strategy<Value = Limits> {
+    (limit(), limit()).prop_map(|(above, below)| Limits { above, below })
+}
+
+fn debounce() -> impl Strategy<Value = Debounce> {
+    (any::<u8>(), any::<u8>(), any_u32()).prop_map(|(samples, of_last, for_ms)| Debounce {
+        samples,
+        of_last,
+        for_ms,
+    })
+}
+
+fn horizon() -> impl Strategy<Value = Option<Horizon>> {
+    proptest::option::of(
+        (any_u32(), any_u32()).prop_map(|(within_ms, clear_beyond_ms)| Horizon {
+            within_ms,
+            clear_beyond_ms,
+        }),
+    )
+}
+
+/// Any rule and anomaly configuration, valid or not: the wire carries data, [`Rule::check`] judges it.
+fn metric() -> BoxedStrategy<MetricSpec> {
+    let predictive = proptest::option::of(
+        (
+            any_f32(),
+            crossing(),
+            horizon(),
+            horizon(),
+            any_u32(),
+            any_f32(),
+            any_f32(),
+        )
+            .prop_map(
+                |(threshold, crossing, warning, critical, min_samples, t, z)| Predictive {
+                    threshold,
+                    crossing,
+                    warning,
+                    critical,
+                    policy: EtaPolicy {
+                        min_samples,
+                        min_t_statistic: t,
+                        confidence_z: z,
+                    },
+                },
+            ),
+    );
+    let policy = prop_oneof![
+        Just(MissingPolicy::Unknown),
+        any_u32().prop_map(|for_ms| MissingPolicy::HoldLast { for_ms }),
+        level().prop_map(|level| MissingPolicy::Violation { level }),
+        Just(MissingPolicy::Ok),
+    ];
+    let missing = (proptest::option::of(any_u32()), policy, any_u32()).prop_map(
+        |(deadline_ms, policy, startup_grace_ms)| MissingData {
+            deadline_ms,
+            policy,
+            startup_grace_ms,
+        },
+    );
+    let rule = (
+        (limits(), limits(), predictive, (limit(), limit())),
+        (any::<[bool; 3]>(), debounce(), debounce(), missing),
+        proptest::option::of((any_f32(), any_f32())),
+    )
+        .prop_map(
+            |(
+                (warning, critical, predictive, anomaly),
+                (health, raise, clear, missing),
+                flapping,
+            )| {
+                Rule {
+                    value: Thresholds { warning, critical },
+                    predictive,
+                    anomaly: (anomaly.0.is_some() || anomaly.1.is_some()).then_some(
+                        AnomalyLevels {
+                            warning: anomaly.0,
+                            critical: anomaly.1,
+                        },
+                    ),
+                    health: Health {
+                        stuck: health[0],
+                        out_of_range: health[1],
+                        slew: health[2],
+                    },
+                    raise,
+                    clear,
+                    missing,
+                    flapping: flapping.map(|(low_percent, high_percent)| Flapping {
+                        low_percent,
+                        high_percent,
+                    }),
+                }
+            },
+        );
+    let anomaly = (
+        (any_f32(), any_u16(), any_f32(), any_f32(), any_f32()),
+        (any_f32(), any_f32(), any_u16(), any_f32(), any_f32()),
+        (any::<bool>(), any_f32(), proptest::option::of(any_f32())),
+        (
+            proptest::option::of(any_f32()),
+            proptest::option::of(any_f32()),
+        ),
+    )
+        .prop_map(|(a, b, c, d)| AnomalyConfig {
+            baseline_alpha: a.0,
+            warmup_samples: a.1,
+            z_low: a.2,
+            fast_alpha: a.3,
+            cusum_k: a.4,
+            cusum_h: b.0,
+            spike_low: b.1,
+            stuck_samples: b.2,
+            stuck_ratio: b.3,
+            stuck_epsilon: b.4,
+            stuck_from_start: c.0,
+            min_std: c.1,
+            min: c.2,
+            max: d.0,
+            max_slew_per_s: d.1,
+        });
+    (
+        any_u16(),
+        any_string::<MAX_NAME_LEN>(),
+        any_string::<MAX_UNIT_LEN>(),
+        rule,
+        anomaly,
+    )
+        .prop_map(|(id, name, unit, rule, anomaly)| MetricSpec {
+            id,
+            name,
+            unit,
+            rule,
+            anomaly,
+        })
+        .boxed()
+}
+
 fn body() -> BoxedStrategy<Body> {
     prop_oneof![
+        metric().prop_map(Body::Metric),
         hello().prop_map(Body::Hello),
         readings().prop_map(Body::Readings),
         transition().prop_map(Body::Transition),
@@ -310,6 +465,7 @@ proptest! {
             Body::Transition(x) => encode_body(&h, x, &mut out),
             Body::Heartbeat(x) => encode_body(&h, x, &mut out),
             Body::Log(x) => encode_body(&h, x, &mut out),
+            Body::Metric(x) => encode_body(&h, x, &mut out),
         }.unwrap();
         prop_assert_eq!(&out[..n], &encode(&Frame { header: h, body: b })[..]);
     }

@@ -112,6 +112,13 @@ fn wire(t: u64, v: f32) {
         Body::Transition(transition),
         Body::Heartbeat(heartbeat),
         Body::Log(Log::default()),
+        Body::Metric(MetricSpec {
+            id: 0,
+            name: heapless::String::new(),
+            unit: heapless::String::new(),
+            rule: Rule::above(30.0, 35.0),
+            anomaly: AnomalyConfig::DEFAULT,
+        }),
     ];
     let mut line = [0u8; MAX_ENCODED_LEN];
     let mut raw = [0u8; MAX_FRAME_LEN];

@@ -4,13 +4,14 @@
 
 use super::{Kind, MAX_FIRMWARE_LEN, MAX_LOG_BYTES, MAX_METRICS, MAX_NAME_LEN, MAX_READINGS};
 use super::{MAX_UNIT_LEN, SCHEMA_HASH};
+use crate::monitor::MetricSpec;
 use crate::trend::Crossing;
 use crate::Level;
 use heapless::{String, Vec};
 use serde::{Deserialize, Serialize};
 
 /// The summary of a metric's alert rule that a node announces in its [`Hello`]: which side is bad and
-/// the static thresholds. Predictive, anomaly and missing-data conditions are not summarised here.
+/// the static thresholds. The full rule follows in the metric's [`Kind::Metric`] frame.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RuleSummary {
@@ -289,6 +290,9 @@ pub enum Body {
     Heartbeat(Heartbeat),
     /// See [`Log`].
     Log(Log),
+    /// One metric's [`MetricSpec`]: what the node measures and exactly how it judges it, so a host
+    /// can replay the node's readings through the same rules.
+    Metric(MetricSpec),
 }
 
 impl Body {
@@ -300,6 +304,7 @@ impl Body {
             Body::Transition(_) => Kind::Transition,
             Body::Heartbeat(_) => Kind::Heartbeat,
             Body::Log(_) => Kind::Log,
+            Body::Metric(_) => Kind::Metric,
         }
     }
 
@@ -311,6 +316,7 @@ impl Body {
             Body::Transition(b) => postcard::to_slice(b, buf),
             Body::Heartbeat(b) => postcard::to_slice(b, buf),
             Body::Log(b) => postcard::to_slice(b, buf),
+            Body::Metric(b) => postcard::to_slice(b, buf),
         }
     }
 
@@ -322,6 +328,7 @@ impl Body {
             Body::Transition(b) => postcard_len(b),
             Body::Heartbeat(b) => postcard_len(b),
             Body::Log(b) => postcard_len(b),
+            Body::Metric(b) => postcard_len(b),
         }
     }
 
@@ -339,6 +346,7 @@ impl Body {
             Kind::Transition => take(bytes, Body::Transition),
             Kind::Heartbeat => take(bytes, Body::Heartbeat),
             Kind::Log => take(bytes, Body::Log),
+            Kind::Metric => take(bytes, Body::Metric),
         }
     }
 }
@@ -375,6 +383,16 @@ macro_rules! body_type {
 }
 
 body_type!(Hello, Readings, Transition, Heartbeat, Log);
+
+impl sealed::Sealed for MetricSpec {}
+impl BodyType for MetricSpec {
+    const KIND: Kind = Kind::Metric;
+}
+impl From<MetricSpec> for Body {
+    fn from(body: MetricSpec) -> Body {
+        Body::Metric(body)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -141,9 +141,26 @@ pub const MAX_TRANSITION_LEN: usize =
 pub const MAX_HEARTBEAT_LEN: usize = VARINT_U64 + 1 + 4 * VARINT_U32;
 /// See [`MAX_HELLO_LEN`].
 pub const MAX_LOG_LEN: usize = str_len(MAX_LOG_BYTES);
+/// See [`MAX_HELLO_LEN`]: a [`MetricSpec`](crate::monitor::MetricSpec) with its full rule and anomaly
+/// parameters.
+pub const MAX_METRIC_LEN: usize =
+    VARINT_U16 + str_len(MAX_NAME_LEN) + str_len(MAX_UNIT_LEN) + MAX_RULE_LEN + MAX_ANOMALY_LEN;
+/// An `Option<Limit>`: tag, raise bound (f32, bool), optional clear bound.
+const MAX_OPTION_LIMIT_LEN: usize = 1 + (4 + 1) + (1 + 4 + 1);
+/// An `Option<Horizon>`: tag, two u32.
+const MAX_OPTION_HORIZON_LEN: usize = 1 + 2 * VARINT_U32;
+const MAX_RULE_LEN: usize = 4 * MAX_OPTION_LIMIT_LEN // value thresholds
+    + (1 + 4 + 1 + 2 * MAX_OPTION_HORIZON_LEN + (VARINT_U32 + 4 + 4)) // predictive
+    + (1 + 2 * MAX_OPTION_LIMIT_LEN) // anomaly levels
+    + 3 // health
+    + 2 * (1 + 1 + VARINT_U32) // raise, clear
+    + ((1 + VARINT_U32) + (1 + VARINT_U32) + VARINT_U32) // missing data
+    + (1 + 4 + 4); // flapping
+/// Nine f32, two u16, a bool and three `Option<f32>`.
+const MAX_ANOMALY_LEN: usize = 9 * 4 + 2 * VARINT_U16 + 1 + 3 * (1 + 4);
 /// The largest body of any kind.
 pub const MAX_BODY_LEN: usize = max(
-    max(MAX_HELLO_LEN, MAX_READINGS_LEN),
+    max(MAX_HELLO_LEN, max(MAX_READINGS_LEN, MAX_METRIC_LEN)),
     max(MAX_TRANSITION_LEN, max(MAX_HEARTBEAT_LEN, MAX_LOG_LEN)),
 );
 
@@ -206,6 +223,8 @@ pub enum Kind {
     Heartbeat = 4,
     /// defmt log bytes.
     Log = 5,
+    /// One metric's full specification (rule and anomaly parameters), sent after the Hello.
+    Metric = 6,
 }
 
 impl Kind {
@@ -217,6 +236,7 @@ impl Kind {
             3 => Some(Kind::Transition),
             4 => Some(Kind::Heartbeat),
             5 => Some(Kind::Log),
+            6 => Some(Kind::Metric),
             _ => None,
         }
     }
@@ -234,6 +254,7 @@ impl Kind {
             Kind::Transition => MAX_TRANSITION_LEN,
             Kind::Heartbeat => MAX_HEARTBEAT_LEN,
             Kind::Log => MAX_LOG_LEN,
+            Kind::Metric => MAX_METRIC_LEN,
         }
     }
 }
@@ -319,7 +340,7 @@ mod unit {
         for byte in 0..=255u8 {
             match Kind::from_byte(byte) {
                 Some(kind) => assert_eq!(kind.byte(), byte),
-                None => assert!(byte == 0 || byte > 5),
+                None => assert!(byte == 0 || byte > 6),
             }
         }
     }
@@ -337,9 +358,10 @@ mod unit {
                 MAX_READINGS_LEN,
                 MAX_TRANSITION_LEN,
                 MAX_HEARTBEAT_LEN,
-                MAX_LOG_LEN
+                MAX_LOG_LEN,
+                MAX_METRIC_LEN
             ),
-            (796, 779, 36, 31, 130)
+            (796, 779, 36, 31, 130, 252)
         );
         assert_eq!(MAX_BODY_LEN, 796);
         assert_eq!(MAX_ENCODED_LEN, 1030);

@@ -73,7 +73,73 @@ fn string<const N: usize>(c: char) -> String<N> {
 
 /// The largest body of each kind: every varint at its longest, every option present, every string and
 /// vector full.
-fn largest_bodies() -> [Body; 5] {
+fn largest_metric() -> crate::monitor::MetricSpec {
+    use crate::alert::*;
+    use crate::anomaly::AnomalyConfig;
+    use crate::trend::EtaPolicy;
+    let limit = Some(Limit::with_clear(
+        Bound::inclusive(f32::MAX),
+        Bound::strict(f32::MIN),
+    ));
+    let limits = Limits {
+        above: limit,
+        below: limit,
+    };
+    let horizon = Some(Horizon {
+        within_ms: u32::MAX,
+        clear_beyond_ms: u32::MAX,
+    });
+    let debounce = Debounce {
+        samples: u8::MAX,
+        of_last: u8::MAX,
+        for_ms: u32::MAX,
+    };
+    crate::monitor::MetricSpec {
+        id: u16::MAX,
+        name: string('n'),
+        unit: string('u'),
+        rule: Rule {
+            value: Thresholds {
+                warning: limits,
+                critical: limits,
+            },
+            predictive: Some(Predictive {
+                threshold: 1.0,
+                crossing: Crossing::Below,
+                warning: horizon,
+                critical: horizon,
+                policy: EtaPolicy {
+                    min_samples: u32::MAX,
+                    min_t_statistic: 1.0,
+                    confidence_z: 1.0,
+                },
+            }),
+            anomaly: Some(AnomalyLevels {
+                warning: limit,
+                critical: limit,
+            }),
+            health: Health::ALL,
+            raise: debounce,
+            clear: debounce,
+            missing: MissingData {
+                deadline_ms: Some(u32::MAX),
+                policy: MissingPolicy::HoldLast { for_ms: u32::MAX },
+                startup_grace_ms: u32::MAX,
+            },
+            flapping: Some(Flapping::NAGIOS),
+        },
+        anomaly: AnomalyConfig {
+            warmup_samples: u16::MAX,
+            stuck_samples: u16::MAX,
+            min: Some(0.0),
+            max: Some(0.0),
+            max_slew_per_s: Some(0.0),
+            ..AnomalyConfig::DEFAULT
+        },
+    }
+}
+
+fn largest_bodies() -> [Body; 6] {
     let descriptor = MetricDescriptor {
         id: u16::MAX,
         name: string('n'),
@@ -127,6 +193,7 @@ fn largest_bodies() -> [Body; 5] {
         Body::Transition(transition),
         Body::Heartbeat(heartbeat),
         Body::Log(log),
+        Body::Metric(largest_metric()),
     ]
 }
 

@@ -329,7 +329,7 @@ impl HostNode {
                     self.reading(id, metric, t, value, out, totals)?;
                 }
             }
-            Body::Transition(_) | Body::Log(_) => {}
+            Body::Transition(_) | Body::Log(_) | Body::Metric(_) => {}
         }
         Ok(())
     }
