@@ -21,7 +21,7 @@
 //!
 //! # How each component works
 //!
-//! - **Baseline**: an exponentially weighted mean and variance (the update of [`EwStats`], weight
+//! - **Baseline**: an exponentially weighted mean and variance (the update of [`EwStats`](crate::stats::EwStats), weight
 //!   `baseline_alpha`, warm start). Once it has `warmup_samples` samples it learns each sample
 //!   *winsorised* at ±3σ (clamped to the band, not dropped): an outlier moves the mean by at most
 //!   `3σ·baseline_alpha`, yet a genuinely wider spread is still learned. It does not learn at all
@@ -88,7 +88,7 @@
 //!   default).
 //! - Deterministic: the state is `f32`; updates compute in `f64` (so that no difference or square
 //!   of finite inputs overflows) with IEEE basic operations and `libm`, so every target gives
-//!   bit-identical scores. On the Cortex-M4F that `f64` is software, as in [`EwStats`].
+//!   bit-identical scores. On the Cortex-M4F that `f64` is software, as in [`EwStats`](crate::stats::EwStats).
 //! - A refused sample ([`SampleError`]) leaves the state unchanged.
 //! - The state is plain data (`Copy`, serde): persisting it and restoring it later continues exactly
 //!   as if the detector had never stopped.
