@@ -105,6 +105,7 @@ use serde::{Deserialize, Serialize};
 /// configuration can make the detector panic or leave [0, 1].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(default, deny_unknown_fields)]
 pub struct AnomalyConfig {
     /// Weight of a new sample in the baseline, in [2⁻¹⁶, 1]: its memory is about `1 / baseline_alpha`
     /// samples. The long-run scale, the typical jump and the typical run learn at this rate too.

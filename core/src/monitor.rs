@@ -32,6 +32,7 @@ pub const DEFAULT_WINDOW: usize = 64;
 /// the firmware's tables.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(deny_unknown_fields)]
 pub struct MetricSpec {
     /// The id readings and transitions carry.
     pub id: u16,

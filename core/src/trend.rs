@@ -130,6 +130,7 @@ pub enum Crossing {
 /// When a time-to-threshold estimate is trustworthy enough to give.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(default, deny_unknown_fields)]
 pub struct EtaPolicy {
     /// Fewer samples than this: [`TimeTo::NotEnoughData`].
     pub min_samples: u32,

@@ -35,6 +35,7 @@ pub const MAX_DEBOUNCE_SAMPLES: u8 = 32;
 /// A threshold value and whether the value itself counts as crossed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(deny_unknown_fields)]
 pub struct Bound {
     /// The threshold.
     pub value: f32,
@@ -76,6 +77,7 @@ impl Bound {
 /// One threshold with optional hysteresis.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(default, deny_unknown_fields)]
 pub struct Limit {
     /// Where the condition is raised.
     pub raise: Bound,
@@ -118,6 +120,7 @@ impl Limit {
 /// The value limits of one level: above, below, or both (outside a band).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Bad above this.
     pub above: Option<Limit>,
@@ -152,6 +155,7 @@ impl Limits {
 /// Value thresholds per level.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// WARNING limits.
     pub warning: Limits,
@@ -163,6 +167,7 @@ pub struct Thresholds {
 /// estimate moves beyond `clear_beyond_ms` (at least `within_ms`) or is no longer confident.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(deny_unknown_fields)]
 pub struct Horizon {
     /// Raised when ETA ≤ this (inclusive).
     pub within_ms: u32,
@@ -173,6 +178,7 @@ pub struct Horizon {
 /// The predictive condition: the window's least-squares trend reaches `threshold` soon.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(default, deny_unknown_fields)]
 pub struct Predictive {
     /// The threshold the forecast is about (e.g. 95 % full).
     pub threshold: f32,
@@ -189,6 +195,7 @@ pub struct Predictive {
 /// The anomaly condition: the anomaly score reaches a level.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(default, deny_unknown_fields)]
 pub struct AnomalyLevels {
     /// WARNING when the score is at or above this level (a score is "above" by inclusive bounds).
     pub warning: Option<Limit>,
@@ -199,6 +206,7 @@ pub struct AnomalyLevels {
 /// Which sensor-health findings make a reading invalid (judged UNKNOWN: the value cannot be trusted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(default, deny_unknown_fields)]
 pub struct Health {
     /// The sensor repeats one value ([`AnomalyScore::stuck`]).
     pub stuck: bool,
@@ -232,6 +240,7 @@ impl Health {
 /// `of_last` tolerates misses (3 of 5: one good reading among bad ones does not restart anything).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(default, deny_unknown_fields)]
 pub struct Debounce {
     /// N: supporting readings needed, 1 ≤ N ≤ `of_last`.
     pub samples: u8,
@@ -277,6 +286,7 @@ impl Debounce {
 /// What missing data means for the alert, once it is late.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(deny_unknown_fields)]
 pub enum MissingPolicy {
     /// The alert becomes UNKNOWN at the deadline.
     Unknown,
@@ -298,6 +308,7 @@ pub enum MissingPolicy {
 /// Missing data as an input of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(default, deny_unknown_fields)]
 pub struct MissingData {
     /// Data is missing from `deadline_ms` after the last reading (the reading due exactly then is
     /// already late); `None`: data is never missing.
@@ -350,6 +361,7 @@ impl MissingData {
 /// Nagios flap detection thresholds, in percent state change (0 to 100).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(default, deny_unknown_fields)]
 pub struct Flapping {
     /// Flapping stops when the percent state change falls to this or below.
     pub low_percent: f32,
@@ -369,6 +381,7 @@ impl Flapping {
 /// [`AlertMachine`](super::AlertMachine) for the state machine that runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(default, deny_unknown_fields)]
 pub struct Rule {
     /// Value thresholds per level.
     pub value: Thresholds,
@@ -708,3 +721,55 @@ impl core::fmt::Display for RuleError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for RuleError {}
+
+// Defaults, so that a configuration file names only what it changes (`#[serde(default)]`; postcard,
+// which always writes every field, is unaffected).
+impl Default for Limit {
+    fn default() -> Limit {
+        Limit::at(Bound::strict(0.0))
+    }
+}
+impl Default for Predictive {
+    fn default() -> Predictive {
+        Predictive {
+            threshold: 0.0,
+            crossing: Crossing::Above,
+            warning: None,
+            critical: None,
+            policy: EtaPolicy::DEFAULT,
+        }
+    }
+}
+impl Default for AnomalyLevels {
+    fn default() -> AnomalyLevels {
+        AnomalyLevels {
+            warning: None,
+            critical: None,
+        }
+    }
+}
+impl Default for Health {
+    fn default() -> Health {
+        Health::ALL
+    }
+}
+impl Default for Debounce {
+    fn default() -> Debounce {
+        Debounce::IMMEDIATE
+    }
+}
+impl Default for MissingData {
+    fn default() -> MissingData {
+        MissingData::NEVER
+    }
+}
+impl Default for Flapping {
+    fn default() -> Flapping {
+        Flapping::NAGIOS
+    }
+}
+impl Default for Rule {
+    fn default() -> Rule {
+        Rule::EMPTY
+    }
+}
