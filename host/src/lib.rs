@@ -3,3 +3,6 @@
 #![deny(missing_docs)]
 
 pub mod cmd;
+pub mod ingest;
+pub mod rules;
+pub mod store;

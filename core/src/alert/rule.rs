@@ -193,7 +193,7 @@ pub struct Predictive {
 }
 
 /// The anomaly condition: the anomaly score reaches a level.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[serde(default, deny_unknown_fields)]
 pub struct AnomalyLevels {
@@ -737,14 +737,6 @@ impl Default for Predictive {
             warning: None,
             critical: None,
             policy: EtaPolicy::DEFAULT,
-        }
-    }
-}
-impl Default for AnomalyLevels {
-    fn default() -> AnomalyLevels {
-        AnomalyLevels {
-            warning: None,
-            critical: None,
         }
     }
 }

@@ -1,0 +1,118 @@
+//! The host's own rules: override a node's rule for a metric, or judge metrics a node did not
+//! describe. Plain data from the configuration file, in the core's [`Rule`] and [`AnomalyConfig`]
+//! types.
+
+use rackwatch_core::alert::Rule;
+use rackwatch_core::anomaly::AnomalyConfig;
+use rackwatch_core::monitor::MetricSpec;
+use serde::Deserialize;
+
+/// One override.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOverride {
+    /// Only this node; `None`: every node.
+    #[serde(default)]
+    pub node: Option<u16>,
+    /// The metric's name, as the node announces it (`inlet_temperature`) or `metric_<id>`.
+    pub metric: String,
+    /// The rule to use instead of the node's.
+    #[serde(default)]
+    pub rule: Option<Rule>,
+    /// The anomaly parameters to use instead of the node's.
+    #[serde(default)]
+    pub anomaly: Option<AnomalyConfig>,
+}
+
+/// The host's overrides, most specific first: a node's own override beats one for every node.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostRules {
+    overrides: Vec<RuleOverride>,
+}
+
+impl HostRules {
+    /// Rules from a configuration's overrides.
+    pub fn new(mut overrides: Vec<RuleOverride>) -> HostRules {
+        // Stable: among equally specific overrides, the first in the file wins.
+        overrides.sort_by_key(|o| o.node.is_none());
+        HostRules { overrides }
+    }
+
+    fn find(&self, node: u16, metric: &str) -> Option<&RuleOverride> {
+        self.overrides
+            .iter()
+            .find(|o| o.node.is_none_or(|n| n == node) && o.metric == metric)
+    }
+
+    /// The node's spec with the host's override applied, if one matches.
+    pub fn apply(&self, node: u16, mut spec: MetricSpec) -> MetricSpec {
+        if let Some(o) = self.find(node, &spec.name) {
+            if let Some(rule) = o.rule {
+                spec.rule = rule;
+            }
+            if let Some(anomaly) = o.anomaly {
+                spec.anomaly = anomaly;
+            }
+        }
+        spec
+    }
+
+    /// A spec for a metric the node did not describe: its name is `metric_<id>`; the host's override
+    /// for that name, else no alert conditions and the default anomaly scoring.
+    pub fn spec_for(&self, node: u16, metric: u16, known: Option<&MetricSpec>) -> MetricSpec {
+        if let Some(spec) = known {
+            return spec.clone();
+        }
+        let name = format!("metric_{metric}");
+        let spec = MetricSpec {
+            id: metric,
+            name: heapless::String::try_from(name.as_str()).unwrap_or_default(),
+            unit: heapless::String::new(),
+            rule: Rule::EMPTY,
+            anomaly: AnomalyConfig::DEFAULT,
+        };
+        self.apply(node, spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str) -> MetricSpec {
+        MetricSpec::new(
+            1,
+            name,
+            "degC",
+            Rule::above(30.0, 35.0),
+            AnomalyConfig::DEFAULT,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_most_specific_override_wins_and_others_pass_through() {
+        let rules = HostRules::new(vec![
+            RuleOverride {
+                node: None,
+                metric: "inlet".into(),
+                rule: Some(Rule::above(25.0, 30.0)),
+                anomaly: None,
+            },
+            RuleOverride {
+                node: Some(7),
+                metric: "inlet".into(),
+                rule: Some(Rule::above(40.0, 45.0)),
+                anomaly: None,
+            },
+        ]);
+        assert_eq!(rules.apply(7, spec("inlet")).rule, Rule::above(40.0, 45.0));
+        assert_eq!(rules.apply(8, spec("inlet")).rule, Rule::above(25.0, 30.0));
+        assert_eq!(rules.apply(8, spec("power")).rule, Rule::above(30.0, 35.0));
+        let unknown = rules.spec_for(8, 9, None);
+        assert_eq!(
+            (unknown.name.as_str(), unknown.rule),
+            ("metric_9", Rule::EMPTY)
+        );
+    }
+}
