@@ -199,7 +199,7 @@ pub enum Event {
 }
 
 /// Per-node counters. Every one only grows within a host run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct NodeCounters {
     /// Frames accepted.
     pub frames: u64,

@@ -2,7 +2,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod capture;
 pub mod cmd;
+pub mod config;
+pub mod daemon;
+pub mod events;
 pub mod ingest;
+pub mod local;
 pub mod rules;
+pub mod source;
+pub mod state;
 pub mod store;

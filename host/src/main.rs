@@ -1,25 +1,78 @@
 //! `rackwatch`: the host command line. Each subcommand lives in `rackwatch::cmd::<name>`.
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use rackwatch::cmd;
 use std::process::ExitCode;
 
-/// Gathers rackwatch sensor nodes over serial, keeps their history, shows them live.
+/// Early warning for racks and hosts: gathers rackwatch sensor nodes over serial, keeps their
+/// history, shows them live, and watches this machine too.
 #[derive(Debug, Parser)]
-#[command(name = "rackwatch", version, about, propagate_version = true)]
+#[command(name = "rackwatch", version, propagate_version = true)]
 struct Cli {
+    /// Log format on standard error.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    log_format: LogFormat,
+    /// Log level filter, e.g. `debug` or `rackwatch=trace` [default: $RUST_LOG, else `info`].
+    #[arg(long, value_name = "FILTER", global = true)]
+    log: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the daemon: read sources, keep history, serve /state.
+    Run(cmd::run::RunArgs),
     /// Simulated nodes stream frames through the decoder into the core; no hardware needed.
-    Demo(rackwatch::cmd::demo::DemoArgs),
+    Demo(cmd::demo::DemoArgs),
+    /// Check the configuration file.
+    Config(cmd::config::ConfigCmd),
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+fn init_logging(cli: &Cli) {
+    use tracing_subscriber::EnvFilter;
+    let filter = cli
+        .log
+        .as_deref()
+        .map(EnvFilter::new)
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => builder.with_target(false).init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Demo(args) => rackwatch::cmd::demo::run(&args, &mut std::io::stdout().lock()),
+    init_logging(&cli);
+    let mut stdout = std::io::stdout().lock();
+    let result = match &cli.command {
+        Command::Run(args) => cmd::run::run(args),
+        Command::Demo(args) => cmd::demo::run(args, &mut stdout).map_err(Into::into),
+        Command::Config(args) => cmd::config::run(args, &mut stdout),
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "rackwatch", &mut stdout);
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut stdout)
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,118 @@
+//! `rackwatch run`: the daemon. Reads every source, keeps history, serves `/state`.
+
+use super::{ConfigArgs, StoreArgs};
+use crate::config::parse_duration;
+use crate::daemon::{Daemon, DaemonOptions};
+use crate::source::{SourceKind, SourceSpec};
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Options of `rackwatch run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Sources to read besides the configuration's: serial:/dev/ttyACM0@115200, a bare /dev/ path,
+    /// tcp:HOST:PORT, unix:PATH, capture:FILE.rwcap, raw:FILE, - (stdin), local.
+    #[arg(value_name = "SOURCE")]
+    pub sources: Vec<SourceSpec>,
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The history database.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Do not watch this machine's disks, memory and processes (the `local` source).
+    #[arg(long)]
+    pub no_local: bool,
+    /// Do not keep history.
+    #[arg(long)]
+    pub no_store: bool,
+    /// The state endpoint's address (`/state`, `/healthz`), or `none`.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Stop after this long, e.g. `10m` (default: until Ctrl-C, SIGTERM, or every finite source ends).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub run_for: Option<Duration>,
+    /// Print every event as a JSON line on standard output.
+    #[arg(long)]
+    pub events: bool,
+    /// Also record each source's raw bytes into DIR/<source>.rwcap (replay with `rackwatch replay`).
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+}
+
+/// Runs the daemon until it is stopped or its sources end; prints a summary on standard error.
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let mut config = args.config.load()?;
+    config.store_path = args.store.path(&config);
+    if args.no_local {
+        config
+            .sources
+            .retain(|s| !matches!(s.kind, SourceKind::Local(_)));
+    }
+    for spec in &args.sources {
+        if config.sources.iter().any(|s| s.name == spec.name) {
+            anyhow::bail!(
+                "two sources are named `{}`; name one in the configuration file",
+                spec.name
+            );
+        }
+        config.sources.push(spec.clone());
+    }
+    if config.sources.is_empty() {
+        anyhow::bail!(
+            "no sources: name one (e.g. `rackwatch run /dev/ttyACM0`) or drop --no-local"
+        );
+    }
+    match args.listen.as_deref() {
+        Some("none" | "off" | "") => config.listen = None,
+        Some(addr) => config.listen = Some(addr.to_string()),
+        None => {}
+    }
+    let daemon = Daemon::start(
+        config,
+        DaemonOptions {
+            store: !args.no_store,
+            run_for: args.run_for,
+            print_events: args.events,
+            record_dir: args.record.clone(),
+        },
+    )?;
+    if let Some(addr) = daemon.listening {
+        tracing::info!("state at http://{addr}/state");
+    }
+    let stop = daemon.stop_flag();
+    // A second Ctrl-C while stopping is left to the default (the handler is set once per process).
+    let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Relaxed));
+    let summary = daemon.wait()?;
+    let s = &summary.snapshot;
+    let errors: u64 = s.decode_errors.values().sum();
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "rackwatch: {} bytes, {} frames, {} decode errors, {} events from {} nodes",
+        s.bytes,
+        s.frames,
+        errors,
+        summary.events,
+        s.nodes.len()
+    )?;
+    for node in &s.nodes {
+        let c = &node.counters;
+        writeln!(
+            err,
+            "  node {}: {} frames, {} lost, {} duplicates, {} resets, {} readings, {} transitions (node), {} (host){}",
+            node.id,
+            c.frames,
+            c.lost,
+            c.duplicates,
+            c.resets,
+            c.readings,
+            c.node_transitions,
+            c.host_transitions,
+            if node.down { ", DOWN" } else { "" }
+        )?;
+    }
+    Ok(())
+}

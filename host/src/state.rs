@@ -1,0 +1,230 @@
+//! A snapshot of what the daemon knows, for the dashboard, the Nagios check and scripts: every node,
+//! every metric with its latest value, levels, trend and ETA, and every counter. Served as JSON by
+//! `rackwatch run` at `/state`; `watch` and `check` read it.
+
+use crate::ingest::{Ingest, NodeCounters, NodeState};
+use rackwatch_core::trend::{Crossing, EtaPolicy, TimeTo};
+use rackwatch_core::Level;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Values kept per metric for sparklines.
+pub const RECENT: usize = 48;
+
+/// How a source is doing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceView {
+    /// Its name.
+    pub name: String,
+    /// Connected now.
+    pub connected: bool,
+    /// A finite source that has delivered everything.
+    pub finished: bool,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Connections made.
+    pub connects: u64,
+    /// Connections lost.
+    pub disconnects: u64,
+    /// Why the last connection ended.
+    pub last_error: Option<String>,
+}
+
+/// A forecast.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EtaView {
+    /// The threshold it is about.
+    pub threshold: f32,
+    /// Which side is bad.
+    pub above: bool,
+    /// Milliseconds until the fit reaches it; 0: already there.
+    pub ms: u64,
+}
+
+/// One metric of a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricView {
+    /// Metric id.
+    pub id: u16,
+    /// Name.
+    pub name: String,
+    /// Unit.
+    pub unit: String,
+    /// Latest value.
+    pub value: Option<f32>,
+    /// Its wall time.
+    pub wall_ms: Option<u64>,
+    /// The host's alert level (`OK`, `WARNING`, `CRITICAL`, `UNKNOWN`).
+    pub level: String,
+    /// The level the node last reported, if it did.
+    pub node_level: Option<String>,
+    /// The flapping flag of the host's alert.
+    pub flapping: bool,
+    /// Latest anomaly score, 0 to 1.
+    pub score: Option<f32>,
+    /// What drove it.
+    pub anomaly: Option<String>,
+    /// Trend over the window, units per hour.
+    pub slope_per_hour: Option<f64>,
+    /// Time to the critical threshold (or the predictive one), when the fit gives one.
+    pub eta: Option<EtaView>,
+    /// The warning and critical bounds on the bad side, for display.
+    pub warning: Option<f32>,
+    /// See `warning`.
+    pub critical: Option<f32>,
+    /// The latest values, oldest first, at most [`RECENT`].
+    pub recent: Vec<f32>,
+}
+
+/// One node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeView {
+    /// Node id.
+    pub id: u16,
+    /// Current boot id.
+    pub boot: Option<u32>,
+    /// Firmware version from its Hello.
+    pub firmware: Option<String>,
+    /// Silent for longer than its liveness limit.
+    pub down: bool,
+    /// When its last frame arrived.
+    pub last_frame_ms: u64,
+    /// Its uptime, from the last heartbeat.
+    pub uptime_ms: Option<u64>,
+    /// Why it last reset, from the last heartbeat.
+    pub reset: Option<String>,
+    /// Its own counters from the last heartbeat: frames sent, dropped, readings dropped, sensor
+    /// errors.
+    pub node_counters: Option<[u32; 4]>,
+    /// The host's counters for it.
+    pub counters: NodeCounters,
+    /// Its metrics.
+    pub metrics: Vec<MetricView>,
+}
+
+/// Everything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// When it was taken.
+    pub generated_ms: u64,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Frames decoded.
+    pub frames: u64,
+    /// Decode errors by kind.
+    pub decode_errors: BTreeMap<String, u64>,
+    /// Bytes of partial frames lost at disconnections.
+    pub truncated_bytes: u64,
+    /// Sources.
+    pub sources: Vec<SourceView>,
+    /// Nodes, by id.
+    pub nodes: Vec<NodeView>,
+}
+
+impl Snapshot {
+    /// A snapshot of `ingest` and the sources at `now_ms`.
+    pub fn build(ingest: &Ingest, sources: &[SourceView], now_ms: u64) -> Snapshot {
+        let totals = ingest.totals();
+        Snapshot {
+            generated_ms: now_ms,
+            bytes: totals.bytes,
+            frames: totals.frames,
+            decode_errors: totals
+                .decode_errors
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            truncated_bytes: totals.truncated_bytes,
+            sources: sources.to_vec(),
+            nodes: ingest.nodes().values().map(node_view).collect(),
+        }
+    }
+
+    /// The node with this id.
+    pub fn node(&self, id: u16) -> Option<&NodeView> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+}
+
+fn node_view(node: &NodeState) -> NodeView {
+    let heartbeat = node.last_heartbeat.map(|(_, h)| h);
+    NodeView {
+        id: node.id,
+        boot: node.boot.as_ref().map(|b| b.id),
+        firmware: node.hello.as_ref().map(|h| h.firmware.to_string()),
+        down: node.down,
+        last_frame_ms: node.last_frame_wall_ms,
+        uptime_ms: heartbeat.map(|h| h.uptime_ms),
+        reset: heartbeat.map(|h| format!("{:?}", h.reset)),
+        node_counters: heartbeat.map(|h| {
+            [
+                h.frames_sent,
+                h.frames_dropped,
+                h.readings_dropped,
+                h.sensor_errors,
+            ]
+        }),
+        counters: node.counters,
+        metrics: node.specs.keys().map(|&id| metric_view(node, id)).collect(),
+    }
+}
+
+fn metric_view(node: &NodeState, id: u16) -> MetricView {
+    let spec = node.specs.get(&id);
+    let monitor = node.monitors.get(&id);
+    let last = node.last.get(&id);
+    let summary = spec.map(|s| s.rule.summary());
+    let fit = monitor.and_then(|m| m.window().fit());
+    let eta = monitor.zip(last).and_then(|(m, last)| {
+        let rule = &m.spec().rule;
+        let (threshold, crossing, policy) = match (&rule.predictive, summary) {
+            (Some(p), _) => (p.threshold, p.crossing, p.policy),
+            (None, Some(s)) => (s.critical.or(s.warning)?, s.crossing, EtaPolicy::DEFAULT),
+            (None, None) => return None,
+        };
+        let ms = match m
+            .window()
+            .time_to(last.t_ms, f64::from(threshold), crossing, &policy)
+        {
+            TimeTo::Eta(eta) => eta.ms,
+            TimeTo::AlreadyCrossed => 0,
+            _ => return None,
+        };
+        Some(EtaView {
+            threshold,
+            above: crossing == Crossing::Above,
+            ms,
+        })
+    });
+    let recent: Vec<f32> = monitor.map_or_else(Vec::new, |m| {
+        let w = m.window();
+        w.iter()
+            .skip(w.len().saturating_sub(RECENT))
+            .map(|(_, v)| v)
+            .collect()
+    });
+    let score = monitor.and_then(|m| m.last_score());
+    MetricView {
+        id,
+        name: node.metric_name(id),
+        unit: spec.map_or_else(String::new, |s| s.unit.to_string()),
+        value: last.map(|r| r.value),
+        wall_ms: last.map(|r| r.wall_ms),
+        level: node
+            .host_level(id)
+            .unwrap_or(Level::Ok)
+            .as_str()
+            .to_string(),
+        node_level: node.node_levels.get(&id).map(|l| l.as_str().to_string()),
+        flapping: monitor.is_some_and(|m| m.alert().is_flapping()),
+        score: score.map(|s| s.score),
+        anomaly: score
+            .filter(|s| s.score > 0.0)
+            .map(|s| format!("{:?}", s.dominant())),
+        slope_per_hour: fit.map(|f| f.slope_per_second() * 3600.0),
+        eta,
+        warning: summary.and_then(|s| s.warning),
+        critical: summary.and_then(|s| s.critical),
+        recent,
+    }
+}
