@@ -1,11 +1,28 @@
-//! rackwatch-firmware: the sensor-node application as a `no_std` library, generic over embedded-hal 1.0
-//! drivers and an embedded-io writer so it is tested on the host. The board binaries (`qemu`, `hw`) are
-//! built separately for `thumbv7em-none-eabihf` and are never compiled by `cargo test --workspace`.
+//! rackwatch-firmware: the sensor-node application as a `no_std` library, generic over embedded-hal
+//! 1.0 buses and delays, an embedded-io writer and a clock, so that all of it runs in host tests.
 //!
-//! Today it holds the deterministic simulated sensors ([`sim`]) shared by the QEMU image and the
-//! host's simulated nodes; the node application itself arrives with the firmware issue.
+//! - [`drivers`]: HTS221, LPS22HB, SHT4x and INA226 over embedded-hal 1.0, typed errors, no panics.
+//! - [`sensors`]: what a node samples: the real board's sensors ([`sensors::BoardSensors`]) or the
+//!   simulated rack ([`sensors::SimSensorSet`]), each sensor on its own period.
+//! - [`node`]: the application: schedule, batching into Readings frames, Hello at boot, Heartbeats,
+//!   drop accounting when the line cannot keep up.
+//! - [`hook`]: the seam where per-metric monitors are called on every reading and hand back the
+//!   transitions the node sends at once.
+//! - [`sim`]: the deterministic simulated rack, shared by the QEMU image and the host's simulated
+//!   nodes.
+//!
+//! The board binaries (`qemu`, `hw`) live in `firmware/boards`, a package outside the workspace
+//! built for `thumbv7em-none-eabihf`; `cargo test --workspace` never compiles them. See
+//! `firmware/README.md`.
+//!
+//! Invariants: no allocation, no `unsafe`, no panic on a bus error, a bad byte from a device or a
+//! failing serial line; every failure is counted and reported.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod drivers;
+pub mod hook;
+pub mod node;
+pub mod sensors;
 pub mod sim;

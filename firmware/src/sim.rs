@@ -3,7 +3,12 @@
 //! Used by the `qemu` board binary (QEMU models no I2C sensors for this board) and by the host's
 //! simulated nodes, so both produce the same readings for the same seed.
 //!
-//! Invariants: the readings are a pure function of `(seed, scenario, metric, sample count, time)`;
+//! A rack plays one [`Scenario`] ([`SimSensors::new`]) or several at once
+//! ([`SimSensors::with_scenarios`]: the `qemu` image plays a rising inlet temperature and a stuck
+//! humidity sensor together, so one node shows both). Each scenario touches its own metric, and the
+//! noise draws do not depend on the scenarios, so adding a scenario never changes the other metrics.
+//!
+//! Invariants: the readings are a pure function of `(seed, scenarios, metric, sample count, time)`;
 //! no allocation, no clock (time is passed in), `libm` for every transcendental so the node and the
 //! host compute bit-identical values.
 
@@ -85,6 +90,11 @@ impl Scenario {
         Scenario::Nominal,
     ];
 
+    /// The scenario's bit in a [`SimSensors`] scenario set.
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
     /// A short name for logs and the command line.
     pub const fn name(self) -> &'static str {
         match self {
@@ -110,6 +120,8 @@ pub struct SensorTimeout {
 #[derive(Debug, Clone)]
 pub struct SimSensors {
     scenario: Scenario,
+    /// Every scenario played, one bit each ([`Scenario::bit`]).
+    scenarios: u8,
     onset_ms: u64,
     rng: u64,
     /// Phase of the daily cycle, per node, so nodes do not move in lockstep.
@@ -125,8 +137,15 @@ impl SimSensors {
     /// Sensors for one node: `seed` sets the noise and the daily-cycle phase, `scenario` starts at
     /// `onset_ms`.
     pub fn new(seed: u64, scenario: Scenario, onset_ms: u64) -> Self {
+        Self::with_scenarios(seed, &[scenario], onset_ms)
+    }
+
+    /// Sensors that play every scenario in `scenarios` from `onset_ms` on. The first is the one
+    /// [`scenario`](Self::scenario) reports; an empty list plays [`Scenario::Nominal`].
+    pub fn with_scenarios(seed: u64, scenarios: &[Scenario], onset_ms: u64) -> Self {
         let mut sensors = SimSensors {
-            scenario,
+            scenario: scenarios.first().copied().unwrap_or(Scenario::Nominal),
+            scenarios: scenarios.iter().fold(0, |set, s| set | s.bit()),
             onset_ms,
             rng: seed ^ 0x9E37_79B9_7F4A_7C15,
             phase: 0.0,
@@ -137,9 +156,14 @@ impl SimSensors {
         sensors
     }
 
-    /// The scenario this rack plays.
+    /// The scenario this rack plays (the first, if it plays several).
     pub const fn scenario(&self) -> Scenario {
         self.scenario
+    }
+
+    /// Whether this rack plays `scenario`.
+    pub const fn plays(&self, scenario: Scenario) -> bool {
+        self.scenarios & scenario.bit() != 0
     }
 
     /// Reads `metric` at `now_ms` (milliseconds since the node booted).
@@ -150,10 +174,10 @@ impl SimSensors {
         let noise = self.gaussian();
         let value = match metric {
             SimMetric::InletTemperature => {
-                if active && self.scenario == Scenario::SensorDropout {
+                if active && self.plays(Scenario::SensorDropout) {
                     return Err(SensorTimeout { metric });
                 }
-                let rise = if active && self.scenario == Scenario::RisingInlet {
+                let rise = if active && self.plays(Scenario::RisingInlet) {
                     3.0 * since_onset_h
                 } else {
                     0.0
@@ -162,20 +186,23 @@ impl SimSensors {
             }
             SimMetric::Humidity => {
                 let live = 40.0 - 4.0 * day + 0.3 * noise;
-                match self.scenario {
-                    Scenario::StuckSensor if active => *self.stuck_humidity.get_or_insert(live),
-                    Scenario::HumiditySpike if active && self.spike_samples_left > 0 => {
-                        self.spike_samples_left -= 1;
-                        live + 25.0
-                    }
-                    _ => live,
+                if active && self.plays(Scenario::StuckSensor) {
+                    *self.stuck_humidity.get_or_insert(live)
+                } else if active
+                    && self.plays(Scenario::HumiditySpike)
+                    && self.spike_samples_left > 0
+                {
+                    self.spike_samples_left -= 1;
+                    live + 25.0
+                } else {
+                    live
                 }
             }
             SimMetric::Pressure => {
                 1013.0 + 2.0 * libm::sinf(now_ms as f32 / (3.0 * DAY_MS)) + 0.05 * noise
             }
             SimMetric::Power => {
-                let creep = if active && self.scenario == Scenario::PowerCreep {
+                let creep = if active && self.plays(Scenario::PowerCreep) {
                     20.0 * since_onset_h
                 } else {
                     0.0
@@ -243,5 +270,31 @@ mod tests {
         let spike = series(6, Scenario::HumiditySpike, SimMetric::Humidity);
         assert!(spike[6..9].iter().all(|v| *v.as_ref().unwrap() > 55.0));
         assert!(spike[9..].iter().all(|v| *v.as_ref().unwrap() < 55.0));
+    }
+
+    #[test]
+    fn scenarios_combine_and_each_leaves_the_other_metrics_alone() {
+        let mut both =
+            SimSensors::with_scenarios(7, &[Scenario::RisingInlet, Scenario::StuckSensor], 60_000);
+        let mut rising = SimSensors::new(7, Scenario::RisingInlet, 60_000);
+        let mut stuck = SimSensors::new(7, Scenario::StuckSensor, 60_000);
+        assert_eq!(both.scenario(), Scenario::RisingInlet);
+        assert!(both.plays(Scenario::StuckSensor) && !both.plays(Scenario::PowerCreep));
+        for i in 0..64u64 {
+            let t = i * 10_000;
+            for metric in SimMetric::ALL {
+                let (b, r, s) = (
+                    both.read(metric, t),
+                    rising.read(metric, t),
+                    stuck.read(metric, t),
+                );
+                match metric {
+                    SimMetric::Humidity => assert_eq!(b, s),
+                    _ => assert_eq!(b, r),
+                }
+            }
+        }
+        let nominal = SimSensors::with_scenarios(7, &[], 0);
+        assert_eq!(nominal.scenario(), Scenario::Nominal);
     }
 }
