@@ -201,20 +201,21 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let n: f64 = number
         .parse()
         .map_err(|_| format!("`{text}` is not a size like `2GiB` or `500MB`"))?;
-    let factor: f64 =
-        match unit.trim() {
-            "" | "B" => 1.0,
-            "KB" | "kB" => 1e3,
-            "MB" => 1e6,
-            "GB" => 1e9,
-            "KiB" => 1024.0,
-            "MiB" => 1024.0 * 1024.0,
-            "GiB" => 1024.0 * 1024.0 * 1024.0,
-            "TiB" => 1024.0f64.powi(4),
-            other => return Err(format!(
+    let factor: f64 = match unit.trim() {
+        "" | "B" => 1.0,
+        "KB" | "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TiB" => 1024.0f64.powi(4),
+        other => {
+            return Err(format!(
                 "`{other}` in `{text}` is not a unit of size (B, KB, MB, GB, KiB, MiB, GiB, TiB)"
-            )),
-        };
+            ))
+        }
+    };
     Ok((n * factor) as u64)
 }
 

@@ -30,6 +30,13 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Simulated nodes stream frames through the decoder into the core; no hardware needed.
     Demo(cmd::demo::DemoArgs),
+    /// Stored readings, by node, metric and time.
+    History(cmd::history::HistoryArgs),
+    /// Stored alert transitions, or node events with --events.
+    Alerts(cmd::alerts::AlertsArgs),
+    /// A Nagios/Icinga plugin: one status line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN.
+    Check(cmd::check::CheckArgs),
     /// Check the configuration file.
     Config(cmd::config::ConfigCmd),
     /// Print shell completions.
@@ -65,7 +72,16 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => cmd::run::run(args),
         Command::Demo(args) => cmd::demo::run(args, &mut stdout).map_err(Into::into),
+        Command::History(args) => cmd::history::run(args, &mut stdout),
+        Command::Alerts(args) => cmd::alerts::run(args, &mut stdout),
         Command::Config(args) => cmd::config::run(args, &mut stdout),
+        Command::Check(args) => {
+            // The plugin contract: the exit status is the level, whatever happened.
+            return match cmd::check::run(args, &mut stdout) {
+                Ok(code) => ExitCode::from(code),
+                Err(_) => ExitCode::from(3),
+            };
+        }
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "rackwatch", &mut stdout);
             Ok(())

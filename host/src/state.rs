@@ -228,3 +228,43 @@ fn metric_view(node: &NodeState, id: u16) -> MetricView {
         recent,
     }
 }
+
+/// Fetches a daemon's snapshot from `url` (`http://HOST:PORT`, `/state` appended unless the URL has
+/// a path), with a timeout. HTTP/1.0, no redirects: the daemon's endpoint is local and simple.
+pub fn fetch(url: &str, timeout: std::time::Duration) -> Result<Snapshot, String> {
+    use std::io::{Read, Write};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("`{url}`: only http:// URLs are served by `rackwatch run`"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/state"),
+    };
+    let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(authority)
+        .map_err(|e| format!("`{authority}`: {e}"))?
+        .collect();
+    let addr = addrs
+        .first()
+        .ok_or_else(|| format!("`{authority}` has no address"))?;
+    let mut stream = std::net::TcpStream::connect_timeout(addr, timeout).map_err(|e| {
+        format!("cannot reach the daemon at {url}: {e}; is `rackwatch run` running?")
+    })?;
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n")
+        .map_err(|e| format!("{url}: {e}"))?;
+    let mut response = Vec::new();
+    stream
+        .take(64 << 20)
+        .read_to_end(&mut response)
+        .map_err(|e| format!("{url}: {e}"))?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("{url}: not an HTTP response"))?;
+    let status = head.lines().next().unwrap_or_default();
+    if !status.contains(" 200") {
+        return Err(format!("{url}: {status}"));
+    }
+    serde_json::from_str(body).map_err(|e| format!("{url}: not a rackwatch state: {e}"))
+}

@@ -1,8 +1,11 @@
 //! One module per subcommand; each has an `Args` struct (clap) and a `run` function. The argument
 //! groups several subcommands share live here.
 
+pub mod alerts;
+pub mod check;
 pub mod config;
 pub mod demo;
+pub mod history;
 pub mod run;
 
 use crate::config::{default_config_file, Config};
@@ -54,4 +57,120 @@ pub enum Format {
     Json,
     /// Comma-separated values with a header.
     Csv,
+}
+
+/// Prints rows as an aligned table, CSV, or JSON lines (`json` gives each row's object).
+pub fn print_rows<T: serde::Serialize>(
+    out: &mut dyn std::io::Write,
+    format: Format,
+    headers: &[&str],
+    rows: &[T],
+    cells: impl Fn(&T) -> Vec<String>,
+) -> std::io::Result<()> {
+    match format {
+        Format::Json => {
+            for row in rows {
+                writeln!(out, "{}", serde_json::to_string(row).unwrap_or_default())?;
+            }
+        }
+        Format::Csv => {
+            writeln!(out, "{}", headers.join(","))?;
+            for row in rows {
+                let cells: Vec<String> = cells(row)
+                    .into_iter()
+                    .map(|c| {
+                        if c.contains([',', '"', '\n']) {
+                            format!("\"{}\"", c.replace('"', "\"\""))
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                writeln!(out, "{}", cells.join(","))?;
+            }
+        }
+        Format::Table => {
+            let body: Vec<Vec<String>> = rows.iter().map(&cells).collect();
+            let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+            for row in &body {
+                for (w, cell) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+            let line = |cells: Vec<String>| {
+                cells
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_string()
+            };
+            writeln!(
+                out,
+                "{}",
+                line(headers.iter().map(|h| h.to_string()).collect())
+            )?;
+            for row in body {
+                writeln!(out, "{}", line(row))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--node`, `--metric`, `--since`, `--until`, `--limit`: which history rows.
+#[derive(Debug, Clone, Default, Args)]
+pub struct QueryArgs {
+    /// Only this node.
+    #[arg(long)]
+    pub node: Option<u16>,
+    /// Only this metric (its name, e.g. `inlet_temperature`).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// From this time: RFC 3339, epoch seconds or ms, or a duration ago (`2h`) [default: all].
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Until this time (exclusive), same forms as --since [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// At most this many rows (the newest).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+impl QueryArgs {
+    /// The store query these arguments mean at `now_ms`.
+    pub fn query(&self, now_ms: u64) -> anyhow::Result<crate::store::Query> {
+        let time = |t: &Option<String>, flag: &str| -> anyhow::Result<Option<u64>> {
+            t.as_deref()
+                .map(|t| crate::timefmt::parse_time(t, now_ms))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+        };
+        Ok(crate::store::Query {
+            node: self.node,
+            metric: self.metric.clone(),
+            since_ms: time(&self.since, "since")?,
+            until_ms: time(&self.until, "until")?,
+            limit: self.limit,
+        })
+    }
+}
+
+/// Opens the history database for queries, explaining what to do when it does not exist.
+pub fn open_history(config: &ConfigArgs, store: &StoreArgs) -> anyhow::Result<crate::store::Store> {
+    let config = config.load()?;
+    let path = store.path(&config);
+    if !path.exists() {
+        anyhow::bail!(
+            "no history at {}: start `rackwatch run` to record some, or name the database with --db",
+            path.display()
+        );
+    }
+    Ok(crate::store::Store::open_read_only(&path)?)
 }
