@@ -8,6 +8,7 @@ pub mod config;
 pub mod daemon;
 pub mod events;
 pub mod ingest;
+pub mod line_out;
 pub mod local;
 pub mod rules;
 pub mod source;

@@ -37,6 +37,10 @@ enum Command {
     /// A Nagios/Icinga plugin: one status line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN.
     Check(cmd::check::CheckArgs),
+    /// Record sources' raw bytes with their times into captures.
+    Record(cmd::record::RecordArgs),
+    /// Play a capture back at any speed, to stdout, a pty, a TCP client or a device.
+    Replay(cmd::replay::ReplayArgs),
     /// Check the configuration file.
     Config(cmd::config::ConfigCmd),
     /// Print shell completions.
@@ -75,6 +79,8 @@ fn main() -> ExitCode {
         Command::History(args) => cmd::history::run(args, &mut stdout),
         Command::Alerts(args) => cmd::alerts::run(args, &mut stdout),
         Command::Config(args) => cmd::config::run(args, &mut stdout),
+        Command::Record(args) => cmd::record::run(args, &mut stdout),
+        Command::Replay(args) => cmd::replay::run(args),
         Command::Check(args) => {
             // The plugin contract: the exit status is the level, whatever happened.
             return match cmd::check::run(args, &mut stdout) {

@@ -6,6 +6,8 @@ pub mod check;
 pub mod config;
 pub mod demo;
 pub mod history;
+pub mod record;
+pub mod replay;
 pub mod run;
 
 use crate::config::{default_config_file, Config};
