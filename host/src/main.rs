@@ -30,6 +30,8 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Simulated nodes stream frames through the decoder into the core; no hardware needed.
     Demo(cmd::demo::DemoArgs),
+    /// Run the core over a CSV or JSON-lines series offline: trend, ETA, anomaly score, alerts.
+    Analyze(cmd::analyze::AnalyzeArgs),
     /// Stored readings, by node, metric and time.
     History(cmd::history::HistoryArgs),
     /// Stored alert transitions, or node events with --events.
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => cmd::run::run(args),
         Command::Demo(args) => cmd::demo::run(args, &mut stdout).map_err(Into::into),
+        Command::Analyze(args) => cmd::analyze::run(args, &mut stdout),
         Command::History(args) => cmd::history::run(args, &mut stdout),
         Command::Alerts(args) => cmd::alerts::run(args, &mut stdout),
         Command::Config(args) => cmd::config::run(args, &mut stdout),

@@ -2,6 +2,7 @@
 //! groups several subcommands share live here.
 
 pub mod alerts;
+pub mod analyze;
 pub mod check;
 pub mod config;
 pub mod demo;

@@ -1,0 +1,169 @@
+//! `rackwatch analyze` on synthetic series, through the real binary.
+
+use std::process::Command;
+
+fn rackwatch() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rackwatch"))
+}
+
+/// Deterministic noise in [-1, 1).
+struct Noise(u64);
+impl Noise {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+}
+
+const T0_S: u64 = 1_796_000_000;
+
+fn write_series(path: &std::path::Path, values: impl Iterator<Item = (u64, f64)>) {
+    let mut text = String::from("timestamp,value\n");
+    for (t, v) in values {
+        text.push_str(&format!("{t},{v:.4}\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_disk_fill_gets_the_time_to_full_within_ten_percent_once_a_fifth_is_observed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("disk.csv");
+    // 10 % full, +0.05 % a minute (full after 30 h), ±0.2 % measurement noise, one sample a minute.
+    let rate_per_min = 0.05;
+    let mut noise = Noise(7);
+    let minutes = 1800u64;
+    write_series(
+        &path,
+        (0..minutes).map(|m| {
+            (
+                T0_S + m * 60,
+                10.0 + rate_per_min * m as f64 + 0.2 * noise.next(),
+            )
+        }),
+    );
+    let out = rackwatch()
+        .args([
+            "analyze",
+            path.to_str().unwrap(),
+            "--above",
+            "100",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), minutes as usize);
+    // From a fifth of the fill on (the fill spans 10 % to 100 %: a fifth is 18 % done, minute 360).
+    let mut checked = 0;
+    for m in (360..minutes).step_by(60) {
+        let row = &rows[m as usize];
+        let eta_ms: f64 = row[5]
+            .parse()
+            .unwrap_or_else(|_| panic!("no ETA at minute {m}: {row:?}"));
+        let truth_ms = (100.0 - (10.0 + rate_per_min * m as f64)) / rate_per_min * 60_000.0;
+        let error = (eta_ms - truth_ms).abs() / truth_ms;
+        assert!(
+            error < 0.10,
+            "minute {m}: ETA {eta_ms} ms, truth {truth_ms} ms ({:.1} %)",
+            100.0 * error
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("reaches 100 in"), "{summary}");
+}
+
+#[test]
+fn pure_noise_gives_no_eta() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("noise.csv");
+    let mut noise = Noise(99);
+    write_series(
+        &path,
+        (0..3000u64).map(|m| (T0_S + m * 60, 50.0 + 2.0 * noise.next())),
+    );
+    let out = rackwatch()
+        .args([
+            "analyze",
+            path.to_str().unwrap(),
+            "--above",
+            "90",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let with_eta = csv
+        .lines()
+        .skip(1)
+        .filter(|l| !l.split(',').nth(5).unwrap_or("").is_empty())
+        .count();
+    assert_eq!(with_eta, 0, "rows with an ETA on pure noise");
+    let out = rackwatch()
+        .args([
+            "analyze",
+            path.to_str().unwrap(),
+            "--above",
+            "90",
+            "--format",
+            "json",
+            "--summary-only",
+        ])
+        .output()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["eta_ms"], serde_json::Value::Null);
+    assert_eq!(summary["rows"], 3000);
+    assert!(
+        summary["no_eta"].as_str().unwrap().contains("noise"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn bad_rows_are_named_skipped_and_nothing_else_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.csv");
+    std::fs::write(
+        &path,
+        "timestamp,value\n1796000000,1\n1796000060,oops\n1796000120,3\n1796000000,4\n",
+    )
+    .unwrap();
+    let out = rackwatch()
+        .args(["analyze", path.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 3: value `oops` is not a number"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 5:") && stderr.contains("earlier"),
+        "{stderr}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    let strict = rackwatch()
+        .args(["analyze", path.to_str().unwrap(), "--strict"])
+        .output()
+        .unwrap();
+    assert!(!strict.status.success());
+}
