@@ -17,6 +17,8 @@ def ns(group, bench, param=None):
 
 
 def fmt_ns(value):
+    if value >= 1e6:
+        return f"{value / 1e6:.2f} ms"
     return f"{value:.1f} ns" if value < 1000 else f"{value / 1000:.2f} µs"
 
 
@@ -77,8 +79,37 @@ if sizes_path.exists():
     )
     lines.append("")
 
-section = "<!-- core:begin -->\n" + "\n".join(lines) + "<!-- core:end -->"
-text = out.read_text() if out.exists() else "# Benchmarks\n\n## Core\n\n<!-- core:begin --><!-- core:end -->\n"
-start, end = text.index("<!-- core:begin -->"), text.index("<!-- core:end -->") + len("<!-- core:end -->")
-out.write_text(text[:start] + section + text[end:])
+def replace(text, name, body):
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin not in text:
+        text = text.rstrip("\n") + f"\n\n{begin}{end}\n"
+    start, stop = text.index(begin), text.index(end) + len(end)
+    return text[:start] + begin + "\n" + body + end + text[stop:]
+
+
+text = out.read_text() if out.exists() else "# Benchmarks\n\n## Core\n\n"
+text = replace(text, "core", "\n".join(lines))
+
+size_path = root / "ingest-size.json"
+if size_path.exists() and (root / "ingest" / "decode").exists():
+    size = json.loads(size_path.read_text())
+    host = [f"Command: `{command}`. Machine: {platform.machine()}, {rustc}, criterion, one thread.", ""]
+    host.append(
+        f"A capture of {size['nodes']} nodes × {size['metrics']} metrics, {size['readings']} readings in "
+        f"{size['bytes']} bytes of line frames, through the host's ingest (`host/benches/ingest.rs`):"
+    )
+    host.append("")
+    host.append("| stage | time per capture | readings/s | ÷ decode alone |")
+    host.append("|---|---:|---:|---:|")
+    decode = ns("ingest", "decode")
+    for label, bench in (
+        ("decode only (COBS, CRC, postcard) — baseline", "decode"),
+        ("decode → dedupe → node registry → host monitors", "pipeline"),
+        ("… → SQLite history (row per reading, batched transactions, WAL)", "pipeline_sqlite"),
+    ):
+        t = ns("ingest", bench)
+        host.append(f"| {label} | {fmt_ns(t)} | {size['readings'] / (t / 1e9) / 1e6:.2f} M | {t / decode:.1f}× |")
+    host.append("")
+    text = replace(text, "host-ingest", "\n".join(host))
+out.write_text(text)
 print(f"wrote {out}")
