@@ -43,8 +43,12 @@ enum Command {
     Record(cmd::record::RecordArgs),
     /// Play a capture back at any speed, to stdout, a pty, a TCP client or a device.
     Replay(cmd::replay::ReplayArgs),
+    /// Detection-quality benchmarks: NAB anomaly scoring, time-to-threshold accuracy.
+    Bench(cmd::bench::BenchArgs),
     /// Check the configuration file.
     Config(cmd::config::ConfigCmd),
+    /// The live dashboard: nodes, metrics, trends, forecasts and alerts, from a daemon or sources.
+    Watch(cmd::watch::WatchArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -73,7 +77,10 @@ fn init_logging(cli: &Cli) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli);
+    // The interactive dashboard owns the terminal: log lines would tear through it.
+    if !matches!(&cli.command, Command::Watch(w) if !w.once) {
+        init_logging(&cli);
+    }
     let mut stdout = std::io::stdout().lock();
     let result = match &cli.command {
         Command::Run(args) => cmd::run::run(args),
@@ -82,8 +89,10 @@ fn main() -> ExitCode {
         Command::History(args) => cmd::history::run(args, &mut stdout),
         Command::Alerts(args) => cmd::alerts::run(args, &mut stdout),
         Command::Config(args) => cmd::config::run(args, &mut stdout),
+        Command::Bench(args) => cmd::bench::run(args, &mut stdout),
         Command::Record(args) => cmd::record::run(args, &mut stdout),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Watch(args) => cmd::watch::run(args),
         Command::Check(args) => {
             // The plugin contract: the exit status is the level, whatever happened.
             return match cmd::check::run(args, &mut stdout) {
@@ -102,7 +111,15 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("rackwatch: {error:#}");
+            // The chain, without repeating a cause a message already quotes.
+            let mut text = error.to_string();
+            for cause in error.chain().skip(1) {
+                let cause = cause.to_string();
+                if !text.contains(&cause) {
+                    text = format!("{text}: {cause}");
+                }
+            }
+            eprintln!("rackwatch: {text}");
             ExitCode::FAILURE
         }
     }

@@ -23,6 +23,9 @@ pub struct ReplayArgs {
     /// Start over at the end, until interrupted.
     #[arg(long = "loop")]
     pub repeat: bool,
+    /// Keep the line open this long after the end (a pty disappears when the replay exits).
+    #[arg(long, value_parser = crate::config::parse_duration, default_value = "500ms")]
+    pub hold: Duration,
 }
 
 /// Replays the capture.
@@ -57,9 +60,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
             break;
         }
     }
-    if line.path().is_some() {
-        // Give a reader a moment to drain the pty before it disappears.
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    // Give a reader time to drain the line before it disappears.
+    std::thread::sleep(args.hold);
     Ok(())
 }
