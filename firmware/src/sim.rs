@@ -108,6 +108,24 @@ impl Scenario {
     }
 }
 
+/// The seed of the rack the `qemu` image plays ([`qemu_rack`]).
+pub const QEMU_SEED: u64 = 1;
+/// When the `qemu` rack's failures start, ms after boot (rack time).
+pub const QEMU_ONSET_MS: u64 = 10 * 60 * 1000;
+/// How often the `qemu` image reads each simulated sensor, ms (rack time).
+pub const QEMU_SAMPLE_PERIOD_MS: u32 = 10_000;
+
+/// The rack the `qemu` image plays: from [`QEMU_ONSET_MS`] on, the inlet temperature rises 3 °C/h and
+/// the humidity sensor is stuck. A host reading the same metrics at the same times in the same order
+/// gets bit-identical values, which the QEMU end-to-end test checks.
+pub fn qemu_rack() -> SimSensors {
+    SimSensors::with_scenarios(
+        QEMU_SEED,
+        &[Scenario::RisingInlet, Scenario::StuckSensor],
+        QEMU_ONSET_MS,
+    )
+}
+
 /// A simulated sensor that did not answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -1,2 +1,8 @@
 //! End-to-end tests across the rackwatch crates live in `tests/tests/`; this library holds what they
 //! share.
+//!
+//! [`qemu`] runs the real `qemu` firmware image under `qemu-system-arm -M b-l475e-iot01a` with its
+//! USART1 bridged to a pty by socat, and reads the pty through the `serialport` crate, as a user
+//! reads `/dev/ttyACM0`.
+
+pub mod qemu;

@@ -1,0 +1,294 @@
+//! The firmware under QEMU, read over a pty.
+//!
+//! The wiring is the one `shared/notes/embedded-qemu.md` measured to lose nothing: QEMU waits for a
+//! client on a unix socket (`-chardev socket,...,server=on,wait=on -serial chardev:uart0`), socat
+//! makes a pty and connects to the socket only once the pty's other side is opened
+//! (`pty,...,wait-slave`), so the node's first byte is already read by the test. QEMU's stdout
+//! (defmt over semihosting, binary) and stderr (QEMU's messages and the image's stack reports) go to
+//! files in the run's scratch directory.
+//!
+//! [`tools`] finds `qemu-system-arm` with the `b-l475e-iot01a` machine (QEMU 10; Debian bookworm's
+//! own 7.2 lacks it) and socat. If either is missing a test says so on the terminal and passes,
+//! except under `CI=true`, where it fails: CI installs both (`.ci/run`).
+
+use rackwatch_core::wire::{Body, DecodeError, Decoder, Frame};
+use serialport::TTYPort;
+use std::fs::{self, File};
+use std::io::{ErrorKind, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The QEMU machine of the B-L475E-IOT01A.
+pub const MACHINE: &str = "b-l475e-iot01a";
+
+/// The programs a QEMU test needs.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    /// `qemu-system-arm`, with the [`MACHINE`].
+    pub qemu: PathBuf,
+    /// `socat`.
+    pub socat: PathBuf,
+}
+
+/// The tools, or `None` after telling the terminal why the test cannot run. Panics instead under
+/// `CI=true`.
+pub fn tools() -> Option<Tools> {
+    match find_tools() {
+        Ok(tools) => Some(tools),
+        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+            "CI=true and {why}: CI must run the QEMU tests (.ci/run installs qemu-system-arm 10 \
+             from bookworm-backports and socat)"
+        ),
+        Err(why) => {
+            // Written past the test harness's capture, so it shows even though the test passes.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\nSKIPPED (QEMU end-to-end test): {why}. Install QEMU 10 (Debian: qemu-system-arm \
+                 from bookworm-backports) and socat to run it; under CI=true this fails.\n"
+            );
+            None
+        }
+    }
+}
+
+fn find_tools() -> Result<Tools, String> {
+    let qemu = which("qemu-system-arm").ok_or("qemu-system-arm is not installed")?;
+    let machines = Command::new(&qemu)
+        .args(["-M", "help"])
+        .output()
+        .map_err(|e| format!("{} does not run: {e}", qemu.display()))?;
+    if !String::from_utf8_lossy(&machines.stdout).contains(MACHINE) {
+        let version = Command::new(&qemu)
+            .arg("--version")
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .unwrap_or_default();
+        return Err(format!(
+            "{} ({version}) has no {MACHINE} machine (QEMU 7.2 lacks it, QEMU 10 has it)",
+            qemu.display()
+        ));
+    }
+    let socat = which("socat").ok_or("socat is not installed")?;
+    Ok(Tools { qemu, socat })
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_path_buf()
+}
+
+/// The `qemu` firmware ELF: `RACKWATCH_QEMU_ELF` if set, else built now with the documented
+/// command (a no-op when it is up to date). The build gets its own target directory
+/// (`firmware/boards/target`, or `$CARGO_TARGET_DIR/boards`), so it never waits for the lock of the
+/// `cargo test` that runs this.
+pub fn firmware_elf() -> PathBuf {
+    if let Some(elf) = std::env::var_os("RACKWATCH_QEMU_ELF") {
+        return PathBuf::from(elf);
+    }
+    let root = repo_root();
+    let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir).join("boards"),
+        None => root.join("firmware/boards/target"),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "--manifest-path",
+            "firmware/boards/Cargo.toml",
+            "--target",
+            "thumbv7em-none-eabihf",
+            "--features",
+            "qemu",
+            "--bin",
+            "qemu",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the qemu firmware failed");
+    target_dir.join("thumbv7em-none-eabihf/release/qemu")
+}
+
+/// What came over the line.
+#[derive(Debug, Default)]
+pub struct Capture {
+    /// Frames, in the order received.
+    pub frames: Vec<Frame>,
+    /// Decode errors, in the order met.
+    pub errors: Vec<DecodeError>,
+    /// Bytes read.
+    pub bytes: usize,
+}
+
+impl Capture {
+    /// Frames of one kind, selected by `pick`.
+    pub fn bodies<'a, T: 'a>(&'a self, pick: impl Fn(&'a Body) -> Option<T> + 'a) -> Vec<T> {
+        self.frames.iter().filter_map(|f| pick(&f.body)).collect()
+    }
+}
+
+/// A running QEMU node. Dropping it ends QEMU and socat and removes the scratch directory.
+pub struct QemuRun {
+    qemu: Child,
+    socat: Child,
+    port: TTYPort,
+    dir: PathBuf,
+}
+
+impl QemuRun {
+    /// Starts `elf` under QEMU and opens its USART1 through socat's pty.
+    pub fn start(tools: &Tools, elf: &Path) -> QemuRun {
+        assert!(elf.is_file(), "no firmware at {}", elf.display());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir =
+            std::env::temp_dir().join(format!("rackwatch-qemu-{}-{nanos}", std::process::id()));
+        fs::create_dir_all(&dir).expect("scratch directory");
+        let socket = dir.join("uart.sock");
+        let tty = dir.join("ttyFW");
+        let qemu = Command::new(&tools.qemu)
+            .args(["-M", MACHINE, "-display", "none", "-monitor", "none"])
+            .arg("-chardev")
+            .arg(format!(
+                "socket,id=uart0,path={},server=on,wait=on",
+                socket.display()
+            ))
+            .args(["-serial", "chardev:uart0"])
+            .args(["-semihosting-config", "enable=on,target=native"])
+            .arg("-kernel")
+            .arg(elf)
+            .stdin(Stdio::null())
+            .stdout(File::create(dir.join("defmt.bin")).expect("scratch file"))
+            .stderr(File::create(dir.join("qemu.err")).expect("scratch file"))
+            .spawn()
+            .expect("qemu-system-arm starts");
+        let mut socat = None;
+        let run = |socat: &mut Option<Child>| -> Result<TTYPort, String> {
+            wait_for(|| socket.exists(), "QEMU's UART socket")?;
+            *socat = Some(
+                Command::new(&tools.socat)
+                    .arg(format!("pty,raw,echo=0,link={},wait-slave", tty.display()))
+                    .arg(format!("unix-connect:{}", socket.display()))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(File::create(dir.join("socat.err")).map_err(|e| e.to_string())?)
+                    .spawn()
+                    .map_err(|e| format!("socat does not start: {e}"))?,
+            );
+            wait_for(|| tty.exists(), "socat's pty")?;
+            serialport::new(tty.to_string_lossy(), 115_200)
+                .timeout(Duration::from_millis(100))
+                .open_native()
+                .map_err(|e| format!("opening {}: {e}", tty.display()))
+        };
+        let result = run(&mut socat);
+        match (result, socat) {
+            (Ok(port), Some(socat)) => QemuRun {
+                qemu,
+                socat,
+                port,
+                dir,
+            },
+            (result, socat) => {
+                let mut qemu = qemu;
+                let _ = qemu.kill();
+                let _ = qemu.wait();
+                if let Some(mut socat) = socat {
+                    let _ = socat.kill();
+                    let _ = socat.wait();
+                }
+                let err = fs::read_to_string(dir.join("qemu.err")).unwrap_or_default();
+                let _ = fs::remove_dir_all(&dir);
+                panic!(
+                    "QEMU run did not start: {:?}\nqemu stderr:\n{err}",
+                    result.err()
+                );
+            }
+        }
+    }
+
+    /// Reads and decodes the line until `done` says so or `limit` passes (a guard against a hung
+    /// image, not a timing check: the caller asserts on what was captured).
+    pub fn read(&mut self, limit: Duration, mut done: impl FnMut(&Capture) -> bool) -> Capture {
+        let mut decoder: Decoder = Decoder::new();
+        let mut capture = Capture::default();
+        let mut buf = [0u8; 1024];
+        let start = Instant::now();
+        while !done(&capture) && start.elapsed() < limit {
+            match self.port.read(&mut buf) {
+                Ok(n) => {
+                    capture.bytes += n;
+                    for result in decoder.feed(&buf[..n]) {
+                        match result {
+                            Ok(frame) => capture.frames.push(frame),
+                            Err(e) => capture.errors.push(e),
+                        }
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::Interrupted => {
+                }
+                Err(e) => panic!("reading the pty: {e}"),
+            }
+        }
+        capture
+    }
+
+    /// What QEMU and the image wrote on stderr so far (the image's stack reports among it).
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(self.dir.join("qemu.err")).unwrap_or_default()
+    }
+}
+
+impl Drop for QemuRun {
+    fn drop(&mut self) {
+        for child in [&mut self.qemu, &mut self.socat] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Polls `ready` for up to 20 s.
+fn wait_for(ready: impl Fn() -> bool, what: &str) -> Result<(), String> {
+    let start = Instant::now();
+    while !ready() {
+        if start.elapsed() > Duration::from_secs(20) {
+            return Err(format!("{what} did not appear"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// The highest stack high-water mark the image reported on stderr, in bytes.
+pub fn stack_high_water(stderr: &str) -> Option<usize> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("rackwatch-qemu: stack high-water "))
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .max()
+}
