@@ -159,7 +159,7 @@ fn per_sample_at<const N: usize>(c: &mut Criterion) {
 
     let spec = MetricSpec::new(1, "inlet", "degC", full_rule(), AnomalyConfig::default())
         .expect("a valid rule");
-    let mut monitor = Box::new(Monitor::<N>::new(spec, 0));
+    let mut monitor = Box::new(Monitor::<N>::for_spec(&spec, 0));
     for i in 0..warm {
         let (t, v) = reading(i);
         let _ = monitor.observe(t, v);

@@ -1,14 +1,16 @@
 //! One metric's whole pipeline, and a fixed-capacity registry of them for a node.
 //!
-//! A [`Monitor<N>`] holds a metric's [`MetricSpec`] (name, unit, alert rule, anomaly parameters), a
-//! [`Window<N>`] (statistics and trend), an [`AnomalyDetector`] and an [`AlertMachine`]. One call,
+//! A [`Monitor<N>`] holds a metric's alert rule (by value, or borrowed from flash), a [`Window<N>`]
+//! (statistics and trend), an [`AnomalyDetector`] with its parameters and an [`AlertMachine`]. One call,
 //! [`Monitor::observe`], takes a reading through all of them and returns the transitions it caused;
 //! [`Monitor::poll`] lets missing data count between readings. A [`Registry<M, N>`] holds up to `M`
 //! monitors keyed by metric id, which is what a node runs and what the host runs per node.
 //!
 //! # Invariants
-//! - Fixed memory: `size_of::<Monitor<64>>()` ≤ 1.5 KiB (asserted in the tests; 1 432 bytes on
-//!   64-bit targets, less on 32-bit ones where heapless keeps smaller lengths).
+//! - Fixed memory: `size_of::<Monitor<64>>()` (the rule held by value) is 1 312 bytes and
+//!   `size_of::<Monitor<64, &Rule>>()` 1 128 on 64-bit targets, asserted ≤ 1.5 KiB in the tests. A
+//!   [`MetricSpec`] (the metric's name, unit, rule and anomaly parameters as data) is not part of a
+//!   monitor: it is what configures one ([`Monitor::for_spec`]) and what the wire announces.
 //! - O(1) per reading (the window's min/max amortised), no allocation.
 //! - A NaN or infinite value is counted ([`Monitor::invalid_values`]) and otherwise treated as no
 //!   reading: it never reaches the statistics and never reads as OK.
@@ -22,6 +24,7 @@ use crate::trend::TimeTo;
 use crate::window::Window;
 use crate::wire::{MetricDescriptor, Transition, MAX_NAME_LEN, MAX_UNIT_LEN};
 use crate::{Level, SampleError};
+use core::borrow::Borrow;
 use heapless::String;
 use serde::{Deserialize, Serialize};
 
@@ -108,9 +111,13 @@ impl MetricSpec {
 }
 
 /// One metric: window, statistics, trend, anomaly score and alert state. See the [module docs](self).
+///
+/// The rule is held as any `R: Borrow<Rule>`: by value on the host, or as a `&'static Rule` in flash
+/// on a node, where it then costs no RAM.
 #[derive(Debug, Clone)]
-pub struct Monitor<const N: usize> {
-    spec: MetricSpec,
+pub struct Monitor<const N: usize, R: Borrow<Rule> = Rule> {
+    id: u16,
+    rule: R,
     window: Window<N>,
     anomaly: AnomalyDetector,
     alert: AlertMachine,
@@ -119,12 +126,21 @@ pub struct Monitor<const N: usize> {
 }
 
 impl<const N: usize> Monitor<N> {
-    /// A monitor started at `start_ms` (missing data counts from here until the first reading).
-    pub fn new(spec: MetricSpec, start_ms: u64) -> Self {
+    /// A monitor for `spec`'s rule and anomaly parameters, started at `start_ms`.
+    pub fn for_spec(spec: &MetricSpec, start_ms: u64) -> Self {
+        Monitor::new(spec.id, spec.rule, spec.anomaly, start_ms)
+    }
+}
+
+impl<const N: usize, R: Borrow<Rule>> Monitor<N, R> {
+    /// A monitor of metric `id` judged by `rule`, scored with `anomaly`, started at `start_ms`
+    /// (missing data counts from here until the first reading).
+    pub fn new(id: u16, rule: R, anomaly: AnomalyConfig, start_ms: u64) -> Self {
         Monitor {
-            anomaly: AnomalyDetector::new(spec.anomaly),
-            spec,
+            id,
+            rule,
             window: Window::new(),
+            anomaly: AnomalyDetector::new(anomaly),
             alert: AlertMachine::new(start_ms),
             last_score: None,
             invalid_values: 0,
@@ -139,35 +155,40 @@ impl<const N: usize> Monitor<N> {
     /// nothing.
     pub fn observe(&mut self, now_ms: u64, value: f32) -> Result<Transitions, SampleError> {
         self.alert.check_time(now_ms)?;
+        let rule = self.rule.borrow();
         if !value.is_finite() {
             self.invalid_values = self.invalid_values.saturating_add(1);
-            return self.alert.poll(&self.spec.rule, self.spec.id, now_ms);
+            return self.alert.poll(rule, self.id, now_ms);
         }
         // Both accept: the alert machine's last event is never earlier than their last sample, and
         // the value is finite.
         self.window.push(now_ms, value)?;
         let score = self.anomaly.update(now_ms, value)?;
         self.last_score = Some(score);
-        let rule = &self.spec.rule;
         let eta = match &rule.predictive {
             Some(p) => self
                 .window
                 .time_to(now_ms, f64::from(p.threshold), p.crossing, &p.policy),
             None => TimeTo::NotEnoughData,
         };
-        self.alert.observe(rule, self.spec.id, now_ms, |level| {
+        self.alert.observe(rule, self.id, now_ms, |level| {
             rule.judge(level, value, eta, &score)
         })
     }
 
     /// Lets time pass without a reading: applies the missing-data policy once it is due.
     pub fn poll(&mut self, now_ms: u64) -> Result<Transitions, SampleError> {
-        self.alert.poll(&self.spec.rule, self.spec.id, now_ms)
+        self.alert.poll(self.rule.borrow(), self.id, now_ms)
     }
 
-    /// The metric's spec.
-    pub const fn spec(&self) -> &MetricSpec {
-        &self.spec
+    /// The metric id.
+    pub const fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// The rule.
+    pub fn rule(&self) -> &Rule {
+        self.rule.borrow()
     }
 
     /// The confirmed alert level.
@@ -180,7 +201,7 @@ impl<const N: usize> Monitor<N> {
         &self.window
     }
 
-    /// The anomaly detector.
+    /// The anomaly detector (with its parameters).
     pub const fn anomaly(&self) -> &AnomalyDetector {
         &self.anomaly
     }
@@ -225,17 +246,17 @@ impl std::error::Error for ObserveError {}
 
 /// Up to `M` monitors with windows of `N` samples, keyed by metric id: a node's metrics.
 #[derive(Debug, Clone)]
-pub struct Registry<const M: usize, const N: usize> {
-    monitors: heapless::Vec<Monitor<N>, M>,
+pub struct Registry<const M: usize, const N: usize, R: Borrow<Rule> = Rule> {
+    monitors: heapless::Vec<Monitor<N, R>, M>,
 }
 
-impl<const M: usize, const N: usize> Default for Registry<M, N> {
+impl<const M: usize, const N: usize, R: Borrow<Rule>> Default for Registry<M, N, R> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const M: usize, const N: usize> Registry<M, N> {
+impl<const M: usize, const N: usize, R: Borrow<Rule>> Registry<M, N, R> {
     /// An empty registry.
     pub const fn new() -> Self {
         Registry {
@@ -243,21 +264,27 @@ impl<const M: usize, const N: usize> Registry<M, N> {
         }
     }
 
-    /// Adds a metric, started at `start_ms`. Refuses a spec whose rule fails [`Rule::check`], an id
-    /// already present, and a full registry.
-    pub fn add(&mut self, spec: MetricSpec, start_ms: u64) -> Result<(), SpecError> {
-        spec.rule.check().map_err(SpecError::Rule)?;
-        if self.get(spec.id).is_some() {
-            return Err(SpecError::DuplicateId(spec.id));
+    /// Adds metric `id`, judged by `rule`, started at `start_ms`. Refuses a rule that fails
+    /// [`Rule::check`], an id already present, and a full registry.
+    pub fn add(
+        &mut self,
+        id: u16,
+        rule: R,
+        anomaly: AnomalyConfig,
+        start_ms: u64,
+    ) -> Result<(), SpecError> {
+        rule.borrow().check().map_err(SpecError::Rule)?;
+        if self.get(id).is_some() {
+            return Err(SpecError::DuplicateId(id));
         }
         self.monitors
-            .push(Monitor::new(spec, start_ms))
+            .push(Monitor::new(id, rule, anomaly, start_ms))
             .map_err(|_| SpecError::Full)
     }
 
     /// The monitor of metric `id`.
-    pub fn get(&self, id: u16) -> Option<&Monitor<N>> {
-        self.monitors.iter().find(|m| m.spec.id == id)
+    pub fn get(&self, id: u16) -> Option<&Monitor<N, R>> {
+        self.monitors.iter().find(|m| m.id == id)
     }
 
     /// Takes a reading of metric `id`; see [`Monitor::observe`].
@@ -270,7 +297,7 @@ impl<const M: usize, const N: usize> Registry<M, N> {
         let monitor = self
             .monitors
             .iter_mut()
-            .find(|m| m.spec.id == id)
+            .find(|m| m.id == id)
             .ok_or(ObserveError::UnknownMetric(id))?;
         monitor.observe(now_ms, value).map_err(ObserveError::Sample)
     }
@@ -286,7 +313,7 @@ impl<const M: usize, const N: usize> Registry<M, N> {
     }
 
     /// The monitors, in the order they were added.
-    pub fn iter(&self) -> impl Iterator<Item = &Monitor<N>> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = &Monitor<N, R>> + '_ {
         self.monitors.iter()
     }
 
@@ -349,12 +376,13 @@ mod tests {
     fn sizes_are_part_of_the_contract() {
         let size = core::mem::size_of::<Monitor<64>>();
         assert!(size <= 1536, "Monitor<64> is {size} bytes");
-        assert_eq!(size, 1432);
+        assert_eq!(size, 1312);
+        assert_eq!(core::mem::size_of::<Monitor<64, &'static Rule>>(), 1128);
     }
 
     #[test]
     fn a_rising_inlet_warns_before_the_threshold_then_goes_critical() {
-        let mut monitor: Monitor<64> = Monitor::new(inlet(), 0);
+        let mut monitor: Monitor<64> = Monitor::for_spec(&inlet(), 0);
         let mut noise = Noise::new(7);
         let mut transitions = Vec::new();
         // 22 °C rising 2 °C per hour, a reading every 5 s, ±0.05 °C noise: 35 °C after 6.5 h.
@@ -383,7 +411,7 @@ mod tests {
 
     #[test]
     fn non_finite_values_are_counted_and_never_read_as_ok() {
-        let mut monitor: Monitor<64> = Monitor::new(inlet(), 0);
+        let mut monitor: Monitor<64> = Monitor::for_spec(&inlet(), 0);
         for i in 0..4 {
             monitor.observe(i * 1000, 40.0).unwrap();
         }
@@ -403,7 +431,7 @@ mod tests {
 
     #[test]
     fn time_going_backwards_changes_nothing() {
-        let mut monitor: Monitor<64> = Monitor::new(inlet(), 0);
+        let mut monitor: Monitor<64> = Monitor::for_spec(&inlet(), 0);
         monitor.observe(5000, 25.0).unwrap();
         let before = (monitor.window().len(), *monitor.anomaly(), *monitor.alert());
         assert_eq!(
@@ -422,17 +450,20 @@ mod tests {
     #[test]
     fn registry_refuses_duplicates_overflow_and_bad_rules_and_routes_readings() {
         let mut registry: Registry<2, 16> = Registry::new();
-        registry.add(inlet(), 0).unwrap();
-        assert_eq!(registry.add(inlet(), 0), Err(SpecError::DuplicateId(1)));
-        let mut bad = inlet();
-        bad.id = 2;
-        bad.rule.raise = Debounce::count(5, 4);
-        assert!(matches!(registry.add(bad, 0), Err(SpecError::Rule(e)) if e.field == "raise"));
-        let mut second = inlet();
-        second.id = 2;
-        registry.add(second.clone(), 0).unwrap();
-        second.id = 3;
-        assert_eq!(registry.add(second, 0), Err(SpecError::Full));
+        let spec = inlet();
+        let add = |r: &mut Registry<2, 16>, id: u16, rule: Rule| r.add(id, rule, spec.anomaly, 0);
+        add(&mut registry, 1, spec.rule).unwrap();
+        assert_eq!(
+            add(&mut registry, 1, spec.rule),
+            Err(SpecError::DuplicateId(1))
+        );
+        let mut bad = spec.rule;
+        bad.raise = Debounce::count(5, 4);
+        assert!(
+            matches!(add(&mut registry, 2, bad), Err(SpecError::Rule(e)) if e.field == "raise")
+        );
+        add(&mut registry, 2, spec.rule).unwrap();
+        assert_eq!(add(&mut registry, 3, spec.rule), Err(SpecError::Full));
         assert_eq!(
             registry.observe(9, 0, 1.0),
             Err(ObserveError::UnknownMetric(9))
@@ -455,6 +486,19 @@ mod tests {
             ),
             Err(SpecError::NameTooLong)
         );
+    }
+
+    #[test]
+    fn a_rule_in_flash_judges_like_one_in_ram() {
+        static RULE: Rule = Rule::above(30.0, 35.0);
+        let mut borrowed: Monitor<64, &'static Rule> =
+            Monitor::new(1, &RULE, AnomalyConfig::DEFAULT, 0);
+        let mut owned: Monitor<64> = Monitor::new(1, RULE, AnomalyConfig::DEFAULT, 0);
+        for i in 0..100u64 {
+            let v = 25.0 + i as f32 * 0.2;
+            assert_eq!(borrowed.observe(i * 1000, v), owned.observe(i * 1000, v));
+        }
+        assert_eq!(borrowed.level(), Level::Critical);
     }
 
     #[test]

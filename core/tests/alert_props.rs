@@ -252,7 +252,7 @@ proptest! {
     ) {
         let spec = MetricSpec::new(9, "inlet_temperature", "degC", rule, AnomalyConfig::with_limits(Some(-1e5), Some(1e5), None)).unwrap();
         let run = || {
-            let mut monitor: Monitor<64> = Monitor::new(spec.clone(), 0);
+            let mut monitor: Monitor<64> = Monitor::for_spec(&spec, 0);
             let mut t = 0;
             let mut out = Vec::new();
             for (value, gap) in values.iter().zip(&gaps) {

@@ -676,7 +676,7 @@ impl Ingest {
                     if node.specs.get(&spec.id) != Some(&spec) {
                         let start = node.last.get(&spec.id).map_or(0, |r| r.t_ms);
                         node.monitors
-                            .insert(spec.id, Box::new(Monitor::new(spec.clone(), start)));
+                            .insert(spec.id, Box::new(Monitor::for_spec(&spec, start)));
                         node.specs.insert(spec.id, spec.clone());
                         out.push(Event::Metric {
                             node: node.id,
@@ -716,7 +716,7 @@ impl Ingest {
                             .spec_for(node.id, metric, node.specs.get(&metric));
                         node.specs.insert(metric, spec.clone());
                         node.monitors
-                            .insert(metric, Box::new(Monitor::new(spec, t_ms)));
+                            .insert(metric, Box::new(Monitor::for_spec(&spec, t_ms)));
                     }
                     if let Some(monitor) = node.monitors.get_mut(&metric) {
                         match monitor.observe(t_ms, value) {

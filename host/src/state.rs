@@ -176,7 +176,7 @@ fn metric_view(node: &NodeState, id: u16) -> MetricView {
     let summary = spec.map(|s| s.rule.summary());
     let fit = monitor.and_then(|m| m.window().fit());
     let eta = monitor.zip(last).and_then(|(m, last)| {
-        let rule = &m.spec().rule;
+        let rule = m.rule();
         let (threshold, crossing, policy) = match (&rule.predictive, summary) {
             (Some(p), _) => (p.threshold, p.crossing, p.policy),
             (None, Some(s)) => (s.critical.or(s.warning)?, s.crossing, EtaPolicy::DEFAULT),

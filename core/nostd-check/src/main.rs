@@ -177,12 +177,13 @@ fn alerts(t: u64, v: f32) {
 
     if let Ok(spec) = MetricSpec::new(1, "inlet", "degC", rule, AnomalyConfig::DEFAULT) {
         consume(spec.descriptor());
-        let mut monitor = Monitor::<64>::new(spec.clone(), t);
+        let mut monitor = Monitor::<64>::for_spec(&spec, t);
         consume((monitor.observe(t, v), monitor.poll(t + 1)));
-        consume((monitor.spec().id, monitor.level(), monitor.window().len(), monitor.anomaly().samples()));
-        consume((monitor.last_score(), monitor.alert().level(), monitor.invalid_values()));
-        let mut registry = Registry::<4, 64>::new();
-        consume(registry.add(spec, t));
+        consume((monitor.id(), monitor.rule().needs_forecast(), monitor.level(), monitor.window().len()));
+        consume((monitor.anomaly().samples(), monitor.last_score(), monitor.alert().level(), monitor.invalid_values()));
+        static RULE: Rule = Rule::above(30.0, 35.0);
+        let mut registry = Registry::<4, 64, &'static Rule>::new();
+        consume(registry.add(spec.id, &RULE, spec.anomaly, t));
         consume(registry.observe(1, t, v));
         registry.poll(t + 1, consume);
         consume((registry.get(1).is_some(), registry.iter().count(), registry.len(), registry.is_empty()));

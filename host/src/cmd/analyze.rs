@@ -14,7 +14,7 @@ use crate::timefmt::{format_span, format_utc, parse_rfc3339};
 use clap::Args;
 use rackwatch_core::alert::{Bound, Horizon, Limit, Limits, Predictive, Rule};
 use rackwatch_core::anomaly::AnomalyConfig;
-use rackwatch_core::monitor::{MetricSpec, Monitor};
+use rackwatch_core::monitor::Monitor;
 use rackwatch_core::trend::{Crossing, EtaPolicy, TimeTo};
 use rackwatch_core::wire::Cause;
 use serde::Serialize;
@@ -279,14 +279,7 @@ pub fn analyze<const N: usize, R: BufRead>(
     let (rule, threshold) = rule(args);
     rule.check()
         .map_err(|e| anyhow::anyhow!("the thresholds do not make a valid rule: {e}"))?;
-    let spec = MetricSpec {
-        id: 0,
-        name: heapless::String::new(),
-        unit: heapless::String::new(),
-        rule,
-        anomaly: AnomalyConfig::DEFAULT,
-    };
-    let mut monitor: Box<Monitor<N>> = Box::new(Monitor::new(spec, 0));
+    let mut monitor: Box<Monitor<N>> = Box::new(Monitor::new(0, rule, AnomalyConfig::DEFAULT, 0));
     let mut summary = Summary {
         rows: 0,
         skipped: 0,
