@@ -15,3 +15,4 @@ pub mod source;
 pub mod state;
 pub mod store;
 pub mod timefmt;
+pub mod tui;
