@@ -43,8 +43,6 @@ enum Command {
     Record(cmd::record::RecordArgs),
     /// Play a capture back at any speed, to stdout, a pty, a TCP client or a device.
     Replay(cmd::replay::ReplayArgs),
-    /// Detection-quality benchmarks: NAB anomaly scoring, time-to-threshold accuracy.
-    Bench(cmd::bench::BenchArgs),
     /// Check the configuration file.
     Config(cmd::config::ConfigCmd),
     /// The live dashboard: nodes, metrics, trends, forecasts and alerts, from a daemon or sources.
@@ -89,7 +87,6 @@ fn main() -> ExitCode {
         Command::History(args) => cmd::history::run(args, &mut stdout),
         Command::Alerts(args) => cmd::alerts::run(args, &mut stdout),
         Command::Config(args) => cmd::config::run(args, &mut stdout),
-        Command::Bench(args) => cmd::bench::run(args, &mut stdout),
         Command::Record(args) => cmd::record::run(args, &mut stdout),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Watch(args) => cmd::watch::run(args),
