@@ -2,9 +2,8 @@
 //!
 //! The node calls a [`MetricHook`] on every reading it takes, on every failed sensor read and on
 //! every [`Node::poll`](crate::node::Node::poll); whatever the hook hands to `emit` is sent at once as
-//! a Transition frame. The node's monitors (`rackwatch_core::monitor::Registry`, from the alert and
-//! monitor issue) will implement it; until then the node runs with [`NoMonitors`], which judges
-//! nothing and announces no rules.
+//! a Transition frame. [`RackMonitors`](crate::rack::RackMonitors) implements it with the core's
+//! monitors and the rack's rules; [`NoMonitors`] judges nothing and announces no rules.
 //!
 //! Invariants the node keeps for a hook:
 //! - `on_reading` sees every reading the node takes, in the order taken, before the reading joins a
@@ -40,7 +39,8 @@ pub trait MetricHook {
     }
 
     /// The full spec of `metric`, sent in a Metric frame right after the Hello; `None` sends none.
-    fn metric_spec(&self, metric: u16) -> Option<&MetricSpec> {
+    /// Built on demand, so a hook can keep its rules in flash and its names as `&'static str`.
+    fn metric_spec(&self, metric: u16) -> Option<MetricSpec> {
         let _ = metric;
         None
     }
@@ -77,7 +77,7 @@ impl<H: MetricHook + ?Sized> MetricHook for &mut H {
         (**self).rule_summary(metric)
     }
 
-    fn metric_spec(&self, metric: u16) -> Option<&MetricSpec> {
+    fn metric_spec(&self, metric: u16) -> Option<MetricSpec> {
         (**self).metric_spec(metric)
     }
 }

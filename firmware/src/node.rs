@@ -448,7 +448,7 @@ where
         while let Some(metric) = self.sensors.metric(index) {
             index += 1;
             if let Some(spec) = self.hook.metric_spec(metric.id) {
-                self.link.load_body(Body::Metric(spec.clone()));
+                self.link.load_body(Body::Metric(spec));
                 self.link.finish();
             }
         }

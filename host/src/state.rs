@@ -251,7 +251,10 @@ pub fn fetch(url: &str, timeout: std::time::Duration) -> Result<Snapshot, String
     })?;
     let _ = stream.set_read_timeout(Some(timeout));
     let _ = stream.set_write_timeout(Some(timeout));
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n")
+    // One write: some servers answer (and close) after the first packet.
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
         .map_err(|e| format!("{url}: {e}"))?;
     let mut response = Vec::new();
     stream

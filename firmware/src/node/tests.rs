@@ -135,8 +135,8 @@ impl MetricHook for Recorder {
         })
     }
 
-    fn metric_spec(&self, metric: u16) -> Option<&MetricSpec> {
-        self.spec.as_ref().filter(|s| s.id == metric)
+    fn metric_spec(&self, metric: u16) -> Option<MetricSpec> {
+        self.spec.clone().filter(|s| s.id == metric)
     }
 }
 
