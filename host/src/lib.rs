@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod line_out;
 pub mod local;
 pub mod rules;
+pub mod sim;
 pub mod source;
 pub mod state;
 pub mod store;

@@ -43,6 +43,8 @@ enum Command {
     Record(cmd::record::RecordArgs),
     /// Play a capture back at any speed, to stdout, a pty, a TCP client or a device.
     Replay(cmd::replay::ReplayArgs),
+    /// Simulated rack nodes (the firmware with simulated sensors) on ptys, a stream or a capture.
+    Sim(cmd::sim::SimArgs),
     /// Check the configuration file.
     Config(cmd::config::ConfigCmd),
     /// The live dashboard: nodes, metrics, trends, forecasts and alerts, from a daemon or sources.
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         Command::Config(args) => cmd::config::run(args, &mut stdout),
         Command::Record(args) => cmd::record::run(args, &mut stdout),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
         Command::Watch(args) => cmd::watch::run(args),
         Command::Check(args) => {
             // The plugin contract: the exit status is the level, whatever happened.

@@ -10,6 +10,7 @@ pub mod history;
 pub mod record;
 pub mod replay;
 pub mod run;
+pub mod sim;
 pub mod watch;
 
 use crate::config::{default_config_file, Config};
