@@ -360,6 +360,9 @@ pub struct NodeState {
     pub id: u16,
     /// The current boot.
     pub boot: Option<BootState>,
+    /// The latest node time a frame carried, and the wall time it arrived: the host's estimate of
+    /// the node's clock between frames (robust to a node clock that runs fast or slow).
+    pub latest_node_ms: Option<(u64, u64)>,
     old_boots: VecDeque<u32>,
     /// The current boot's Hello.
     pub hello: Option<Hello>,
@@ -389,6 +392,7 @@ impl NodeState {
         NodeState {
             id,
             boot: None,
+            latest_node_ms: None,
             old_boots: VecDeque::new(),
             hello: None,
             specs: BTreeMap::new(),
@@ -619,6 +623,7 @@ impl Ingest {
                     seqs: SeqWindow::starting_at(header.seq),
                 });
                 node.hello = None;
+                node.latest_node_ms = None;
                 node.specs.clear();
                 node.monitors.clear();
                 node.last.clear();
@@ -801,11 +806,14 @@ impl Ingest {
                     kind: NodeEventKind::Down { silent_ms },
                 });
             }
-            let Some(boot_wall_ms) = boot.boot_wall_ms else {
+            let (Some(boot_wall_ms), Some((latest, latest_wall))) =
+                (boot.boot_wall_ms, node.latest_node_ms)
+            else {
                 continue;
             };
-            let node_now = wall_ms
-                .saturating_sub(boot_wall_ms)
+            // The node's clock now: its latest time plus the wall time since, less a slack.
+            let node_now = latest
+                .saturating_add(wall_ms.saturating_sub(latest_wall))
                 .saturating_sub(POLL_SLACK_MS);
             for monitor in node.monitors.values_mut() {
                 if let Ok(transitions) = monitor.poll(node_now) {
@@ -828,6 +836,12 @@ impl Ingest {
 /// The boot's wall-clock anchor, set from the first timed frame: the node's clock read `node_ms` when
 /// the frame arrived at `wall_ms`.
 fn anchor(node: &mut NodeState, out: &mut Vec<Event>, wall_ms: u64, node_ms: u64) -> u64 {
+    if node
+        .latest_node_ms
+        .is_none_or(|(latest, _)| node_ms >= latest)
+    {
+        node.latest_node_ms = Some((node_ms, wall_ms));
+    }
     let Some(boot) = &mut node.boot else {
         return wall_ms.saturating_sub(node_ms);
     };

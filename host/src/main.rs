@@ -65,7 +65,14 @@ fn init_logging(cli: &Cli) {
         .as_deref()
         .map(EnvFilter::new)
         .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        // The demo tells its own story; its line noise is counted in its summary, not logged.
+        .unwrap_or_else(|| {
+            EnvFilter::new(if matches!(cli.command, Command::Demo(_)) {
+                "error"
+            } else {
+                "info"
+            })
+        });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -78,13 +85,15 @@ fn init_logging(cli: &Cli) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The interactive dashboard owns the terminal: log lines would tear through it.
-    if !matches!(&cli.command, Command::Watch(w) if !w.once) {
+    if !matches!(&cli.command, Command::Watch(w) if !w.once)
+        && !matches!(&cli.command, Command::Demo(d) if !d.text && std::io::IsTerminal::is_terminal(&std::io::stdout()))
+    {
         init_logging(&cli);
     }
     let mut stdout = std::io::stdout().lock();
     let result = match &cli.command {
         Command::Run(args) => cmd::run::run(args),
-        Command::Demo(args) => cmd::demo::run(args, &mut stdout).map_err(Into::into),
+        Command::Demo(args) => cmd::demo::run(args, &mut stdout),
         Command::Analyze(args) => cmd::analyze::run(args, &mut stdout),
         Command::History(args) => cmd::history::run(args, &mut stdout),
         Command::Alerts(args) => cmd::alerts::run(args, &mut stdout),
@@ -110,6 +119,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`rackwatch history | head`) is not an error.
+        Err(error)
+            if error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             // The chain, without repeating a cause a message already quotes.
             let mut text = error.to_string();
