@@ -246,7 +246,8 @@ impl Daemon {
                         ingest.tick(clock, &mut events);
                         last_tick = Instant::now();
                     }
-                    if events.len() >= 5000 || last_flush.elapsed() >= Duration::from_millis(250) {
+                    if events.len() >= 50_000 || last_flush.elapsed() >= Duration::from_millis(500)
+                    {
                         flush(&ingest, &mut events, &views, &mut store, clock)?;
                         last_flush = Instant::now();
                     }

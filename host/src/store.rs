@@ -265,7 +265,7 @@ impl Store {
         self.conn
             .execute_batch(
                 "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
+                 PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;",
             )
             .map_err(|e| self.err(e))?;
         self.conn.execute_batch(SCHEMA).map_err(|e| self.err(e))?;

@@ -91,12 +91,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let mut err = std::io::stderr().lock();
     writeln!(
         err,
-        "rackwatch: {} bytes, {} frames, {} decode errors, {} events from {} nodes",
+        "rackwatch: {} bytes, {} frames, {} decode errors, {} events from {} nodes{}",
         s.bytes,
         s.frames,
         errors,
         summary.events,
-        s.nodes.len()
+        s.nodes.len(),
+        peak_rss_kib().map_or_else(String::new, |kib| format!(", peak RSS {kib} KiB"))
     )?;
     for node in &s.nodes {
         let c = &node.counters;
@@ -115,4 +116,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The process's peak resident set (`VmHWM`), Linux only.
+fn peak_rss_kib() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
