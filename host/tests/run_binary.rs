@@ -245,6 +245,22 @@ fn a_pty_unplugged_and_plugged_back_is_reconnected_and_the_loss_is_a_gap() {
     assert_eq!(s.decode_errors.values().sum::<u64>(), 1);
     assert_eq!(n.metrics[0].level, "CRITICAL");
 
+    // The Nagios plugin reads the same state: exit status 2, one status line with perfdata.
+    let check = rackwatch()
+        .args(["check", "--node", "9", "--connect", &url])
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(2), "{line}");
+    assert!(line.starts_with("RACKWATCH CRITICAL - node 9: inlet_temperature 36.5 degC"), "{line}");
+    assert!(line.trim_end().ends_with("| inlet_temperature=36.5;30;35;;"), "{line}");
+    assert_eq!(line.lines().count(), 1);
+    let unknown = rackwatch()
+        .args(["check", "--node", "99", "--connect", &url])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(3));
+
     terminate(&mut second);
     second.wait().unwrap();
     terminate(&mut daemon);

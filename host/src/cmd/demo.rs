@@ -84,11 +84,8 @@ fn cause_text(cause: &Cause, unit: &str) -> String {
 }
 
 fn table(out: &mut dyn Write, snapshot: &Snapshot, rack: &SimRack) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "  {:<4} {:<15} {:<18} {:>12} {:>10} {:<22} {}",
-        "node", "scenario", "metric", "value", "trend/h", "forecast", "level node/host"
-    )?;
+    // The header, in the rows' column widths.
+    writeln!(out, "  node scenario        metric                    value    trend/h forecast               level node/host")?;
     for node in &snapshot.nodes {
         let scenario = rack
             .scenario(usize::from(node.id).saturating_sub(1))
