@@ -252,8 +252,15 @@ fn a_pty_unplugged_and_plugged_back_is_reconnected_and_the_loss_is_a_gap() {
         .unwrap();
     let line = String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.status.code(), Some(2), "{line}");
-    assert!(line.starts_with("RACKWATCH CRITICAL - node 9: inlet_temperature 36.5 degC"), "{line}");
-    assert!(line.trim_end().ends_with("| inlet_temperature=36.5;30;35;;"), "{line}");
+    assert!(
+        line.starts_with("RACKWATCH CRITICAL - node 9: inlet_temperature 36.5 degC"),
+        "{line}"
+    );
+    assert!(
+        line.trim_end()
+            .ends_with("| inlet_temperature=36.5;30;35;;"),
+        "{line}"
+    );
     assert_eq!(line.lines().count(), 1);
     let unknown = rackwatch()
         .args(["check", "--node", "99", "--connect", &url])
