@@ -129,16 +129,26 @@ proptest! {
 
     #[test]
     fn every_score_is_finite_and_within_zero_and_one(config in config(), samples in stream()) {
-        let (scores, detector) = scores(config, &samples);
-        for s in &scores {
+        let mut detector = AnomalyDetector::new(config);
+        for &(t, v) in &samples {
+            let resting = detector.resting();
+            let s = detector.update(t, v).unwrap();
             for component in [s.score, s.deviation, s.level_shift, s.spike, s.stuck] {
                 prop_assert!(component.is_finite() && (0.0..=1.0).contains(&component), "{:?}", s);
             }
             prop_assert!(s.stuck == 0.0 || s.stuck == 1.0);
+            let largest = s.deviation.max(s.level_shift).max(s.spike).max(s.stuck);
             if s.out_of_range || s.slew {
                 prop_assert_eq!(s.score, 1.0);
+            } else if resting > 0 {
+                // Resting after an anomaly started: the components report, the score is 0.
+                prop_assert_eq!(s.score, 0.0);
+                prop_assert_eq!(detector.resting(), resting - 1);
             } else {
-                prop_assert_eq!(s.score, s.deviation.max(s.level_shift).max(s.spike).max(s.stuck));
+                prop_assert_eq!(s.score, largest);
+            }
+            if resting == 0 && largest >= 0.5 {
+                prop_assert!(detector.resting() > 0, "an anomaly's start begins a rest");
             }
         }
         prop_assert_eq!(detector.samples() as usize, samples.len());
