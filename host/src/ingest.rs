@@ -714,11 +714,18 @@ impl Ingest {
                         },
                     );
                     if !node.monitors.contains_key(&metric) && node.monitors.len() < MAX_METRICS {
-                        // Not described by the node (joined mid-boot, or a node without Metric
-                        // frames): the host's rule for it, or anomaly scoring only.
-                        let spec = self
-                            .rules
-                            .spec_for(node.id, metric, node.specs.get(&metric));
+                        // Not described by a Metric frame (joined mid-boot, or older firmware):
+                        // what the Hello announced, the host's rule for it, or anomaly scoring.
+                        let announced = node
+                            .hello
+                            .as_ref()
+                            .and_then(|h| h.metrics.iter().find(|d| d.id == metric));
+                        let spec = self.rules.spec_for(
+                            node.id,
+                            metric,
+                            node.specs.get(&metric),
+                            announced,
+                        );
                         node.specs.insert(metric, spec.clone());
                         node.monitors
                             .insert(metric, Box::new(Monitor::for_spec(&spec, t_ms)));

@@ -92,7 +92,8 @@ fn main() -> ExitCode {
     {
         init_logging(&cli);
     }
-    let mut stdout = std::io::stdout().lock();
+    // Not locked: the daemon's ingest thread prints events (`run --events`) while main waits.
+    let mut stdout = std::io::stdout();
     let result = match &cli.command {
         Command::Run(args) => cmd::run::run(args),
         Command::Demo(args) => cmd::demo::run(args, &mut stdout),

@@ -2,9 +2,11 @@
 //! describe. Plain data from the configuration file, in the core's [`Rule`] and [`AnomalyConfig`]
 //! types.
 
-use rackwatch_core::alert::Rule;
+use rackwatch_core::alert::{Bound, Limit, Limits, Rule};
 use rackwatch_core::anomaly::AnomalyConfig;
 use rackwatch_core::monitor::MetricSpec;
+use rackwatch_core::trend::Crossing;
+use rackwatch_core::wire::MetricDescriptor;
 use serde::Deserialize;
 
 /// One override.
@@ -57,20 +59,47 @@ impl HostRules {
         spec
     }
 
-    /// A spec for a metric the node did not describe: its name is `metric_<id>`; the host's override
-    /// for that name, else no alert conditions and the default anomaly scoring.
-    pub fn spec_for(&self, node: u16, metric: u16, known: Option<&MetricSpec>) -> MetricSpec {
+    /// A spec for a metric the node sent no Metric frame for (older firmware, or a host that joined
+    /// after the node's boot): the name, unit and static thresholds its Hello announced (strict
+    /// bounds, no hysteresis), else `metric_<id>` with no alert conditions; then the host's override
+    /// for that name. The default anomaly scoring either way.
+    pub fn spec_for(
+        &self,
+        node: u16,
+        metric: u16,
+        known: Option<&MetricSpec>,
+        announced: Option<&MetricDescriptor>,
+    ) -> MetricSpec {
         if let Some(spec) = known {
             return spec.clone();
         }
-        let name = format!("metric_{metric}");
-        let spec = MetricSpec {
+        let mut spec = MetricSpec {
             id: metric,
-            name: heapless::String::try_from(name.as_str()).unwrap_or_default(),
+            name: heapless::String::try_from(format!("metric_{metric}").as_str())
+                .unwrap_or_default(),
             unit: heapless::String::new(),
             rule: Rule::EMPTY,
             anomaly: AnomalyConfig::DEFAULT,
         };
+        if let Some(d) = announced {
+            spec.name = d.name.clone();
+            spec.unit = d.unit.clone();
+            let limit = |v: Option<f32>| {
+                let limit = v.map(|v| Limit::at(Bound::strict(v)));
+                match d.rule.crossing {
+                    Crossing::Above => Limits {
+                        above: limit,
+                        below: None,
+                    },
+                    Crossing::Below => Limits {
+                        above: None,
+                        below: limit,
+                    },
+                }
+            };
+            spec.rule.value.warning = limit(d.rule.warning);
+            spec.rule.value.critical = limit(d.rule.critical);
+        }
         self.apply(node, spec)
     }
 }
@@ -109,10 +138,20 @@ mod tests {
         assert_eq!(rules.apply(7, spec("inlet")).rule, Rule::above(40.0, 45.0));
         assert_eq!(rules.apply(8, spec("inlet")).rule, Rule::above(25.0, 30.0));
         assert_eq!(rules.apply(8, spec("power")).rule, Rule::above(30.0, 35.0));
-        let unknown = rules.spec_for(8, 9, None);
+        let unknown = rules.spec_for(8, 9, None, None);
         assert_eq!(
             (unknown.name.as_str(), unknown.rule),
             ("metric_9", Rule::EMPTY)
         );
+        let announced = spec("power").descriptor();
+        let from_hello = rules.spec_for(8, 1, None, Some(&announced));
+        assert_eq!(
+            (from_hello.name.as_str(), from_hello.unit.as_str()),
+            ("power", "degC")
+        );
+        assert_eq!(from_hello.rule, Rule::above(30.0, 35.0));
+        // The override by name applies to an announced metric too.
+        let inlet = rules.spec_for(8, 1, None, Some(&spec("inlet").descriptor()));
+        assert_eq!(inlet.rule, Rule::above(25.0, 30.0));
     }
 }
