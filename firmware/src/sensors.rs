@@ -215,6 +215,11 @@ impl<B1: I2c, B2: I2c, D: DelayNs> BoardSensors<B1, B2, D> {
         }
     }
 
+    /// Gives the buses back (the on-board one first).
+    pub fn release(self) -> (B1, B2) {
+        (self.onboard, self.addon)
+    }
+
     /// The sensor in schedule slot `slot`.
     pub fn sensor(&self, slot: usize) -> Option<BoardSensor> {
         self.slots.get(slot).copied()

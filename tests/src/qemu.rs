@@ -7,6 +7,12 @@
 //! (defmt over semihosting, binary) and stderr (QEMU's messages and the image's stack reports) go to
 //! files in the run's scratch directory.
 //!
+//! QEMU runs with `-icount shift=0,sleep=off`: the guest's clock advances one nanosecond per
+//! instruction and jumps to the next timer when the guest sleeps. The image's rack time is a
+//! multiple of that clock, so hours of rack time take seconds, the frames are those a real-time
+//! run sends, and a loaded host cannot stretch the node's time between two polls (a stalled reader
+//! only fills socat's buffers).
+//!
 //! [`tools`] finds `qemu-system-arm` with the `b-l475e-iot01a` machine (QEMU 10; Debian bookworm's
 //! own 7.2 lacks it) and socat. If either is missing a test says so on the terminal and passes,
 //! except under `CI=true`, where it fails: CI installs both (`.ci/run`).
@@ -178,6 +184,8 @@ impl QemuRun {
             ))
             .args(["-serial", "chardev:uart0"])
             .args(["-semihosting-config", "enable=on,target=native"])
+            // Guest time moves with the guest only; idle time is skipped (module docs).
+            .args(["-icount", "shift=0,sleep=off"])
             .arg("-kernel")
             .arg(elf)
             .stdin(Stdio::null())

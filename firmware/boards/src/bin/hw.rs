@@ -28,8 +28,8 @@ use embassy_stm32::{bind_interrupts, peripherals, rng, Config};
 use embassy_time::{Delay, Duration, Instant};
 use panic_probe as _;
 use rackwatch_firmware::drivers::{ina226, sht4x};
-use rackwatch_firmware::hook::NoMonitors;
 use rackwatch_firmware::node::{Clock, Node, NodeConfig};
+use rackwatch_firmware::rack::{RackMonitors, BOARD};
 use rackwatch_firmware::sensors::{BoardPeriods, BoardSensors};
 
 /// The node id in every frame. Give each board of a host its own before flashing.
@@ -94,7 +94,11 @@ impl embedded_io::WriteReady for Vcp {
 
 type HwSensors =
     BoardSensors<I2c<'static, Blocking, i2c::Master>, I2c<'static, Blocking, i2c::Master>, Delay>;
-type HwNode = Node<HwSensors, Vcp, EmbassyClock, NoMonitors>;
+/// Monitors the image has room for: the wire's limit of 16 metrics, so the static RAM figure is
+/// the budget's case whatever is fitted (the board reports 9 metrics with both add-ons).
+const METRICS: usize = rackwatch_core::wire::MAX_METRICS;
+
+type HwNode = Node<HwSensors, Vcp, EmbassyClock, &'static mut RackMonitors<METRICS>>;
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
@@ -137,10 +141,15 @@ fn main() -> ! {
     };
 
     let config = NodeConfig::new(NODE_ID, boot_id, reset);
-    let Some(node) = Node::new(sensors, Vcp(tx), EmbassyClock, NoMonitors, config)
-        .ok()
-        .and_then(|node| cortex_m::singleton!(: HwNode = node))
-    else {
+    // The fitted sensors' metrics, judged by the board's rules. The monitors live in a static and
+    // are filled where they lie (18 KiB: never on the stack); their clock starts at boot.
+    let node = cortex_m::singleton!(: RackMonitors<METRICS> = RackMonitors::empty(&BOARD))
+        .and_then(|monitors| {
+            monitors.add_sensors(&sensors, 0);
+            let node = Node::new(sensors, Vcp(tx), EmbassyClock, monitors, config).ok()?;
+            cortex_m::singleton!(: HwNode = node)
+        });
+    let Some(node) = node else {
         defmt::panic!("the node configuration was refused");
     };
     defmt::info!(

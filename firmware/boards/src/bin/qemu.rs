@@ -8,9 +8,16 @@
 //! simulation instead of sensors. QEMU's USART accepts only 32-bit accesses; metapac writes whole
 //! registers, which are 32 bits.
 //!
-//! Rack time runs [`SPEEDUP`] times faster than QEMU's clock (60 by default: a rack minute per
-//! second; set `RACKWATCH_QEMU_SPEEDUP` when building to change it), so hours of a failing rack play
-//! out in minutes. Every time in the frames (reading times, Heartbeat uptime) is rack time.
+//! Rack time runs [`SPEEDUP`] times faster than QEMU's clock (500 by default: a SysTick millisecond
+//! is half a rack second, so the 10 s sampling and 5 s Heartbeats fall on whole ticks and the
+//! simulated rack's three-hour story plays out in about 25 s; set `RACKWATCH_QEMU_SPEEDUP` when
+//! building to change it). Every time in the frames (reading times, Heartbeat uptime) is rack time.
+//! The end-to-end test also runs QEMU with `-icount shift=0,sleep=off`, so the guest's clock only
+//! moves with the guest and idle time is skipped: the same frames, a few seconds of real time, and
+//! a slow host cannot make the node miss a deadline.
+//!
+//! The monitors are `rackwatch_firmware::rack::RackMonitors` with the rack's rules (`RACK`) for the
+//! four simulated metrics, in a static filled in place, their clock started at boot.
 //!
 //! Invariants: no allocation; nothing here panics after start-up (a configuration error is logged
 //! and ends QEMU with a failure exit code); the line never blocks the sampling except for the boot
@@ -29,8 +36,8 @@ use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE};
 use critical_section::Mutex;
 use defmt_semihosting as _;
-use rackwatch_firmware::hook::NoMonitors;
 use rackwatch_firmware::node::{Clock, Node, NodeConfig};
+use rackwatch_firmware::rack::{RackMonitors, RACK};
 use rackwatch_firmware::sensors::SimSensorSet;
 use rackwatch_firmware::sim;
 use stm32_metapac as pac;
@@ -46,9 +53,9 @@ const NODE_ID: u16 = 1;
 /// How often the stack high-water mark is printed on semihosting stderr, rack ms.
 const STACK_REPORT_MS: u64 = 60_000;
 
-/// `RACKWATCH_QEMU_SPEEDUP` as a number (1 to 100 000), or 60.
+/// `RACKWATCH_QEMU_SPEEDUP` as a number (1 to 100 000), or 500.
 const fn parse_speedup(var: Option<&str>) -> u64 {
-    let Some(text) = var else { return 60 };
+    let Some(text) = var else { return 500 };
     let bytes = text.as_bytes();
     let mut value = 0u64;
     let mut i = 0;
@@ -143,7 +150,10 @@ impl embedded_io::WriteReady for Usart1 {
     }
 }
 
-type QemuNode = Node<SimSensorSet, Usart1, RackClock, NoMonitors>;
+/// The simulated rack's metrics, all monitored.
+const METRICS: usize = RACK.len();
+
+type QemuNode = Node<SimSensorSet, Usart1, RackClock, &'static mut RackMonitors<METRICS>>;
 
 /// Prints `rackwatch-qemu: stack high-water <used> of <size> bytes` on semihosting stderr.
 fn report_stack() {
@@ -180,10 +190,17 @@ fn main() -> ! {
 
     let sensors = SimSensorSet::new(sim::qemu_rack(), sim::QEMU_SAMPLE_PERIOD_MS);
     let config = NodeConfig::new(NODE_ID, boot_id, reset);
-    let node: &'static mut QemuNode = match Node::new(sensors, uart, RackClock, NoMonitors, config)
-        .ok()
-        .and_then(|node| cortex_m::singleton!(: QemuNode = node))
-    {
+    // The monitors live in a static and are filled where they lie (no large value on the stack);
+    // their clock starts at boot (0 ms), as a host replaying the readings assumes.
+    let node: Option<&'static mut QemuNode> =
+        cortex_m::singleton!(: RackMonitors<METRICS> = RackMonitors::empty(&RACK)).and_then(
+            |monitors| {
+                monitors.add_sensors(&sensors, 0);
+                let node = Node::new(sensors, uart, RackClock, monitors, config).ok()?;
+                cortex_m::singleton!(: QemuNode = node)
+            },
+        );
+    let node = match node {
         Some(node) => node,
         None => {
             defmt::error!("rackwatch-qemu: the node configuration was refused");
