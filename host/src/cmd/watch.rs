@@ -197,6 +197,23 @@ fn event_loop(
     args: &WatchArgs,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
+    // Keys are read on their own thread: crossterm's read can block on the terminal even after a
+    // poll said it was ready (seen under tmux), and the dashboard must keep refreshing, and keep
+    // honouring SIGINT/SIGTERM, whatever the terminal does. The thread ends with the process.
+    let (keys, key_rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("watch-keys".into())
+        .spawn(move || loop {
+            match event::read() {
+                Ok(event) => {
+                    if keys.send(event).is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        })
+        .context("cannot start the key reader")?;
     let mut view = View::new(args.origin());
     let mut last_ok = None;
     let mut next_refresh = Instant::now();
@@ -207,11 +224,15 @@ fn event_loop(
         }
         terminal.draw(|frame| dashboard::draw(frame, &mut view))?;
         // A resize or any other event just leads to the next draw, at the new size.
-        if event::poll(Duration::from_millis(100))? {
-            if let Event::Key(key) = event::read()? {
+        match key_rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(Event::Key(key)) => {
                 if key.kind != KeyEventKind::Release && view.handle_key(key) {
                     break;
                 }
+            }
+            Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("the terminal stopped delivering keys")
             }
         }
     }
