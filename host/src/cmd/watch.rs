@@ -203,14 +203,11 @@ fn event_loop(
     let (keys, key_rx) = mpsc::channel();
     std::thread::Builder::new()
         .name("watch-keys".into())
-        .spawn(move || loop {
-            match event::read() {
-                Ok(event) => {
-                    if keys.send(event).is_err() {
-                        break;
-                    }
+        .spawn(move || {
+            while let Ok(event) = event::read() {
+                if keys.send(event).is_err() {
+                    break;
                 }
-                Err(_) => break,
             }
         })
         .context("cannot start the key reader")?;
