@@ -665,6 +665,34 @@ pub fn markdown(report: &Report) -> String {
         .map(|(_, f)| pct(Some(*f)))
         .collect();
     let _ = writeln!(s, "| **all never-full** | {} |", cells.join(" | "));
+    // One reading of the tables, computed from them.
+    let mean_error = |e: &[Option<f64>]| e.iter().flatten().sum::<f64>() / e.len().max(1) as f64;
+    if let (Some(best), Some(quiet)) = (
+        report
+            .overall
+            .iter()
+            .min_by(|a, b| mean_error(&a.1).total_cmp(&mean_error(&b.1))),
+        report
+            .overall_false_fill
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1)),
+    ) {
+        let _ = writeln!(
+            s,
+            "\nOver all filling curves the most accurate is `{}` ({}); the fewest predictions of a \
+             fill that never comes are `{}`'s ({}). A fit over the last 5–6 hours only (`Window<64>`, \
+             `predict_linear 6h`) takes the rising half of a daily cycle or of a rotation sawtooth \
+             for a fill; exponential forgetting keeps a tail of older samples and a day's memory \
+             sees whole cycles, so both do better on disks and queues with daily rhythms, and the \
+             core's significance test withholds answers a naive fit would give. No linear fit \
+             foresees acceleration: every predictor is late on exponential growth, the longer \
+             memories most.",
+            best.0.name(),
+            errors_cell(&best.1),
+            quiet.0.name(),
+            pct(Some(quiet.1))
+        );
+    }
     s
 }
 
