@@ -8,6 +8,8 @@
 //!   drop accounting when the line cannot keep up.
 //! - [`hook`]: the seam where per-metric monitors are called on every reading and hand back the
 //!   transitions the node sends at once.
+//! - [`log`]: the defmt log's bytes for the node's Log frames: a ring a board's global logger
+//!   writes whole defmt frames into, drained by the node when its line is idle.
 //! - [`rack`]: the rack's rules as `const` data and [`rack::RackMonitors`], the core's monitors behind
 //!   the hook, shared with the host's simulated nodes.
 //! - [`sim`]: the deterministic simulated rack, shared by the QEMU image and the host's simulated
@@ -25,6 +27,7 @@
 
 pub mod drivers;
 pub mod hook;
+pub mod log;
 pub mod node;
 pub mod rack;
 pub mod sensors;

@@ -11,7 +11,9 @@
 //! The node writes one frame at a time from a single [`MAX_ENCODED_LEN`] buffer, and only as many
 //! bytes as the writer takes without blocking ([`WriteReady`]); the rest goes out on later polls.
 //! Priorities when the line is free: the boot frames, then a due Heartbeat, then the readings batch
-//! (when it holds `batch_len` readings or its first reading is `batch_age_ms` old).
+//! (when it holds `batch_len` readings or its first reading is `batch_age_ms` old), then log bytes
+//! from the node's [`LogSource`] ([`Node::with_log`]) in Log frames of up to
+//! [`MAX_LOG_BYTES`](rackwatch_core::wire::MAX_LOG_BYTES).
 //!
 //! # Invariants
 //! - The first bytes after boot are a lone `0x00` (ending any partial frame a receiver holds from
@@ -34,12 +36,13 @@
 //!   frame in flight.
 
 use crate::hook::{MetricHook, NoMonitors};
+use crate::log::{LogSource, NoLog};
 use crate::sensors::{SensorSet, MAX_SENSORS};
 use embedded_io::{ErrorType, Write, WriteReady};
 use heapless::String;
 use rackwatch_core::trend::Crossing;
 use rackwatch_core::wire::{
-    encode_body, Body, BodyType, Frame, Header, Heartbeat, Hello, MetricDescriptor, Readings,
+    encode_body, Body, BodyType, Frame, Header, Heartbeat, Hello, Log, MetricDescriptor, Readings,
     ResetReason, RuleSummary, Transition, MAX_ENCODED_LEN, MAX_FIRMWARE_LEN, MAX_METRICS,
     MAX_NAME_LEN, MAX_READINGS, MAX_UNIT_LEN,
 };
@@ -287,10 +290,11 @@ impl<W: Write + WriteReady> Link<W> {
 }
 
 /// The node application. See the [module docs](self).
-pub struct Node<S, W, C, H = NoMonitors> {
+pub struct Node<S, W, C, H = NoMonitors, L = NoLog> {
     sensors: S,
     clock: C,
     hook: H,
+    log: L,
     config: NodeConfig,
     link: Link<W>,
     started: bool,
@@ -306,8 +310,9 @@ where
     C: Clock,
     H: MetricHook,
 {
-    /// A node that samples `sensors`, writes to `out` and judges with `hook`. Nothing is sent or
-    /// sampled until the first [`poll`](Self::poll).
+    /// A node that samples `sensors`, writes to `out` and judges with `hook`, without a log (see
+    /// [`with_log`](Node::with_log)). Nothing is sent or sampled until the first
+    /// [`poll`](Node::poll).
     pub fn new(
         sensors: S,
         out: W,
@@ -342,6 +347,7 @@ where
             sensors,
             clock,
             hook,
+            log: NoLog,
             link: Link {
                 out,
                 buf: [0; MAX_ENCODED_LEN],
@@ -363,6 +369,31 @@ where
         })
     }
 
+    /// The same node, sending the bytes of `log` in Log frames when the line is otherwise idle.
+    pub fn with_log<L: LogSource>(self, log: L) -> Node<S, W, C, H, L> {
+        Node {
+            sensors: self.sensors,
+            clock: self.clock,
+            hook: self.hook,
+            log,
+            config: self.config,
+            link: self.link,
+            started: self.started,
+            next_sample: self.next_sample,
+            next_heartbeat: self.next_heartbeat,
+            batch: self.batch,
+        }
+    }
+}
+
+impl<S, W, C, H, L> Node<S, W, C, H, L>
+where
+    S: SensorSet,
+    W: Write + WriteReady,
+    C: Clock,
+    H: MetricHook,
+    L: LogSource,
+{
     /// Does what is due: the boot frames on the first call, then samples due sensors, lets the hook
     /// see time pass, and writes what the line takes.
     pub fn poll(&mut self) {
@@ -379,7 +410,7 @@ where
     /// The earliest time (ms since boot) at which [`poll`](Self::poll) has something to do; a time
     /// in the past (or now) means at once. A board may sleep until then.
     pub fn next_due_ms(&self) -> u64 {
-        if !self.started || self.link.busy() {
+        if !self.started || self.link.busy() || self.log.has_log() {
             return 0;
         }
         let count = self.sensors.sensor_count().min(MAX_SENSORS);
@@ -420,6 +451,16 @@ where
     /// The hook.
     pub fn hook(&self) -> &H {
         &self.hook
+    }
+
+    /// The log source.
+    pub fn log(&self) -> &L {
+        &self.log
+    }
+
+    /// The log source, mutably.
+    pub fn log_mut(&mut self) -> &mut L {
+        &mut self.log
     }
 
     /// The line.
@@ -548,7 +589,7 @@ where
         }
     }
 
-    /// Loads a due Heartbeat, else a ready batch; false if nothing is due.
+    /// Loads a due Heartbeat, else a ready batch, else waiting log bytes; false if nothing is due.
     fn load_next(&mut self, now: u64) -> bool {
         let period = u64::from(self.config.heartbeat_ms);
         if now >= self.next_heartbeat {
@@ -573,6 +614,14 @@ where
                 || now.saturating_sub(self.batch.base_ms) >= u64::from(self.config.batch_age_ms))
         {
             self.ship();
+            true
+        } else if self.log.has_log() {
+            let mut log = Log::default();
+            self.log.take_log(&mut log.defmt);
+            if log.defmt.is_empty() {
+                return false;
+            }
+            self.link.load(&log);
             true
         } else {
             false

@@ -1,17 +1,22 @@
 //! The firmware under QEMU, read over a pty.
 //!
 //! The wiring is the one `shared/notes/embedded-qemu.md` measured to lose nothing: QEMU waits for a
-//! client on a unix socket (`-chardev socket,...,server=on,wait=on -serial chardev:uart0`), socat
+//! client on a socket (`-chardev socket,...,server=on,wait=on -serial chardev:uart0`), socat
 //! makes a pty and connects to the socket only once the pty's other side is opened
-//! (`pty,...,wait-slave`), so the node's first byte is already read by the test. QEMU's stdout
-//! (defmt over semihosting, binary) and stderr (QEMU's messages and the image's stack reports) go to
-//! files in the run's scratch directory.
+//! (`pty,...,wait-slave`), so the node's first byte is already read by the test. The socket is TCP
+//! on the loopback rather than the README's unix socket: QEMU's USART writes one byte per send, and
+//! a unix socket accounts a whole buffer per send, so it holds only a few hundred bytes and a
+//! reader a few milliseconds late stalls the USART; TCP coalesces them into megabytes. QEMU's stdout
+//! (the image's defmt stream over semihosting, binary, the same bytes its Log frames carry) and
+//! stderr (QEMU's messages and the image's stack reports) go to files in the run's scratch
+//! directory.
 //!
 //! QEMU runs with `-icount shift=0,sleep=off`: the guest's clock advances one nanosecond per
 //! instruction and jumps to the next timer when the guest sleeps. The image's rack time is a
 //! multiple of that clock, so hours of rack time take seconds, the frames are those a real-time
-//! run sends, and a loaded host cannot stretch the node's time between two polls (a stalled reader
-//! only fills socat's buffers).
+//! run sends, and a descheduled QEMU cannot stretch the node's time between two polls. A stalled
+//! reader only fills the TCP socket's buffer; were the USART held up, the guest would spin on it
+//! and its clock would run on (the node would then rightly count missed Heartbeats).
 //!
 //! [`tools`] finds `qemu-system-arm` with the `b-l475e-iot01a` machine (QEMU 10; Debian bookworm's
 //! own 7.2 lacks it) and socat. If either is missing a test says so on the terminal and passes,
@@ -173,14 +178,13 @@ impl QemuRun {
         let dir =
             std::env::temp_dir().join(format!("rackwatch-qemu-{}-{nanos}", std::process::id()));
         fs::create_dir_all(&dir).expect("scratch directory");
-        let socket = dir.join("uart.sock");
+        let port = free_port();
         let tty = dir.join("ttyFW");
         let qemu = Command::new(&tools.qemu)
             .args(["-M", MACHINE, "-display", "none", "-monitor", "none"])
             .arg("-chardev")
             .arg(format!(
-                "socket,id=uart0,path={},server=on,wait=on",
-                socket.display()
+                "socket,id=uart0,host=127.0.0.1,port={port},server=on,wait=on"
             ))
             .args(["-serial", "chardev:uart0"])
             .args(["-semihosting-config", "enable=on,target=native"])
@@ -195,11 +199,11 @@ impl QemuRun {
             .expect("qemu-system-arm starts");
         let mut socat = None;
         let run = |socat: &mut Option<Child>| -> Result<TTYPort, String> {
-            wait_for(|| socket.exists(), "QEMU's UART socket")?;
             *socat = Some(
                 Command::new(&tools.socat)
                     .arg(format!("pty,raw,echo=0,link={},wait-slave", tty.display()))
-                    .arg(format!("unix-connect:{}", socket.display()))
+                    // QEMU may not listen yet: socat retries until it does.
+                    .arg(format!("tcp:127.0.0.1:{port},retry=400,interval=0.05"))
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(File::create(dir.join("socat.err")).map_err(|e| e.to_string())?)
@@ -264,6 +268,11 @@ impl QemuRun {
         capture
     }
 
+    /// What the image wrote on semihosting stdout so far: its defmt stream, binary.
+    pub fn defmt_stdout(&self) -> Vec<u8> {
+        fs::read(self.dir.join("defmt.bin")).unwrap_or_default()
+    }
+
     /// What QEMU and the image wrote on stderr so far (the image's stack reports among it).
     pub fn stderr(&self) -> String {
         fs::read_to_string(self.dir.join("qemu.err")).unwrap_or_default()
@@ -278,6 +287,14 @@ impl Drop for QemuRun {
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A loopback TCP port nobody listens on now (the kernel's pick; QEMU binds it a moment later).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
 }
 
 /// Polls `ready` for up to 20 s.

@@ -30,6 +30,8 @@ const LIMIT: Duration = Duration::from_secs(150);
 struct Story {
     capture: Capture,
     stderr: String,
+    /// The image's defmt stream on semihosting stdout.
+    defmt: Vec<u8>,
 }
 
 impl Story {
@@ -95,8 +97,12 @@ fn story() -> Option<&'static Story> {
             let elf = qemu::firmware_elf();
             let mut run = QemuRun::start(&tools, &elf);
             let capture = run.read(LIMIT, story_told());
-            let stderr = run.stderr();
-            Some(Story { capture, stderr })
+            let (stderr, defmt) = (run.stderr(), run.defmt_stdout());
+            Some(Story {
+                capture,
+                stderr,
+                defmt,
+            })
         }))
         .map_err(|e| {
             e.downcast_ref::<String>()
@@ -403,4 +409,36 @@ fn host_replaying_the_node_readings_obtains_the_node_transitions() {
         readings.len(),
         replayed.len()
     );
+}
+
+/// The node's defmt log travels in its Log frames (kind 5): their bytes, in order, are the very
+/// stream the image wrote to semihosting, so `defmt-print -e <ELF>` decodes either the same way.
+#[test]
+fn qemu_node_sends_its_defmt_log_in_log_frames() {
+    let Some(story) = story() else { return };
+    let logged: Vec<u8> = story
+        .capture
+        .bodies(|b| match b {
+            Body::Log(log) => Some(log.defmt.to_vec()),
+            _ => None,
+        })
+        .concat();
+    // The boot line and a status line every ten rack minutes, a few hundred bytes.
+    assert!(logged.len() > 100, "{} log bytes", logged.len());
+    assert!(
+        story.defmt.starts_with(&logged),
+        "Log frames: {} bytes, semihosting: {} bytes, first difference at {:?}",
+        logged.len(),
+        story.defmt.len(),
+        logged.iter().zip(&story.defmt).position(|(a, b)| a != b)
+    );
+    // The log is not a substitute for frames the node owes: the Hello and its Metric frames
+    // come before any Log frame.
+    let first_log = story
+        .capture
+        .frames
+        .iter()
+        .position(|f| matches!(f.body, Body::Log(_)))
+        .expect("a Log frame");
+    assert!(first_log > RACK.len(), "Log frame at {first_log}");
 }

@@ -624,3 +624,83 @@ fn a_blocking_writer_never_drops() {
     assert!(errors.is_empty());
     assert_contiguous(&frames);
 }
+
+/// Log bytes go out in Log frames once the boot frames are out, in order and whole, only when the
+/// line has nothing else due; readings and heartbeats are those of a node without a log.
+#[test]
+fn log_bytes_go_out_in_log_frames_when_the_line_is_idle() {
+    use crate::log::LogRing;
+    let mut written = Vec::new();
+    let mut log_frame = |ring: &mut LogRing<512>, n: usize| {
+        let bytes: Vec<u8> = (0..n).map(|i| (written.len() + i) as u8).collect();
+        ring.begin_frame();
+        ring.write(&bytes);
+        ring.end_frame();
+        written.extend_from_slice(&bytes);
+    };
+    let mut ring = LogRing::<512>::new();
+    log_frame(&mut ring, 40);
+    log_frame(&mut ring, 200);
+    let (clock, twin_clock) = (FakeClock::new(), FakeClock::new());
+    let new = |clock| {
+        Node::new(
+            sim(Scenario::Nominal),
+            FakeLine::default(),
+            clock,
+            NoMonitors,
+            config(),
+        )
+        .unwrap()
+    };
+    let mut node = new(&clock).with_log(&mut ring);
+    let mut twin = new(&twin_clock);
+    assert_eq!(node.next_due_ms(), 0);
+    for t in (0..=60_000).step_by(1_000) {
+        clock.set(t);
+        twin_clock.set(t);
+        node.poll();
+        twin.poll();
+        if t == 30_000 {
+            // More log between polls: due at once.
+            log_frame(node.log_mut(), 10);
+            assert_eq!(node.next_due_ms(), 0);
+        }
+    }
+    let (frames, errors) = decode(&node.writer().bytes);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_contiguous(&frames);
+    assert!(matches!(frames[0].body, Body::Hello(_)));
+    let sent: Vec<u8> = frames
+        .iter()
+        .filter_map(|f| match &f.body {
+            Body::Log(l) => Some(l.defmt.iter().copied()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(sent, written);
+    assert_eq!(node.log().pending(), 0);
+    let (twin_frames, _) = decode(&twin.writer().bytes);
+    assert!(twin_frames.iter().all(|f| !matches!(f.body, Body::Log(_))));
+    assert_eq!(readings_of(&frames), readings_of(&twin_frames));
+    let uptimes =
+        |f: &[Frame]| -> Vec<u64> { heartbeats(f).iter().map(|h| h.1.uptime_ms).collect() };
+    assert_eq!(uptimes(&frames), uptimes(&twin_frames));
+    assert_eq!(node.counters().readings_dropped, 0);
+}
+
+#[test]
+fn a_node_without_a_log_sends_no_log_frame() {
+    let clock = FakeClock::new();
+    let mut node = Node::new(
+        sim(Scenario::Nominal),
+        FakeLine::default(),
+        &clock,
+        NoMonitors,
+        config(),
+    )
+    .unwrap();
+    run(&mut node, &clock, 30_000, 1_000, None);
+    let (frames, _) = decode(&node.writer().bytes);
+    assert!(frames.iter().all(|f| !matches!(f.body, Body::Log(_))));
+}

@@ -1,7 +1,8 @@
 //! The rackwatch node as CI runs it: `qemu-system-arm -M b-l475e-iot01a`, the simulated rack of
 //! `rackwatch_firmware::sim::qemu_rack` (rising inlet temperature and a stuck humidity sensor from
-//! ten rack minutes on), frames on USART1,
-//! defmt logs and the stack high-water mark over semihosting.
+//! ten rack minutes on), frames on USART1, the defmt log in the node's Log frames and, byte for
+//! byte, on semihosting stdout (`frame_log`), the stack high-water mark as text on semihosting
+//! stderr.
 //!
 //! QEMU 10 models this board's RCC, GPIO, USART and SysTick but stubs I2C, timers and the watchdog,
 //! so this image drives USART1 and SysTick at register level (stm32-metapac) and samples the
@@ -28,6 +29,8 @@
 
 #[path = "../common.rs"]
 mod common;
+#[path = "../frame_log.rs"]
+mod frame_log;
 
 use core::cell::Cell;
 use core::convert::Infallible;
@@ -35,7 +38,6 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE};
 use critical_section::Mutex;
-use defmt_semihosting as _;
 use rackwatch_firmware::node::{Clock, Node, NodeConfig};
 use rackwatch_firmware::rack::{RackMonitors, RACK};
 use rackwatch_firmware::sensors::SimSensorSet;
@@ -52,6 +54,8 @@ pub const SPEEDUP: u64 = parse_speedup(option_env!("RACKWATCH_QEMU_SPEEDUP"));
 const NODE_ID: u16 = 1;
 /// How often the stack high-water mark is printed on semihosting stderr, rack ms.
 const STACK_REPORT_MS: u64 = 60_000;
+/// How often the node's counters go into the defmt log (so into Log frames), rack ms.
+const STATUS_LOG_MS: u64 = 10 * 60_000;
 
 /// `RACKWATCH_QEMU_SPEEDUP` as a number (1 to 100 000), or 500.
 const fn parse_speedup(var: Option<&str>) -> u64 {
@@ -153,7 +157,8 @@ impl embedded_io::WriteReady for Usart1 {
 /// The simulated rack's metrics, all monitored.
 const METRICS: usize = RACK.len();
 
-type QemuNode = Node<SimSensorSet, Usart1, RackClock, &'static mut RackMonitors<METRICS>>;
+type QemuNode =
+    Node<SimSensorSet, Usart1, RackClock, &'static mut RackMonitors<METRICS>, frame_log::FrameLog>;
 
 /// Prints `rackwatch-qemu: stack high-water <used> of <size> bytes` on semihosting stderr.
 fn report_stack() {
@@ -196,7 +201,9 @@ fn main() -> ! {
         cortex_m::singleton!(: RackMonitors<METRICS> = RackMonitors::empty(&RACK)).and_then(
             |monitors| {
                 monitors.add_sensors(&sensors, 0);
-                let node = Node::new(sensors, uart, RackClock, monitors, config).ok()?;
+                let node = Node::new(sensors, uart, RackClock, monitors, config)
+                    .ok()?
+                    .with_log(frame_log::FrameLog);
                 cortex_m::singleton!(: QemuNode = node)
             },
         );
@@ -210,7 +217,8 @@ fn main() -> ! {
             }
         }
     };
-    defmt::info!(
+    // `println!` is logged whatever `DEFMT_LOG` says: every run's Log frames have it.
+    defmt::println!(
         "rackwatch-qemu: node {} boot {=u32:x} reset {} speedup {}",
         NODE_ID,
         boot_id,
@@ -219,6 +227,7 @@ fn main() -> ! {
     );
 
     let mut next_report = 0;
+    let mut next_status = STATUS_LOG_MS;
     loop {
         node.poll();
         let now = RackClock.now_ms();
@@ -226,7 +235,24 @@ fn main() -> ! {
             report_stack();
             next_report = now + STACK_REPORT_MS;
         }
-        let due = node.next_due_ms().min(next_report);
+        if now >= next_status {
+            let (used, size) = common::stack_high_water();
+            let c = node.counters();
+            defmt::println!(
+                "rack {=u64} min: stack {=usize} of {=usize} B; frames {=u32} sent, {=u32} dropped; \
+                 readings {=u32} dropped; transitions {=u32}; log frames {=u32} dropped",
+                now / 60_000,
+                used,
+                size,
+                c.frames_sent,
+                c.frames_dropped,
+                c.readings_dropped,
+                c.transitions_sent,
+                frame_log::dropped_frames()
+            );
+            next_status = now + STATUS_LOG_MS;
+        }
+        let due = node.next_due_ms().min(next_report).min(next_status);
         while RackClock.now_ms() < due {
             cortex_m::asm::wfi();
         }
