@@ -181,6 +181,8 @@ pub enum Event {
         boot: u32,
         /// When it arrived.
         wall_ms: u64,
+        /// The frame's sequence number: the order of log frames within a boot.
+        seq: u16,
         /// The defmt bytes.
         bytes: Vec<u8>,
     },
@@ -788,6 +790,7 @@ impl Ingest {
                 node: node.id,
                 boot: boot_id,
                 wall_ms,
+                seq: header.seq,
                 bytes: log.defmt.to_vec(),
             }),
         }

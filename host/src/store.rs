@@ -20,7 +20,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS boots (
@@ -56,8 +56,9 @@ CREATE TABLE IF NOT EXISTS decode_errors (
     detail TEXT NOT NULL,
     PRIMARY KEY (source, wall_ms, position)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS logs (
-    node INTEGER NOT NULL, boot INTEGER NOT NULL, wall_ms INTEGER NOT NULL, bytes BLOB NOT NULL,
-    PRIMARY KEY (node, boot, wall_ms, bytes)) WITHOUT ROWID;
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, wall_ms INTEGER NOT NULL, seq INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (node, boot, wall_ms, seq)) WITHOUT ROWID;
 ";
 
 /// What went wrong with the history database, and where.
@@ -260,7 +261,14 @@ impl Store {
     }
 
     fn init(&self) -> Result<(), StoreError> {
-        self.check_version()?;
+        let found = self.check_version()?;
+        if found == 1 {
+            // Version 2 keys log frames by their sequence number; version 1's undecoded log rows
+            // (same-millisecond frames merged) are dropped rather than guessed at.
+            self.conn
+                .execute_batch("DROP TABLE IF EXISTS logs;")
+                .map_err(|e| self.err(e))?;
+        }
         // auto_vacuum must be chosen before the first table exists; it is ignored afterwards.
         self.conn
             .execute_batch(
@@ -331,7 +339,7 @@ impl Store {
                 .map_err(e)?;
             let mut log = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO logs (node, boot, wall_ms, bytes) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR IGNORE INTO logs (node, boot, wall_ms, seq, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(e)?;
             for event in events {
@@ -461,9 +469,10 @@ impl Store {
                         node,
                         boot,
                         wall_ms,
+                        seq,
                         bytes,
                     } => {
-                        log.execute(params![node, boot, *wall_ms as i64, bytes])
+                        log.execute(params![node, boot, *wall_ms as i64, seq, bytes])
                             .map_err(e)?;
                     }
                 }
