@@ -11,6 +11,7 @@ pub mod events;
 pub mod ingest;
 pub mod line_out;
 pub mod local;
+pub mod names;
 pub mod nab;
 pub mod rules;
 pub mod sim;

@@ -2,8 +2,10 @@
 //! every metric with its latest value, levels, trend and ETA, and every counter. Served as JSON by
 //! `rackwatch run` at `/state`; `watch` and `check` read it.
 
-use crate::ingest::{Ingest, NodeCounters, NodeState};
+use crate::ingest::{Ingest, MetricState, NodeCounters, NodeState};
 use rackwatch_core::trend::{Crossing, EtaPolicy, TimeTo};
+use rackwatch_core::anomaly::AnomalyKind;
+use rackwatch_core::wire::ResetReason;
 use rackwatch_core::Level;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -55,15 +57,17 @@ pub struct MetricView {
     /// Its wall time.
     pub wall_ms: Option<u64>,
     /// The host's alert level (`OK`, `WARNING`, `CRITICAL`, `UNKNOWN`).
-    pub level: String,
+    #[serde(with = "crate::names::level")]
+    pub level: Level,
     /// The level the node last reported, if it did.
-    pub node_level: Option<String>,
+    #[serde(with = "crate::names::level::option")]
+    pub node_level: Option<Level>,
     /// The flapping flag of the host's alert.
     pub flapping: bool,
     /// Latest anomaly score, 0 to 1.
     pub score: Option<f32>,
     /// What drove it.
-    pub anomaly: Option<String>,
+    pub anomaly: Option<AnomalyKind>,
     /// Trend over the window, units per hour.
     pub slope_per_hour: Option<f64>,
     /// Time to the critical threshold (or the predictive one), when the fit gives one.
@@ -92,7 +96,7 @@ pub struct NodeView {
     /// Its uptime, from the last heartbeat.
     pub uptime_ms: Option<u64>,
     /// Why it last reset, from the last heartbeat.
-    pub reset: Option<String>,
+    pub reset: Option<ResetReason>,
     /// Its own counters from the last heartbeat: frames sent, dropped, readings dropped, sensor
     /// errors.
     pub node_counters: Option<[u32; 4]>,
@@ -155,7 +159,7 @@ fn node_view(node: &NodeState) -> NodeView {
         down: node.down,
         last_frame_ms: node.last_frame_wall_ms,
         uptime_ms: heartbeat.map(|h| h.uptime_ms),
-        reset: heartbeat.map(|h| format!("{:?}", h.reset)),
+        reset: heartbeat.map(|h| h.reset),
         node_counters: heartbeat.map(|h| {
             [
                 h.frames_sent,
@@ -165,14 +169,14 @@ fn node_view(node: &NodeState) -> NodeView {
             ]
         }),
         counters: node.counters,
-        metrics: node.specs.keys().map(|&id| metric_view(node, id)).collect(),
+        metrics: node.metrics.iter().map(|(id, m)| metric_view(node, id, m)).collect(),
     }
 }
 
-fn metric_view(node: &NodeState, id: u16) -> MetricView {
-    let spec = node.specs.get(&id);
-    let monitor = node.monitors.get(&id);
-    let last = node.last.get(&id);
+fn metric_view(node: &NodeState, id: u16, metric: &MetricState) -> MetricView {
+    let spec = Some(&metric.spec);
+    let monitor = Some(&*metric.monitor);
+    let last = metric.last.as_ref();
     let summary = spec.map(|s| s.rule.summary());
     let fit = monitor.and_then(|m| m.window().fit());
     let eta = monitor.zip(last).and_then(|(m, last)| {
@@ -210,17 +214,13 @@ fn metric_view(node: &NodeState, id: u16) -> MetricView {
         unit: spec.map_or_else(String::new, |s| s.unit.to_string()),
         value: last.map(|r| r.value),
         wall_ms: last.map(|r| r.wall_ms),
-        level: node
-            .host_level(id)
-            .unwrap_or(Level::Ok)
-            .as_str()
-            .to_string(),
-        node_level: node.node_levels.get(&id).map(|l| l.as_str().to_string()),
+        level: metric.monitor.level(),
+        node_level: metric.node_level,
         flapping: monitor.is_some_and(|m| m.alert().is_flapping()),
         score: score.map(|s| s.score),
         anomaly: score
             .filter(|s| s.score > 0.0)
-            .map(|s| format!("{:?}", s.dominant())),
+            .map(|s| s.dominant()),
         slope_per_hour: fit.map(|f| f.slope_per_second() * 3600.0),
         eta,
         warning: summary.and_then(|s| s.warning),

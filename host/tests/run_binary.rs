@@ -243,7 +243,7 @@ fn a_pty_unplugged_and_plugged_back_is_reconnected_and_the_loss_is_a_gap() {
         "the frames sent while unplugged are counted lost"
     );
     assert_eq!(s.decode_errors.values().sum::<u64>(), 1);
-    assert_eq!(n.metrics[0].level, "CRITICAL");
+    assert_eq!(n.metrics[0].level, rackwatch_core::Level::Critical);
 
     // The Nagios plugin reads the same state: exit status 2, one status line with perfdata.
     let check = rackwatch()

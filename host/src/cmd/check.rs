@@ -89,18 +89,11 @@ fn judge(m: &MetricView, by_node: bool, now_ms: u64, max_age: Duration) -> (Leve
         None => return (Level::Unknown, format!("{}: no reading", m.name)),
         _ => {}
     }
-    let text = if by_node {
-        m.node_level.as_deref()
-    } else {
-        Some(m.level.as_str())
-    };
-    let level = match text {
-        Some("OK") => Level::Ok,
-        Some("WARNING") => Level::Warning,
-        Some("CRITICAL") => Level::Critical,
-        Some(_) => Level::Unknown,
+    let level = if by_node {
         // The node never reported a transition for it: it is OK by the node's judgement.
-        None => Level::Ok,
+        m.node_level.unwrap_or(Level::Ok)
+    } else {
+        m.level
     };
     let mut why = format!("{} {value}", m.name);
     if let Some(eta) = m.eta.filter(|e| e.ms > 0) {
@@ -208,7 +201,7 @@ mod tests {
             unit: "degC".into(),
             value: Some(value),
             wall_ms: Some(1_000_000),
-            level: level.into(),
+            level: crate::names::parse_level(level).expect("a level name"),
             node_level: None,
             flapping: false,
             score: None,

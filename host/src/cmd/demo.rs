@@ -15,6 +15,7 @@ use crate::state::Snapshot;
 use crate::timefmt::format_span;
 use clap::Args;
 use rackwatch_core::wire::{Cause, Transition};
+use rackwatch_core::Level;
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -100,7 +101,7 @@ fn table(out: &mut dyn Write, snapshot: &Snapshot, rack: &SimRack) -> std::io::R
             // A forecast from before the readings stopped is no forecast.
             let eta = m
                 .eta
-                .filter(|_| m.level != "UNKNOWN")
+                .filter(|_| m.level != Level::Unknown)
                 .map_or_else(String::new, |e| {
                     if e.ms == 0 {
                         format!("at {} {}", e.threshold, m.unit)
@@ -117,7 +118,7 @@ fn table(out: &mut dyn Write, snapshot: &Snapshot, rack: &SimRack) -> std::io::R
                 value,
                 trend,
                 eta,
-                m.node_level.as_deref().unwrap_or("OK"),
+                m.node_level.unwrap_or(Level::Ok),
                 m.level
             )?;
         }
@@ -156,9 +157,9 @@ pub fn simulate(args: &DemoArgs, out: &mut dyn Write) -> anyhow::Result<DemoTota
             .get(&node)
             .map_or((String::new(), String::new()), |n| {
                 let unit = n
-                    .specs
-                    .get(&metric)
-                    .map_or(String::new(), |s| s.unit.to_string());
+                    .metrics
+                    .get(metric)
+                    .map_or(String::new(), |m| m.spec.unit.to_string());
                 (n.metric_name(metric), unit)
             })
     };

@@ -516,11 +516,11 @@ fn node_line(node: &NodeView, generated_ms: u64) -> Line<'static> {
     if let Some(worst) = node
         .metrics
         .iter()
-        .map(|m| m.level.as_str())
-        .max_by_key(|l| level_rank(l))
+        .map(|m| m.level)
+        .max_by_key(|l| level_rank(*l))
     {
         spans.push(Span::raw(" "));
-        spans.push(Span::styled(clean(worst), level_style(worst)));
+        spans.push(Span::styled(worst.as_str(), level_style(worst)));
     }
     let firmware = node.firmware.as_deref().map_or_else(|| "?".into(), clean);
     spans.push(Span::raw(format!(" fw {firmware}")));
@@ -583,7 +583,7 @@ fn metric_line(area: Rect, buf: &mut Buffer, c: &Columns, m: &MetricView) {
     };
     put(buf, x, c.name, &m.name, Style::new());
     x = x.saturating_add(c.name);
-    let level = level_style(&m.level);
+    let level = level_style(m.level);
     if c.value > 0 {
         x = x.saturating_add(1);
         let value = format_value(m.value);
@@ -618,7 +618,7 @@ fn metric_line(area: Rect, buf: &mut Buffer, c: &Columns, m: &MetricView) {
         x = x.saturating_add(c.trend);
     }
     x = x.saturating_add(1);
-    put(buf, x, c.level, &m.level, level);
+    put(buf, x, c.level, m.level.as_str(), level);
     x = x.saturating_add(c.level);
     if m.flapping {
         put(
@@ -637,8 +637,8 @@ fn metric_line(area: Rect, buf: &mut Buffer, c: &Columns, m: &MetricView) {
                 buf,
                 x,
                 c.node,
-                level_abbrev(node_level),
-                level_style(node_level),
+                level_abbrev(*node_level),
+                level_style(*node_level),
             );
         }
         x = x.saturating_add(c.node);
@@ -674,6 +674,7 @@ mod tests {
     use super::*;
     use crate::ingest::NodeCounters;
     use crate::state::{EtaView, SourceView};
+    use rackwatch_core::Level;
     use std::collections::BTreeMap;
 
     fn metric(id: u16, name: &str, value: f32, level: &str) -> MetricView {
@@ -683,8 +684,8 @@ mod tests {
             unit: "degC".into(),
             value: Some(value),
             wall_ms: Some(1_000),
-            level: level.into(),
-            node_level: Some(level.into()),
+            level: crate::names::parse_level(level).expect("a level name"),
+            node_level: crate::names::parse_level(level),
             flapping: false,
             score: None,
             anomaly: None,
@@ -704,7 +705,7 @@ mod tests {
             down: false,
             last_frame_ms: 1_800_000_000_000 - 2_000,
             uptime_ms: Some(3_720_000),
-            reset: Some("PowerOn".into()),
+            reset: Some(rackwatch_core::wire::ResetReason::PowerOn),
             node_counters: Some([10, 0, 0, 0]),
             counters: NodeCounters {
                 lost: 2,
@@ -725,10 +726,10 @@ mod tests {
         outlet.slope_per_hour = Some(6.0);
         outlet.flapping = true;
         outlet.score = Some(0.42);
-        outlet.node_level = Some("WARNING".into());
+        outlet.node_level = Some(Level::Warning);
         let humidity = MetricView {
             unit: "%".into(),
-            level: "OK".into(),
+            level: Level::Ok,
             node_level: None,
             slope_per_hour: Some(0.0),
             warning: None,
@@ -847,18 +848,15 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_level_is_grey_and_a_down_node_is_red() {
+    fn an_unknown_level_is_magenta_and_a_down_node_is_red() {
         let mut s = snapshot();
         s.nodes[0].down = true;
-        s.nodes[0].metrics[0].level = "UNKNOWN".into();
-        s.nodes[0].metrics[1].level = "SOMETHING".into();
+        s.nodes[0].metrics[0].level = Level::Unknown;
         let mut v = view(s);
         let mut buf = Buffer::empty(Rect::new(0, 0, 80, 24));
         render(buf.area, &mut buf, &mut v);
         assert_eq!(style_of(&buf, "DOWN").fg, Some(Color::Red));
         assert_eq!(style_of(&buf, "UNKNOWN").fg, Some(Color::Magenta));
-        // Cut to the column, grey.
-        assert_eq!(style_of(&buf, "SOMET~NG").fg, Some(Color::DarkGray));
         assert!(buffer_text(&buf).contains("(1 down)"));
     }
 

@@ -1,45 +1,42 @@
 //! Formatting for the dashboard: values, spans, counts, trend arrows, ETAs and level colours. Pure
 //! functions of the snapshot's fields, so they are tested without a terminal.
 //!
-//! Every function accepts any input the daemon could send (non-finite numbers, unknown level
-//! names, control characters in names) and returns something printable; none panics.
+//! Every function accepts any input the daemon could send (non-finite numbers, control
+//! characters in names) and returns something printable; none panics.
 
 use crate::state::{EtaView, MetricView};
 use crate::timefmt::format_span;
+use rackwatch_core::Level;
 use ratatui::style::{Color, Modifier, Style};
 
 /// The colour and weight of an alert level: OK green, WARNING yellow, CRITICAL red, UNKNOWN
-/// magenta; anything else (a level this build does not know) dark grey.
-pub fn level_style(level: &str) -> Style {
+/// magenta.
+pub fn level_style(level: Level) -> Style {
     match level {
-        "OK" => Style::new().fg(Color::Green),
-        "WARNING" => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        "CRITICAL" => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        "UNKNOWN" => Style::new().fg(Color::Magenta),
-        _ => Style::new().fg(Color::DarkGray),
+        Level::Ok => Style::new().fg(Color::Green),
+        Level::Warning => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        Level::Critical => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        Level::Unknown => Style::new().fg(Color::Magenta),
     }
 }
 
-/// A level in four characters (`OK`, `WARN`, `CRIT`, `UNKN`), for narrow columns; `?` for a level
-/// this build does not know.
-pub fn level_abbrev(level: &str) -> &'static str {
+/// A level in four characters (`OK`, `WARN`, `CRIT`, `UNKN`), for narrow columns.
+pub fn level_abbrev(level: Level) -> &'static str {
     match level {
-        "OK" => "OK",
-        "WARNING" => "WARN",
-        "CRITICAL" => "CRIT",
-        "UNKNOWN" => "UNKN",
-        _ => "?",
+        Level::Ok => "OK",
+        Level::Warning => "WARN",
+        Level::Critical => "CRIT",
+        Level::Unknown => "UNKN",
     }
 }
 
-/// How bad a level is, for picking a node's worst: CRITICAL 3, WARNING 2, UNKNOWN 1, OK and
-/// anything else 0.
-pub fn level_rank(level: &str) -> u8 {
+/// How bad a level is, for picking a node's worst: CRITICAL 3, WARNING 2, UNKNOWN 1, OK 0.
+pub fn level_rank(level: Level) -> u8 {
     match level {
-        "CRITICAL" => 3,
-        "WARNING" => 2,
-        "UNKNOWN" => 1,
-        _ => 0,
+        Level::Critical => 3,
+        Level::Warning => 2,
+        Level::Unknown => 1,
+        Level::Ok => 0,
     }
 }
 
@@ -319,7 +316,7 @@ mod tests {
             unit: "degC".into(),
             value: Some(31.0),
             wall_ms: Some(0),
-            level: "WARNING".into(),
+            level: Level::Warning,
             node_level: None,
             flapping: false,
             score: None,
@@ -443,19 +440,17 @@ mod tests {
 
     #[test]
     fn levels_have_their_colours() {
-        assert_eq!(level_style("OK").fg, Some(Color::Green));
-        assert_eq!(level_style("WARNING").fg, Some(Color::Yellow));
-        assert_eq!(level_style("CRITICAL").fg, Some(Color::Red));
-        assert_eq!(level_style("UNKNOWN").fg, Some(Color::Magenta));
-        assert_eq!(level_style("BOGUS").fg, Some(Color::DarkGray));
-        assert!(level_style("CRITICAL")
+        assert_eq!(level_style(Level::Ok).fg, Some(Color::Green));
+        assert_eq!(level_style(Level::Warning).fg, Some(Color::Yellow));
+        assert_eq!(level_style(Level::Critical).fg, Some(Color::Red));
+        assert_eq!(level_style(Level::Unknown).fg, Some(Color::Magenta));
+        assert!(level_style(Level::Critical)
             .add_modifier
             .contains(Modifier::BOLD));
-        assert_eq!(level_abbrev("CRITICAL"), "CRIT");
-        assert_eq!(level_abbrev("bogus"), "?");
-        assert!(level_rank("CRITICAL") > level_rank("WARNING"));
-        assert!(level_rank("WARNING") > level_rank("UNKNOWN"));
-        assert!(level_rank("UNKNOWN") > level_rank("OK"));
+        assert_eq!(level_abbrev(Level::Critical), "CRIT");
+        assert!(level_rank(Level::Critical) > level_rank(Level::Warning));
+        assert!(level_rank(Level::Warning) > level_rank(Level::Unknown));
+        assert!(level_rank(Level::Unknown) > level_rank(Level::Ok));
     }
 
     #[test]

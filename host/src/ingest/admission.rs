@@ -1,0 +1,307 @@
+//! Admission, the pipeline's first stage after decoding: which boot a frame belongs to and whether
+//! its sequence number makes it new, late, a duplicate or the first after a gap.
+//!
+//! Invariants:
+//! - A frame is admitted at most once per (node, boot, sequence number) within the last
+//!   [`SEQ_WINDOW`] numbers: duplicates are counted and dropped, never handed on.
+//! - Every loss is counted: a gap adds its frames to `lost` (and a late frame takes one back), a
+//!   frame from a boot older than the current one is counted as stale and dropped.
+//! - A new boot id resets everything the host keeps for the node's previous boot (its Hello, specs,
+//!   monitors, readings) and is announced as a `Boot` event, preceded by a `Reset` when the node had
+//!   another boot before.
+//! - Memory per node is fixed: a [`SeqWindow`] of 128 bytes and at most [`REMEMBERED_BOOTS`] old
+//!   boot ids.
+
+use super::event::{Event, NodeEventKind};
+use super::node::NodeState;
+use rackwatch_core::wire::{Header, SeqStep};
+use std::collections::BTreeMap;
+
+/// Old boot ids remembered per node, to recognise a late frame from before a reset.
+pub const REMEMBERED_BOOTS: usize = 8;
+/// Sequence numbers remembered per boot for duplicate detection.
+pub const SEQ_WINDOW: u16 = 1024;
+
+/// Whether a frame goes on through the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// New (or late but not seen): handle its body, for this boot.
+    Admit {
+        /// The boot the frame belongs to.
+        boot: u32,
+    },
+    /// Seen already, or from a boot before the current one: counted and dropped.
+    Drop,
+}
+
+/// Admits or drops the frame with `header`, arrived at `wall_ms`, updating the node's boot, sequence
+/// window and counters. `anchors` are the wall-clock anchors of boots an earlier run stored.
+pub fn admit(
+    node: &mut NodeState,
+    header: &Header,
+    wall_ms: u64,
+    anchors: &BTreeMap<(u16, u32), u64>,
+    out: &mut Vec<Event>,
+) -> Admission {
+    node.last_frame_wall_ms = node.last_frame_wall_ms.max(wall_ms);
+    mark_up(node, wall_ms, out);
+    let admission = match &mut node.boot {
+        Some(boot) if boot.id == header.boot_id => {
+            let verdict = boot.seqs.accept(header.seq);
+            count_sequence(node, header, verdict, wall_ms, out)
+        }
+        _ if node.old_boots.contains(&header.boot_id) => {
+            node.counters.stale_boot_frames += 1;
+            Admission::Drop
+        }
+        _ => {
+            start_boot(node, header, wall_ms, anchors, out);
+            Admission::Admit {
+                boot: header.boot_id,
+            }
+        }
+    };
+    if admission != Admission::Drop {
+        node.counters.frames += 1;
+    }
+    admission
+}
+
+/// Any frame from a node that was down brings it back up.
+fn mark_up(node: &mut NodeState, wall_ms: u64, out: &mut Vec<Event>) {
+    if !node.down {
+        return;
+    }
+    node.down = false;
+    if let Some(boot) = &node.boot {
+        out.push(Event::NodeEvent {
+            node: node.id,
+            boot: boot.id,
+            wall_ms,
+            kind: NodeEventKind::Up,
+        });
+    }
+}
+
+/// Counts what a sequence verdict means for the current boot.
+fn count_sequence(
+    node: &mut NodeState,
+    header: &Header,
+    verdict: SeqVerdict,
+    wall_ms: u64,
+    out: &mut Vec<Event>,
+) -> Admission {
+    match verdict {
+        SeqVerdict::New => {}
+        SeqVerdict::Duplicate => {
+            node.counters.duplicates += 1;
+            return Admission::Drop;
+        }
+        SeqVerdict::Late => {
+            node.counters.reordered += 1;
+            node.counters.lost = node.counters.lost.saturating_sub(1);
+        }
+        SeqVerdict::Gap { lost } => {
+            node.counters.lost += u64::from(lost);
+            tracing::warn!(node = node.id, lost, "frames lost");
+            out.push(Event::NodeEvent {
+                node: node.id,
+                boot: header.boot_id,
+                wall_ms,
+                kind: NodeEventKind::Gap {
+                    after_seq: header.seq.wrapping_sub(lost).wrapping_sub(1),
+                    lost,
+                },
+            });
+        }
+    }
+    Admission::Admit {
+        boot: header.boot_id,
+    }
+}
+
+/// A boot id the host has not seen: the node (re)started, or the host joined it now.
+fn start_boot(
+    node: &mut NodeState,
+    header: &Header,
+    wall_ms: u64,
+    anchors: &BTreeMap<(u16, u32), u64>,
+    out: &mut Vec<Event>,
+) {
+    if let Some(previous) = node.boot.take() {
+        node.counters.resets += 1;
+        node.old_boots.push_back(previous.id);
+        if node.old_boots.len() > REMEMBERED_BOOTS {
+            node.old_boots.pop_front();
+        }
+        tracing::info!(node = node.id, boot = header.boot_id, "node reset");
+        out.push(Event::NodeEvent {
+            node: node.id,
+            boot: header.boot_id,
+            wall_ms,
+            kind: NodeEventKind::Reset {
+                previous_boot: previous.id,
+            },
+        });
+    }
+    node.boot = Some(BootState {
+        id: header.boot_id,
+        boot_wall_ms: anchors.get(&(node.id, header.boot_id)).copied(),
+        seqs: SeqWindow::starting_at(header.seq),
+    });
+    node.forget_boot_data();
+    out.push(Event::NodeEvent {
+        node: node.id,
+        boot: header.boot_id,
+        wall_ms,
+        kind: NodeEventKind::Boot {
+            first_seq: header.seq,
+        },
+    });
+    out.push(Event::Boot {
+        node: node.id,
+        boot: header.boot_id,
+        boot_wall_ms: None,
+        hello: None,
+    });
+}
+
+/// The host's view of one boot of a node.
+#[derive(Debug, Clone)]
+pub struct BootState {
+    /// The boot id.
+    pub id: u32,
+    /// Wall time at which the node's clock read 0, once a timed frame arrived.
+    pub boot_wall_ms: Option<u64>,
+    pub(super) seqs: SeqWindow,
+}
+
+/// Recently seen sequence numbers: the highest, and a bitmap of the [`SEQ_WINDOW`] before it.
+#[derive(Debug, Clone)]
+pub(super) struct SeqWindow {
+    highest: u16,
+    /// Bit `i` set: `highest - i` was seen (bit 0 is `highest` itself).
+    seen: [u64; (SEQ_WINDOW / 64) as usize],
+}
+
+/// What a sequence number means for a boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SeqVerdict {
+    New,
+    Gap { lost: u16 },
+    Duplicate,
+    Late,
+}
+
+impl SeqWindow {
+    fn starting_at(seq: u16) -> SeqWindow {
+        let mut seen = [0; (SEQ_WINDOW / 64) as usize];
+        seen[0] = 1;
+        SeqWindow { highest: seq, seen }
+    }
+
+    fn bit(&self, back: u16) -> bool {
+        let (word, bit) = (usize::from(back / 64), back % 64);
+        self.seen.get(word).is_some_and(|w| w >> bit & 1 == 1)
+    }
+
+    fn set(&mut self, back: u16) {
+        let (word, bit) = (usize::from(back / 64), back % 64);
+        if let Some(w) = self.seen.get_mut(word) {
+            *w |= 1 << bit;
+        }
+    }
+
+    fn shift(&mut self, by: u16) {
+        if by >= SEQ_WINDOW {
+            self.seen = [0; (SEQ_WINDOW / 64) as usize];
+            return;
+        }
+        let (words, bits) = (usize::from(by / 64), u32::from(by % 64));
+        let n = self.seen.len();
+        for i in (0..n).rev() {
+            let from = i.checked_sub(words);
+            let high = from.and_then(|f| self.seen.get(f)).copied().unwrap_or(0);
+            let low = from
+                .and_then(|f| f.checked_sub(1))
+                .and_then(|f| self.seen.get(f))
+                .copied()
+                .unwrap_or(0);
+            self.seen[i] = if bits == 0 {
+                high
+            } else {
+                (high << bits) | (low >> (64 - bits))
+            };
+        }
+    }
+
+    fn accept(&mut self, seq: u16) -> SeqVerdict {
+        match SeqStep::between(self.highest, seq) {
+            SeqStep::Repeat => SeqVerdict::Duplicate,
+            SeqStep::Next => {
+                self.shift(1);
+                self.highest = seq;
+                self.set(0);
+                SeqVerdict::New
+            }
+            SeqStep::Gap { lost } => {
+                self.shift(lost + 1);
+                self.highest = seq;
+                self.set(0);
+                SeqVerdict::Gap { lost }
+            }
+            SeqStep::Behind { by } if by < SEQ_WINDOW => {
+                if self.bit(by) {
+                    SeqVerdict::Duplicate
+                } else {
+                    self.set(by);
+                    SeqVerdict::Late
+                }
+            }
+            // Older than anything remembered, or 32 768 or more frames lost: the numbers cannot tell.
+            // Taking it as the stream's new position keeps the node's data flowing; the distance is
+            // counted as lost, never silently (a replayed old capture is deduplicated by the store).
+            SeqStep::Behind { .. } => {
+                let lost = rackwatch_core::wire::seq_distance(self.highest, seq).wrapping_sub(1);
+                *self = SeqWindow::starting_at(seq);
+                SeqVerdict::Gap { lost }
+            }
+        }
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_window_classifies_next_gaps_duplicates_and_late_frames() {
+        let mut w = SeqWindow::starting_at(65530);
+        assert_eq!(w.accept(65531), SeqVerdict::New);
+        assert_eq!(w.accept(65531), SeqVerdict::Duplicate);
+        assert_eq!(w.accept(2), SeqVerdict::Gap { lost: 6 });
+        assert_eq!(w.accept(65533), SeqVerdict::Late);
+        assert_eq!(w.accept(65533), SeqVerdict::Duplicate);
+        assert_eq!(w.accept(65530), SeqVerdict::Duplicate);
+        assert_eq!(w.accept(3), SeqVerdict::New);
+        // A jump of more than the window forgets everything before it.
+        assert_eq!(w.accept(3000), SeqVerdict::Gap { lost: 2996 });
+        assert_eq!(w.accept(2999), SeqVerdict::Late);
+        // Beyond the window behind: the new position, the forward distance counted as lost.
+        assert_eq!(w.accept(1000), SeqVerdict::Gap { lost: 63535 });
+        assert_eq!(w.accept(1001), SeqVerdict::New);
+    }
+
+    #[test]
+    fn window_shift_moves_bits_across_words() {
+        let mut w = SeqWindow::starting_at(0);
+        for seq in 1..=200u16 {
+            assert_eq!(w.accept(seq), SeqVerdict::New);
+        }
+        for back in 0..=200u16 {
+            assert!(w.bit(back), "{back}");
+        }
+        assert!(!w.bit(201));
+    }
+}

@@ -1,0 +1,182 @@
+//! What the pipeline hands to the sinks: [`Event`], and the typed parts of it that are stored and
+//! shown ([`Origin`], [`NodeEventKind`]).
+//!
+//! Invariants:
+//! - Every event carries the node, the boot and a wall time estimated from the data itself (never
+//!   the time it was processed), so re-ingesting a capture gives equal events.
+//! - Names written to history and to JSON ([`Origin::as_str`], [`NodeEventKind::name`]) are stable:
+//!   a test pins them, since databases and scripts outlive a build.
+
+use rackwatch_core::monitor::MetricSpec;
+use rackwatch_core::wire::{DecodeError, Heartbeat, Hello, Transition};
+use serde::{Deserialize, Serialize};
+
+/// Which side judged a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// The node's own alert machine, reported in a Transition frame.
+    Node,
+    /// The host's monitor, replaying the node's readings.
+    Host,
+}
+
+impl Origin {
+    /// `node` or `host`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Origin::Node => "node",
+            Origin::Host => "host",
+        }
+    }
+}
+
+/// Something that happened to a node, other than its data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeEventKind {
+    /// The first frame of a boot the host had not seen.
+    Boot {
+        /// The first sequence number seen (0 if the host saw the boot from the start).
+        first_seq: u16,
+    },
+    /// The node rebooted: its boot id changed.
+    Reset {
+        /// The boot before.
+        previous_boot: u32,
+    },
+    /// Frames are missing in the sequence.
+    Gap {
+        /// The last sequence number before the gap.
+        after_seq: u16,
+        /// Frames lost.
+        lost: u16,
+    },
+    /// The node sent nothing for longer than its liveness limit.
+    Down {
+        /// Milliseconds since its last frame.
+        silent_ms: u64,
+    },
+    /// A node that was down sends again.
+    Up,
+    /// The node's Hello carries another schema hash than this host's.
+    SchemaMismatch {
+        /// The node's hash.
+        node_hash: u64,
+    },
+}
+
+impl NodeEventKind {
+    /// The event's name, as stored.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            NodeEventKind::Boot { .. } => "boot",
+            NodeEventKind::Reset { .. } => "reset",
+            NodeEventKind::Gap { .. } => "gap",
+            NodeEventKind::Down { .. } => "down",
+            NodeEventKind::Up => "up",
+            NodeEventKind::SchemaMismatch { .. } => "schema_mismatch",
+        }
+    }
+}
+
+/// What the pipeline hands to the sinks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A boot's identity, once known (from its Hello) or first seen.
+    Boot {
+        /// Node id.
+        node: u16,
+        /// Boot id.
+        boot: u32,
+        /// Wall time at which the node's clock read 0 (estimated from the first timed frame).
+        boot_wall_ms: Option<u64>,
+        /// The Hello, when it has been received.
+        hello: Option<Box<Hello>>,
+    },
+    /// A metric's specification, from the node's Metric frame.
+    Metric {
+        /// Node id.
+        node: u16,
+        /// Boot id.
+        boot: u32,
+        /// The spec.
+        spec: Box<MetricSpec>,
+    },
+    /// One reading.
+    Reading {
+        /// Node id.
+        node: u16,
+        /// Boot id.
+        boot: u32,
+        /// Metric id.
+        metric: u16,
+        /// Node time, ms since boot.
+        t_ms: u64,
+        /// Estimated wall time.
+        wall_ms: u64,
+        /// The value.
+        value: f32,
+    },
+    /// An alert transition.
+    Transition {
+        /// Node id.
+        node: u16,
+        /// Boot id.
+        boot: u32,
+        /// Who judged it.
+        origin: Origin,
+        /// Estimated wall time of the transition.
+        wall_ms: u64,
+        /// The transition.
+        transition: Transition,
+    },
+    /// A heartbeat.
+    Heartbeat {
+        /// Node id.
+        node: u16,
+        /// Boot id.
+        boot: u32,
+        /// When it arrived.
+        wall_ms: u64,
+        /// Its content.
+        heartbeat: Heartbeat,
+    },
+    /// A node event.
+    NodeEvent {
+        /// Node id.
+        node: u16,
+        /// Boot id.
+        boot: u32,
+        /// When it happened.
+        wall_ms: u64,
+        /// What happened.
+        kind: NodeEventKind,
+    },
+    /// Log bytes (defmt) from a node.
+    Log {
+        /// Node id.
+        node: u16,
+        /// Boot id.
+        boot: u32,
+        /// When it arrived.
+        wall_ms: u64,
+        /// The frame's sequence number: the order of log frames within a boot.
+        seq: u16,
+        /// The defmt bytes.
+        bytes: Vec<u8>,
+    },
+    /// A frame that could not be decoded.
+    DecodeError {
+        /// The source's name.
+        source: String,
+        /// When.
+        wall_ms: u64,
+        /// Byte offset in the source's stream (since it was connected) of the delimiter that ended
+        /// the bad frame.
+        position: u64,
+        /// The error.
+        error: DecodeError,
+    },
+}
+

@@ -1,0 +1,191 @@
+//! The ingest pipeline: bytes from sources become [`Event`]s for the sinks, through named stages:
+//!
+//! 1. **decode** ([`Ingest::bytes`]): each source's bytes through its own COBS/CRC
+//!    [`Decoder`]; a bad frame becomes an [`Event::DecodeError`] with the source and stream position.
+//! 2. **admission** ([`admission`]): the frame's boot and sequence number: new, late, duplicate, the
+//!    first after a gap, or from a new boot (a reset).
+//! 3. **handlers** ([`handlers`]): one `process_*` per body kind updates the node's state.
+//! 4. **host monitors** ([`monitors`]): every reading is judged by the core, with the node's spec.
+//! 5. **sinks** ([`crate::sink`]): the events go to history, the JSON event stream and the state
+//!    view; [`Ingest::tick`] adds liveness and missing-data events as time passes.
+//!
+//! `docs/architecture.md` follows one reading through all of them.
+//!
+//! Invariants:
+//! - Deterministic: every method takes the wall-clock time of the data it is given (a capture replays
+//!   with its recorded times), so the same input gives the same events, the basis of idempotent
+//!   re-ingestion.
+//! - Nothing is dropped silently: a duplicate, a gap, a reset, a stale boot's frame, a decode error or
+//!   a reading the core refuses each has a counter in [`NodeCounters`] or [`Totals`], and gaps, resets
+//!   and liveness changes are also [`NodeEventKind`] events.
+//! - Bounded memory per node and per source: fixed-size decoders, sequence windows and monitors;
+//!   metrics are capped by the wire's metric count per node ([`MetricTable`]).
+
+pub mod admission;
+mod event;
+pub mod handlers;
+pub mod monitors;
+mod node;
+
+pub use event::{Event, NodeEventKind, Origin};
+pub use node::{
+    IngestSettings, LastReading, MetricState, MetricTable, NodeCounters, NodeState, Totals,
+    HOST_WINDOW,
+};
+
+use crate::rules::HostRules;
+use admission::Admission;
+use handlers::FrameContext;
+use rackwatch_core::wire::{Body, DecodeError, Decoder, Frame, MAX_ENCODED_LEN};
+use std::collections::BTreeMap;
+
+/// A source's decoder and position.
+struct SourceState {
+    decoder: Box<Decoder<MAX_ENCODED_LEN>>,
+    position: u64,
+}
+
+/// The pipeline. See the [module docs](self).
+pub struct Ingest {
+    nodes: BTreeMap<u16, NodeState>,
+    sources: BTreeMap<String, SourceState>,
+    rules: HostRules,
+    settings: IngestSettings,
+    totals: Totals,
+    /// Wall-clock anchors of boots seen by an earlier run (from the store).
+    known_anchors: BTreeMap<(u16, u32), u64>,
+}
+
+impl Ingest {
+    /// A pipeline with the host's rules.
+    pub fn new(rules: HostRules, settings: IngestSettings) -> Ingest {
+        Ingest {
+            nodes: BTreeMap::new(),
+            sources: BTreeMap::new(),
+            rules,
+            settings,
+            totals: Totals::default(),
+            known_anchors: BTreeMap::new(),
+        }
+    }
+
+    /// A boot an earlier run anchored: its readings keep the same wall times now.
+    pub fn remember_boot(&mut self, node: u16, boot: u32, boot_wall_ms: u64) {
+        self.known_anchors.insert((node, boot), boot_wall_ms);
+    }
+
+    /// The nodes, by id.
+    pub fn nodes(&self) -> &BTreeMap<u16, NodeState> {
+        &self.nodes
+    }
+
+    /// The counters over everything.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Bytes received from `source` at `wall_ms`, in any chunking.
+    pub fn bytes(&mut self, source: &str, wall_ms: u64, bytes: &[u8], out: &mut Vec<Event>) {
+        self.totals.bytes += bytes.len() as u64;
+        if !self.sources.contains_key(source) {
+            self.sources.insert(
+                source.to_string(),
+                SourceState {
+                    decoder: Box::new(Decoder::new()),
+                    position: 0,
+                },
+            );
+        }
+        let mut results = Vec::new();
+        if let Some(state) = self.sources.get_mut(source) {
+            let start = state.position;
+            let mut feed = state.decoder.feed(bytes);
+            while let Some(result) = feed.next() {
+                let consumed = (bytes.len() - feed.remaining().len()) as u64;
+                results.push((start + consumed, result));
+            }
+            state.position += bytes.len() as u64;
+        }
+        for (position, result) in results {
+            match result {
+                Ok(frame) => self.frame(wall_ms, frame, out),
+                Err(error) => self.decode_error(source, wall_ms, position, error, out),
+            }
+        }
+    }
+
+    /// The source disconnected: its partial frame is discarded (and counted) and its position
+    /// restarts.
+    pub fn disconnected(&mut self, source: &str) {
+        if let Some(state) = self.sources.get_mut(source) {
+            self.totals.truncated_bytes += state.decoder.pending() as u64;
+            state.decoder.reset();
+            state.position = 0;
+        }
+    }
+
+    fn decode_error(
+        &mut self,
+        source: &str,
+        wall_ms: u64,
+        position: u64,
+        error: DecodeError,
+        out: &mut Vec<Event>,
+    ) {
+        *self.totals.decode_errors.entry(error.name()).or_default() += 1;
+        if let Some(node) = error.header().and_then(|h| self.nodes.get_mut(&h.node_id)) {
+            node.counters.decode_errors += 1;
+        }
+        tracing::warn!(
+            source,
+            position,
+            kind = error.name(),
+            "decode error: {error}"
+        );
+        out.push(Event::DecodeError {
+            source: source.to_string(),
+            wall_ms,
+            position,
+            error,
+        });
+    }
+
+        /// One decoded frame, received at `wall_ms`: admitted or dropped, then handled by its kind.
+    pub fn frame(&mut self, wall_ms: u64, frame: Frame, out: &mut Vec<Event>) {
+        self.totals.frames += 1;
+        let header = frame.header;
+        let node = self
+            .nodes
+            .entry(header.node_id)
+            .or_insert_with(|| NodeState::new(header.node_id, wall_ms));
+        let Admission::Admit { boot } =
+            admission::admit(node, &header, wall_ms, &self.known_anchors, out)
+        else {
+            return;
+        };
+        let cx = FrameContext {
+            node,
+            boot,
+            seq: header.seq,
+            wall_ms,
+            out,
+        };
+        match frame.body {
+            Body::Hello(hello) => handlers::process_hello(cx, hello),
+            Body::Metric(spec) => handlers::process_metric(cx, &self.rules, spec),
+            Body::Readings(readings) => handlers::process_readings(cx, &self.rules, readings),
+            Body::Transition(transition) => handlers::process_transition(cx, transition),
+            Body::Heartbeat(heartbeat) => handlers::process_heartbeat(cx, heartbeat),
+            Body::Log(log) => handlers::process_log(cx, log),
+        }
+    }
+
+    /// Time passes: nodes silent too long go down, and the host's monitors apply missing-data
+    /// policies up to the node time corresponding to `wall_ms`.
+    pub fn tick(&mut self, wall_ms: u64, out: &mut Vec<Event>) {
+        for node in self.nodes.values_mut() {
+            self.settings.check_liveness(node, wall_ms, out);
+            monitors::poll(node, wall_ms, out);
+        }
+    }
+}
