@@ -87,7 +87,7 @@ fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<
 fn level(snapshot: &Snapshot) -> Option<String> {
     let node = snapshot.node(NODE)?;
     let metric = node.metrics.iter().find(|m| m.name == METRIC)?;
-    Some(metric.level.clone())
+    Some(metric.level.as_str().to_string())
 }
 
 fn shell_quote(text: &str) -> String {
