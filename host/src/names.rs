@@ -152,6 +152,9 @@ mod tests {
         assert_eq!(json, r#"{"level":"CRITICAL","node":"OK"}"#);
         assert_eq!(serde_json::from_str::<Row>(&json).unwrap(), row);
         let bad = serde_json::from_str::<Row>(r#"{"level":"SEVERE","node":null}"#);
-        assert!(bad.unwrap_err().to_string().contains("`SEVERE` is not an alert level"));
+        assert!(bad
+            .unwrap_err()
+            .to_string()
+            .contains("`SEVERE` is not an alert level"));
     }
 }

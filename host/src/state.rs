@@ -3,8 +3,8 @@
 //! `rackwatch run` at `/state`; `watch` and `check` read it.
 
 use crate::ingest::{Ingest, MetricState, NodeCounters, NodeState};
-use rackwatch_core::trend::{Crossing, EtaPolicy, TimeTo};
 use rackwatch_core::anomaly::AnomalyKind;
+use rackwatch_core::trend::{Crossing, EtaPolicy, TimeTo};
 use rackwatch_core::wire::ResetReason;
 use rackwatch_core::Level;
 use serde::{Deserialize, Serialize};
@@ -169,7 +169,11 @@ fn node_view(node: &NodeState) -> NodeView {
             ]
         }),
         counters: node.counters,
-        metrics: node.metrics.iter().map(|(id, m)| metric_view(node, id, m)).collect(),
+        metrics: node
+            .metrics
+            .iter()
+            .map(|(id, m)| metric_view(node, id, m))
+            .collect(),
     }
 }
 
@@ -218,9 +222,7 @@ fn metric_view(node: &NodeState, id: u16, metric: &MetricState) -> MetricView {
         node_level: metric.node_level,
         flapping: monitor.is_some_and(|m| m.alert().is_flapping()),
         score: score.map(|s| s.score),
-        anomaly: score
-            .filter(|s| s.score > 0.0)
-            .map(|s| s.dominant()),
+        anomaly: score.filter(|s| s.score > 0.0).map(|s| s.dominant()),
         slope_per_hour: fit.map(|f| f.slope_per_second() * 3600.0),
         eta,
         warning: summary.and_then(|s| s.warning),

@@ -178,7 +178,7 @@ fn ingesting_the_same_session_twice_changes_nothing() {
     let transitions = store.transitions(&Query::default()).unwrap();
     assert!(transitions
         .iter()
-        .any(|t| t.to == "WARNING" && t.origin == "host"));
+        .any(|t| t.to == rackwatch_core::Level::Warning && t.origin == Origin::Host));
 }
 
 #[test]

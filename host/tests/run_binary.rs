@@ -281,9 +281,10 @@ fn a_pty_unplugged_and_plugged_back_is_reconnected_and_the_loss_is_a_gap() {
     let store = Store::open_read_only(&db).unwrap();
     let events = store.node_events(&Default::default()).unwrap();
     assert!(
-        events
-            .iter()
-            .any(|e| e.kind == "gap" && e.detail["lost"] == 4),
+        events.iter().any(|e| matches!(
+            e.kind,
+            rackwatch::ingest::NodeEventKind::Gap { lost: 4, .. }
+        )),
         "{events:#?}"
     );
     assert_eq!(store.counts().unwrap().decode_errors, 1);

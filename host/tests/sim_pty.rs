@@ -2,7 +2,10 @@
 //! binaries end to end. The host, replaying the nodes' readings through the same core and rules,
 //! must obtain exactly the nodes' own transitions.
 
+use rackwatch::ingest::Origin;
 use rackwatch::store::{Query, Store, TransitionRow};
+use rackwatch_core::wire::Cause;
+use rackwatch_core::Level;
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,9 +27,9 @@ fn key(t: &TransitionRow) -> (u16, u16, u32, u64, String, String, String) {
         t.metric,
         t.alert_seq,
         t.at_ms,
-        t.from.clone(),
-        t.to.clone(),
-        t.cause.to_string(),
+        t.from.to_string(),
+        t.to.to_string(),
+        serde_json::to_string(&t.cause).unwrap(),
     )
 }
 
@@ -95,19 +98,19 @@ fn simulated_nodes_over_ptys_reach_sqlite_and_the_host_agrees_with_every_node() 
     assert_eq!(counts.decode_errors, 0, "{log}");
     let events = store.node_events(&Query::default()).unwrap();
     assert!(
-        events.iter().all(|e| e.kind != "gap"),
+        events.iter().all(|e| e.kind.name() != "gap"),
         "no frame lost on the ptys: {events:#?}"
     );
 
     let transitions = store.transitions(&Query::default()).unwrap();
-    let by = |origin: &str| -> BTreeSet<_> {
+    let by = |origin: Origin| -> BTreeSet<_> {
         transitions
             .iter()
             .filter(|t| t.origin == origin)
             .map(key)
             .collect()
     };
-    let (node, host) = (by("node"), by("host"));
+    let (node, host) = (by(Origin::Node), by(Origin::Host));
     assert!(!node.is_empty());
     assert_eq!(
         node, host,
@@ -117,20 +120,23 @@ fn simulated_nodes_over_ptys_reach_sqlite_and_the_host_agrees_with_every_node() 
     // The rising inlet (node 1): a forecast WARNING while still below 32 degC, then CRITICAL.
     let inlet: Vec<&TransitionRow> = transitions
         .iter()
-        .filter(|t| t.origin == "node" && t.node == 1 && t.name == "inlet_temperature")
+        .filter(|t| t.origin == Origin::Node && t.node == 1 && t.name == "inlet_temperature")
         .collect();
-    let warning = inlet.iter().find(|t| t.to == "WARNING").expect("a warning");
-    assert!(warning.cause.get("Eta").is_some(), "{warning:?}");
+    let warning = inlet
+        .iter()
+        .find(|t| t.to == Level::Warning)
+        .expect("a warning");
+    assert!(matches!(warning.cause, Cause::Eta { .. }), "{warning:?}");
     let critical = inlet
         .iter()
-        .find(|t| t.to == "CRITICAL")
+        .find(|t| t.to == Level::Critical)
         .expect("a critical");
     assert!(critical.at_ms > warning.at_ms);
     // The stuck humidity sensor (node 3) is reported.
     assert!(
         transitions
             .iter()
-            .any(|t| t.node == 3 && t.name == "humidity" && t.to == "UNKNOWN"),
+            .any(|t| t.node == 3 && t.name == "humidity" && t.to == Level::Unknown),
         "{transitions:#?}"
     );
 }

@@ -1,7 +1,7 @@
 //! `rackwatch alerts`: stored alert transitions (and, with `--events`, node events).
 
 use super::{open_history, print_rows, ConfigArgs, QueryArgs, StoreArgs};
-use crate::timefmt::{format_span, format_utc};
+use crate::timefmt::format_utc;
 use clap::Args;
 use std::io::Write;
 
@@ -25,33 +25,6 @@ pub struct AlertsArgs {
     pub store: StoreArgs,
 }
 
-/// The cause of a transition in words.
-fn cause_text(cause: &serde_json::Value) -> String {
-    let f = |v: &serde_json::Value, k: &str| v.get(k).cloned().unwrap_or_default();
-    match cause {
-        serde_json::Value::Object(map) => match map.iter().next() {
-            Some((kind, v)) => match kind.as_str() {
-                "Value" => format!("value {} vs bound {}", f(v, "value"), f(v, "bound")),
-                "Eta" => format!(
-                    "reaches {} in {}",
-                    f(v, "threshold"),
-                    format_span(f(v, "eta_ms").as_u64().unwrap_or(0))
-                ),
-                "Anomaly" => format!("anomaly score {}", f(v, "score")),
-                "MissingData" => format!("no data since node time {} ms", f(v, "last_seen_ms")),
-                other => other.to_string(),
-            },
-            None => String::new(),
-        },
-        serde_json::Value::String(s) => match s.as_str() {
-            "SensorFault" => "sensor fault".into(),
-            "FlappingStopped" => "flapping stopped".into(),
-            other => other.into(),
-        },
-        other => other.to_string(),
-    }
-}
-
 /// Prints the transitions or events, oldest first.
 pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let store = open_history(&args.config, &args.store)?;
@@ -67,9 +40,9 @@ pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 vec![
                     format_utc(r.wall_ms),
                     r.node.to_string(),
-                    r.kind.clone(),
+                    r.kind.name().to_string(),
                     format!("{:08x}", r.boot),
-                    r.detail.to_string(),
+                    r.kind.to_string(),
                 ]
             },
         )?;
@@ -77,7 +50,7 @@ pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     let mut rows = store.transitions(&query)?;
     if let Some(origin) = &args.origin {
-        rows.retain(|r| &r.origin == origin);
+        rows.retain(|r| r.origin.as_str() == origin);
     }
     print_rows(
         out,
@@ -91,10 +64,10 @@ pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 format_utc(r.wall_ms),
                 r.node.to_string(),
                 r.name.clone(),
-                r.from.clone(),
-                r.to.clone(),
-                cause_text(&r.cause),
-                r.origin.clone(),
+                r.from.to_string(),
+                r.to.to_string(),
+                crate::render::cause(&r.cause, &r.unit),
+                r.origin.as_str().to_string(),
                 r.alert_seq.to_string(),
                 if r.suppressed {
                     "yes".into()
@@ -105,23 +78,4 @@ pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         },
     )?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn causes_read_as_words() {
-        let c = |s: &str| cause_text(&serde_json::from_str(s).unwrap());
-        assert_eq!(
-            c(r#"{"Value":{"value":36.5,"bound":35.0}}"#),
-            "value 36.5 vs bound 35.0"
-        );
-        assert_eq!(
-            c(r#"{"Eta":{"eta_ms":7200000,"threshold":95.0}}"#),
-            "reaches 95.0 in 2h00m"
-        );
-        assert_eq!(c(r#""SensorFault""#), "sensor fault");
-    }
 }

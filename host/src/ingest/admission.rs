@@ -270,7 +270,6 @@ impl SeqWindow {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

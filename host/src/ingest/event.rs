@@ -180,3 +180,36 @@ pub enum Event {
     },
 }
 
+impl Origin {
+    /// The origin named `name` (`node` or `host`, as [`Origin::as_str`] writes).
+    pub fn from_name(name: &str) -> Option<Origin> {
+        [Origin::Node, Origin::Host]
+            .into_iter()
+            .find(|o| o.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for NodeEventKind {
+    /// The event's details in words, for `alerts --events`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeEventKind::Boot { first_seq: 0 } => f.write_str("first frame of the boot seen"),
+            NodeEventKind::Boot { first_seq } => write!(f, "joined the boot at frame {first_seq}"),
+            NodeEventKind::Reset { previous_boot } => {
+                write!(f, "rebooted (previous boot {previous_boot:08x})")
+            }
+            NodeEventKind::Gap { after_seq, lost } => {
+                write!(f, "{lost} frames lost after frame {after_seq}")
+            }
+            NodeEventKind::Down { silent_ms } => {
+                write!(f, "silent for {}", crate::timefmt::format_span(*silent_ms))
+            }
+            NodeEventKind::Up => f.write_str("sending again"),
+            NodeEventKind::SchemaMismatch { node_hash } => write!(
+                f,
+                "wire schema {node_hash:#018x} differs from this host's {:#018x}",
+                rackwatch_core::wire::SCHEMA_HASH
+            ),
+        }
+    }
+}

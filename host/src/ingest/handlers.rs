@@ -68,7 +68,11 @@ pub fn process_metric(cx: FrameContext<'_>, rules: &HostRules, spec: MetricSpec)
         Some(state) if state.spec == spec => return,
         Some(state) => state.respecify(spec.clone()),
         None => {
-            if node.metrics.insert(id, MetricState::new(spec.clone(), 0)).is_err() {
+            if node
+                .metrics
+                .insert(id, MetricState::new(spec.clone(), 0))
+                .is_err()
+            {
                 return;
             }
         }

@@ -150,7 +150,7 @@ impl Ingest {
         });
     }
 
-        /// One decoded frame, received at `wall_ms`: admitted or dropped, then handled by its kind.
+    /// One decoded frame, received at `wall_ms`: admitted or dropped, then handled by its kind.
     pub fn frame(&mut self, wall_ms: u64, frame: Frame, out: &mut Vec<Event>) {
         self.totals.frames += 1;
         let header = frame.header;

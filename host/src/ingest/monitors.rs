@@ -72,7 +72,8 @@ pub fn observe(
 /// Lets missing data count up to the node time that corresponds to `wall_ms`, less a slack.
 pub fn poll(node: &mut NodeState, wall_ms: u64, out: &mut Vec<Event>) {
     let Some(boot) = &node.boot else { return };
-    let (Some(boot_wall_ms), Some((latest, latest_wall))) = (boot.boot_wall_ms, node.latest_node_ms)
+    let (Some(boot_wall_ms), Some((latest, latest_wall))) =
+        (boot.boot_wall_ms, node.latest_node_ms)
     else {
         return;
     };

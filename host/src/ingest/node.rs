@@ -121,7 +121,11 @@ impl MetricTable {
     }
 
     /// Adds a metric, or hands it back when the node already has [`MAX_METRICS`] others.
-    pub fn insert(&mut self, id: u16, metric: MetricState) -> Result<&mut MetricState, MetricState> {
+    pub fn insert(
+        &mut self,
+        id: u16,
+        metric: MetricState,
+    ) -> Result<&mut MetricState, MetricState> {
         if self.metrics.len() >= MAX_METRICS && !self.metrics.contains_key(&id) {
             return Err(metric);
         }

@@ -1,7 +1,32 @@
-//! Events as JSON lines (`rackwatch run --events`), for scripts and other tools.
+//! Events as JSON lines (`rackwatch run --events`), for scripts and other tools: one object per
+//! event with a `type` field, written and flushed per batch.
 
+use super::{Batch, Sink};
 use crate::ingest::Event;
 use serde_json::json;
+use std::io::Write;
+
+/// Writes every event as a JSON line to a stream (standard output for `run --events`).
+pub struct JsonLines<W> {
+    out: W,
+}
+
+impl<W: Write + Send> JsonLines<W> {
+    /// Writes to `out`.
+    pub fn new(out: W) -> JsonLines<W> {
+        JsonLines { out }
+    }
+}
+
+impl<W: Write + Send> Sink for JsonLines<W> {
+    fn deliver(&mut self, batch: &Batch<'_>) -> anyhow::Result<()> {
+        for event in batch.events {
+            writeln!(self.out, "{}", to_json(event))?;
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+}
 
 /// One event as a JSON object on one line, with a `type` field.
 pub fn to_json(event: &Event) -> String {

@@ -1,0 +1,206 @@
+//! The engine behind `rackwatch run`: source threads feed one ingest thread, whose [`Pipeline`]
+//! takes every message through the ingest stages to the sinks (history, `--events`, the state
+//! view), and an HTTP thread serves the latest [`Snapshot`].
+//!
+//! Invariants:
+//! - One ingest thread owns the pipeline and the sinks: no locks on the hot path; the snapshot is
+//!   swapped in under a mutex a few times a second.
+//! - A source failing, reconnecting or ending never stalls the others (each has its own thread and
+//!   the channel is bounded, so a slow store applies backpressure instead of growing memory).
+//! - On stop (Ctrl-C, SIGTERM, `--for`, or every finite source done) everything received is
+//!   delivered before the thread ends.
+
+mod http;
+pub mod pipeline;
+
+use crate::capture::CaptureWriter;
+use crate::config::Config;
+use crate::ingest::Ingest;
+use crate::sink::{History, JsonLines, Sink, SnapshotPublisher};
+use crate::source::{self, Backoff, SourceMsg};
+use crate::state::Snapshot;
+use crate::store::Store;
+use anyhow::Context;
+use pipeline::Pipeline;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How the daemon runs, beyond the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonOptions {
+    /// Write history (to the configuration's store path).
+    pub store: bool,
+    /// Stop after this long.
+    pub run_for: Option<Duration>,
+    /// Print every event as a JSON line on standard output.
+    pub print_events: bool,
+    /// Record each source's bytes into this directory as `<source>.rwcap`.
+    pub record_dir: Option<PathBuf>,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// The final snapshot.
+    pub snapshot: Snapshot,
+    /// Events handled.
+    pub events: u64,
+}
+
+/// A running daemon.
+pub struct Daemon {
+    snapshot: Arc<Mutex<Snapshot>>,
+    stop: Arc<AtomicBool>,
+    ingest: Option<JoinHandle<anyhow::Result<Summary>>>,
+    http: Option<(Arc<tiny_http::Server>, JoinHandle<()>)>,
+    /// The state endpoint's address, when it listens.
+    pub listening: Option<std::net::SocketAddr>,
+}
+
+/// A file name for a source's capture.
+fn capture_name(source: &str) -> String {
+    let safe: String = source
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.rwcap")
+}
+
+impl Daemon {
+    /// Starts the sources, the ingest thread and the state endpoint.
+    pub fn start(config: Config, options: DaemonOptions) -> anyhow::Result<Daemon> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let snapshot = Arc::new(Mutex::new(Snapshot::default()));
+        let http = match &config.listen {
+            Some(addr) => Some(http::serve(addr, Arc::clone(&snapshot))?),
+            None => None,
+        };
+        let listening = http
+            .as_ref()
+            .and_then(|(server, _)| server.server_addr().to_ip());
+        let mut ingest = Ingest::new(config.rules.clone(), config.ingest.clone());
+        let mut sinks = Vec::new();
+        if options.store {
+            sinks.push(open_history(&config, &mut ingest)?);
+        }
+        if options.print_events {
+            sinks.push(Box::new(JsonLines::new(std::io::stdout())) as Box<dyn Sink>);
+        }
+        sinks.push(Box::new(SnapshotPublisher::new(Arc::clone(&snapshot))));
+        let recorders = open_recorders(&config, options.record_dir.as_deref())?;
+
+        let (tx, rx) = sync_channel::<SourceMsg>(1024);
+        for (i, spec) in config.sources.iter().cloned().enumerate() {
+            // Detached: a source thread ends on the stop flag (a blocking stdin read may outlive
+            // the run, harmlessly).
+            source::spawn(i, spec, tx.clone(), Arc::clone(&stop), Backoff::default())?;
+        }
+        drop(tx);
+        let pipeline = Pipeline::new(ingest, config.sources.clone(), recorders, sinks);
+        let thread_stop = Arc::clone(&stop);
+        let run_for = options.run_for;
+        let ingest_thread = std::thread::Builder::new().name("ingest".into()).spawn(
+            move || -> anyhow::Result<Summary> {
+                let started = Instant::now();
+                let stopping = || {
+                    thread_stop.load(Ordering::Relaxed)
+                        || run_for.is_some_and(|d| started.elapsed() >= d)
+                };
+                let result = pipeline.run(&rx, stopping);
+                thread_stop.store(true, Ordering::Relaxed);
+                let (snapshot, events) = result?;
+                Ok(Summary { snapshot, events })
+            },
+        )?;
+        Ok(Daemon {
+            snapshot,
+            stop,
+            ingest: Some(ingest_thread),
+            http,
+            listening,
+        })
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The stop flag, for a signal handler.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// Asks everything to stop.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the ingest thread has ended (every finite source done, `--for` elapsed, or stopped).
+    pub fn is_finished(&self) -> bool {
+        self.ingest.as_ref().is_none_or(|h| h.is_finished())
+    }
+
+    /// Waits for the ingest thread (after [`stop`](Self::stop), or until the sources end).
+    pub fn wait(mut self) -> anyhow::Result<Summary> {
+        let summary = match self.ingest.take() {
+            Some(handle) => handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("the ingest thread panicked"))?,
+            None => Ok(Summary::default()),
+        };
+        self.stop();
+        if let Some((server, handle)) = self.http.take() {
+            server.unblock();
+            let _ = handle.join();
+        }
+        summary
+    }
+}
+
+/// History as a sink: the store opened, the boots an earlier run anchored handed to the pipeline,
+/// and the retention limits applied once before the first write.
+fn open_history(config: &Config, ingest: &mut Ingest) -> anyhow::Result<Box<dyn Sink>> {
+    let mut store = Store::open(&config.store_path)?;
+    tracing::info!(path = %config.store_path.display(), "history");
+    for (node, boot, anchor) in store.boot_anchors()? {
+        ingest.remember_boot(node, boot, anchor);
+    }
+    let max_age_ms = config.max_age.map(|d| d.as_millis() as u64);
+    if max_age_ms.is_some() || config.max_size.is_some() {
+        store.retain(source::now_ms(), max_age_ms, config.max_size)?;
+    }
+    Ok(Box::new(History::new(store, max_age_ms, config.max_size)))
+}
+
+/// One capture writer per source in `dir` (`<source>.rwcap`), when recording.
+fn open_recorders(
+    config: &Config,
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<Option<CaptureWriter>>> {
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the capture directory {}", dir.display()))?;
+    config
+        .sources
+        .iter()
+        .map(|spec| {
+            Ok(Some(CaptureWriter::create(
+                &dir.join(capture_name(&spec.name)),
+                &spec.name,
+            )?))
+        })
+        .collect()
+}

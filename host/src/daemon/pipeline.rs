@@ -1,0 +1,246 @@
+//! The ingest thread's loop: one [`Pipeline`] owns the ingest stages, the recorders and the sinks,
+//! and takes every message from the sources through one handler per message kind, in steady state
+//! and in the final drain alike.
+//!
+//! Invariants:
+//! - One thread owns the pipeline: no locks on the hot path.
+//! - With only finite sources (captures, files), time is the data's own: liveness and missing-data
+//!   checks run at the recorded times, so re-ingesting a capture writes the same rows.
+//! - Events reach the sinks in batches, at least every [`FLUSH_EVERY`] or [`FLUSH_EVENTS`] events,
+//!   and once more at the end: everything received before the stop is delivered.
+
+use crate::capture::CaptureWriter;
+use crate::ingest::{Event, Ingest};
+use crate::sink::{Batch, Sink};
+use crate::source::{self, SourceKind, SourceMsg, SourceSpec};
+use crate::state::{Snapshot, SourceView};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// How often events go to the sinks at the latest.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+/// How many events make a batch go out at once.
+const FLUSH_EVENTS: usize = 50_000;
+/// How often live sources' nodes are checked for liveness and missing data.
+const TICK_EVERY: Duration = Duration::from_millis(500);
+/// How often the sinks' upkeep (retention) runs in a long run.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(600);
+/// How long one wait for a message lasts before the timers are looked at.
+const WAIT: Duration = Duration::from_millis(100);
+
+/// A source that reads a device or a socket, whose data arrives in real time (as opposed to a
+/// capture or a file, which carry their own times).
+fn is_live(kind: &SourceKind) -> bool {
+    !matches!(
+        kind,
+        SourceKind::Capture(_) | SourceKind::Raw(_) | SourceKind::Stdin
+    )
+}
+
+/// Whether the loop goes on after a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep reading.
+    Continue,
+    /// Every source is done.
+    AllFinished,
+}
+
+/// The ingest stages, the sources' views and recorders, and the sinks.
+pub struct Pipeline {
+    ingest: Ingest,
+    specs: Vec<SourceSpec>,
+    views: Vec<SourceView>,
+    recorders: Vec<Option<CaptureWriter>>,
+    sinks: Vec<Box<dyn Sink>>,
+    events: Vec<Event>,
+    /// Some source reads a device or a socket, so time is the wall clock, not the data's.
+    live: bool,
+    /// The latest time seen in finite sources' data.
+    data_clock: u64,
+    finished: usize,
+    delivered: u64,
+    last_flush: Instant,
+    last_tick: Instant,
+    last_maintain: Instant,
+}
+
+impl Pipeline {
+    /// A pipeline over the sources `specs` (recorded by `recorders`, one per source or none),
+    /// delivering to `sinks`.
+    pub fn new(
+        ingest: Ingest,
+        specs: Vec<SourceSpec>,
+        recorders: Vec<Option<CaptureWriter>>,
+        sinks: Vec<Box<dyn Sink>>,
+    ) -> Pipeline {
+        let views = specs
+            .iter()
+            .map(|s| SourceView {
+                name: s.name.clone(),
+                ..SourceView::default()
+            })
+            .collect();
+        let live = specs.iter().any(|s| is_live(&s.kind));
+        let now = Instant::now();
+        Pipeline {
+            ingest,
+            specs,
+            views,
+            recorders,
+            sinks,
+            events: Vec::new(),
+            live,
+            data_clock: 0,
+            finished: 0,
+            delivered: 0,
+            last_flush: now,
+            last_tick: now,
+            last_maintain: now,
+        }
+    }
+
+    /// Reads messages until every source is done, the channel closes or `stop` says so, then
+    /// drains what is still queued and delivers everything.
+    pub fn run(
+        mut self,
+        rx: &Receiver<SourceMsg>,
+        stop: impl Fn() -> bool,
+    ) -> anyhow::Result<(Snapshot, u64)> {
+        while !stop() {
+            let flow = match rx.recv_timeout(WAIT) {
+                Ok(msg) => self.handle(msg)?,
+                Err(RecvTimeoutError::Timeout) => Flow::Continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            if flow == Flow::AllFinished {
+                break;
+            }
+            self.on_timers()?;
+        }
+        self.finish(rx)
+    }
+
+    /// One message from a source.
+    pub fn handle(&mut self, msg: SourceMsg) -> anyhow::Result<Flow> {
+        match msg {
+            SourceMsg::Bytes {
+                source,
+                wall_ms,
+                bytes,
+            } => self.process_bytes(source, wall_ms, &bytes)?,
+            SourceMsg::Connected { source } => self.process_connected(source),
+            SourceMsg::Disconnected { source, reason } => self.process_disconnected(source, reason),
+            SourceMsg::Finished { source } => return Ok(self.process_finished(source)),
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn process_bytes(&mut self, source: usize, wall_ms: u64, bytes: &[u8]) -> anyhow::Result<()> {
+        if let Some(Some(recorder)) = self.recorders.get_mut(source) {
+            recorder.record(wall_ms, bytes)?;
+        }
+        if let (Some(view), Some(spec)) = (self.views.get_mut(source), self.specs.get(source)) {
+            view.bytes += bytes.len() as u64;
+            self.ingest
+                .bytes(&spec.name, wall_ms, bytes, &mut self.events);
+        }
+        if !self.live {
+            self.data_clock = self.data_clock.max(wall_ms);
+            self.ingest.tick(self.data_clock, &mut self.events);
+        }
+        Ok(())
+    }
+
+    fn process_connected(&mut self, source: usize) {
+        if let Some(view) = self.views.get_mut(source) {
+            view.connected = true;
+            view.connects += 1;
+        }
+    }
+
+    fn process_disconnected(&mut self, source: usize, reason: String) {
+        if let (Some(view), Some(spec)) = (self.views.get_mut(source), self.specs.get(source)) {
+            view.connected = false;
+            view.disconnects += 1;
+            view.last_error = Some(reason);
+            self.ingest.disconnected(&spec.name);
+        }
+    }
+
+    fn process_finished(&mut self, source: usize) -> Flow {
+        if let (Some(view), Some(spec)) = (self.views.get_mut(source), self.specs.get(source)) {
+            view.connected = false;
+            view.finished = true;
+            self.ingest.disconnected(&spec.name);
+        }
+        self.finished += 1;
+        if self.finished >= self.specs.len() {
+            Flow::AllFinished
+        } else {
+            Flow::Continue
+        }
+    }
+
+    /// Liveness ticks, batch delivery and upkeep, each when its time has come.
+    fn on_timers(&mut self) -> anyhow::Result<()> {
+        let now = self.clock();
+        if self.live && self.last_tick.elapsed() >= TICK_EVERY {
+            self.ingest.tick(now, &mut self.events);
+            self.last_tick = Instant::now();
+        }
+        if self.events.len() >= FLUSH_EVENTS || self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.deliver(now)?;
+        }
+        if self.live && self.last_maintain.elapsed() >= MAINTAIN_EVERY {
+            for sink in &mut self.sinks {
+                sink.maintain(now)?;
+            }
+            self.last_maintain = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// The pipeline's time: the wall clock for live sources, the data's own otherwise.
+    fn clock(&self) -> u64 {
+        if self.live {
+            source::now_ms()
+        } else {
+            self.data_clock
+        }
+    }
+
+    /// The events so far, to every sink.
+    fn deliver(&mut self, now_ms: u64) -> anyhow::Result<()> {
+        let batch = Batch {
+            events: &self.events,
+            ingest: &self.ingest,
+            sources: &self.views,
+            now_ms,
+        };
+        for sink in &mut self.sinks {
+            sink.deliver(&batch)?;
+        }
+        self.delivered += self.events.len() as u64;
+        self.events.clear();
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+
+    /// Whatever is still queued was received: it is handled like any message before the last
+    /// delivery. Returns the final snapshot and the number of events delivered.
+    fn finish(mut self, rx: &Receiver<SourceMsg>) -> anyhow::Result<(Snapshot, u64)> {
+        while let Ok(msg) = rx.try_recv() {
+            self.handle(msg)?;
+        }
+        for recorder in self.recorders.iter_mut().flatten() {
+            recorder.flush()?;
+        }
+        let now = self.clock();
+        self.deliver(now)?;
+        Ok((
+            Snapshot::build(&self.ingest, &self.views, now),
+            self.delivered,
+        ))
+    }
+}

@@ -1,0 +1,28 @@
+//! The state view as a sink: after each batch, a fresh [`Snapshot`] replaces the one that
+//! `/state`, `watch` and `check` read.
+
+use super::{Batch, Sink};
+use crate::state::Snapshot;
+use std::sync::{Arc, Mutex};
+
+/// Publishes the pipeline's state to a shared snapshot.
+pub struct SnapshotPublisher {
+    shared: Arc<Mutex<Snapshot>>,
+}
+
+impl SnapshotPublisher {
+    /// Publishes into `shared`.
+    pub fn new(shared: Arc<Mutex<Snapshot>>) -> SnapshotPublisher {
+        SnapshotPublisher { shared }
+    }
+}
+
+impl Sink for SnapshotPublisher {
+    fn deliver(&mut self, batch: &Batch<'_>) -> anyhow::Result<()> {
+        let snapshot = Snapshot::build(batch.ingest, batch.sources, batch.now_ms);
+        // A reader that panicked holding the lock leaves a poisoned mutex: the data is still whole.
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        *shared = snapshot;
+        Ok(())
+    }
+}

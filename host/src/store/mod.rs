@@ -1,0 +1,358 @@
+//! History in SQLite: readings, transitions, node events, heartbeats and decode errors.
+//!
+//! Invariants:
+//! - Idempotent: every table's primary key is the identity of what it records (a reading is
+//!   `(node, boot, metric, node time)`, a transition `(node, boot, metric, origin, sequence, time)`, a
+//!   decode error `(source, time, stream position)`), and rows are inserted with `INSERT OR IGNORE`,
+//!   so ingesting the same capture twice changes nothing.
+//! - A boot's wall-clock anchor is fixed by the first writer (`COALESCE`), so a restarted daemon and a
+//!   re-ingested capture place a boot's readings at the same wall times.
+//! - Writes are batched: one transaction per [`Store::write`]; WAL journal, `synchronous = NORMAL`.
+//! - Retention by age and by size deletes the oldest data first and returns the space to the file
+//!   (incremental vacuum).
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+mod query;
+mod write;
+
+pub use query::{NodeEventRow, Query, ReadingRow, TransitionRow};
+
+/// The schema version this build writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 2;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS boots (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, boot_wall_ms INTEGER, first_wall_ms INTEGER,
+    firmware TEXT, schema_hash INTEGER,
+    PRIMARY KEY (node, boot)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS metrics (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL,
+    name TEXT NOT NULL, unit TEXT NOT NULL, spec TEXT NOT NULL,
+    PRIMARY KEY (node, boot, metric)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS readings (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL, t_ms INTEGER NOT NULL,
+    wall_ms INTEGER NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (node, boot, metric, t_ms)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS readings_by_time ON readings (wall_ms);
+CREATE TABLE IF NOT EXISTS transitions (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL, origin TEXT NOT NULL,
+    alert_seq INTEGER NOT NULL, at_ms INTEGER NOT NULL, wall_ms INTEGER NOT NULL,
+    from_level TEXT NOT NULL, to_level TEXT NOT NULL, cause TEXT NOT NULL, suppressed INTEGER NOT NULL,
+    PRIMARY KEY (node, boot, metric, origin, alert_seq, at_ms)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS transitions_by_time ON transitions (wall_ms);
+CREATE TABLE IF NOT EXISTS node_events (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, kind TEXT NOT NULL, wall_ms INTEGER NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (node, boot, kind, wall_ms)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS heartbeats (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, uptime_ms INTEGER NOT NULL, wall_ms INTEGER NOT NULL,
+    reset TEXT NOT NULL, frames_sent INTEGER NOT NULL, frames_dropped INTEGER NOT NULL,
+    readings_dropped INTEGER NOT NULL, sensor_errors INTEGER NOT NULL,
+    PRIMARY KEY (node, boot, uptime_ms)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decode_errors (
+    source TEXT NOT NULL, wall_ms INTEGER NOT NULL, position INTEGER NOT NULL, kind TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (source, wall_ms, position)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logs (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, wall_ms INTEGER NOT NULL, seq INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (node, boot, wall_ms, seq)) WITHOUT ROWID;
+";
+
+/// What went wrong with the history database, and where.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused an operation.
+    #[error("history database {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The directory for the database could not be created.
+    #[error("cannot create the directory for the history database {path}: {source}")]
+    Directory {
+        /// The database file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The database was written by a newer rackwatch.
+    #[error(
+        "history database {path} has schema version {found}; this rackwatch knows {SCHEMA_VERSION}: \
+         upgrade rackwatch or point it at another file with --db"
+    )]
+    NewerSchema {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+    },
+}
+
+/// Row counts per table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Boots.
+    pub boots: u64,
+    /// Metric specs.
+    pub metrics: u64,
+    /// Readings.
+    pub readings: u64,
+    /// Transitions.
+    pub transitions: u64,
+    /// Node events.
+    pub node_events: u64,
+    /// Heartbeats.
+    pub heartbeats: u64,
+    /// Decode errors.
+    pub decode_errors: u64,
+    /// Log records.
+    pub logs: u64,
+}
+
+/// The history database. See the [module docs](self).
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, and its directory.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| sqlite(path, e))?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.init()?;
+        Ok(store)
+    }
+
+    /// Opens an existing database for queries only.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sqlite(path, e))?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.check_version()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        sqlite(&self.path, e)
+    }
+
+    fn check_version(&self) -> Result<i64, StoreError> {
+        let found: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found,
+            });
+        }
+        Ok(found)
+    }
+
+    fn init(&self) -> Result<(), StoreError> {
+        let found = self.check_version()?;
+        if found == 1 {
+            // Version 2 keys log frames by their sequence number; version 1's undecoded log rows
+            // (same-millisecond frames merged) are dropped rather than guessed at.
+            self.conn
+                .execute_batch("DROP TABLE IF EXISTS logs;")
+                .map_err(|e| self.err(e))?;
+        }
+        // auto_vacuum must be chosen before the first table exists; it is ignored afterwards.
+        self.conn
+            .execute_batch(
+                "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;",
+            )
+            .map_err(|e| self.err(e))?;
+        self.conn.execute_batch(SCHEMA).map_err(|e| self.err(e))?;
+        self.conn
+            .execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+            .map_err(|e| self.err(e))
+    }
+
+    /// The wall-clock anchors of the boots already stored, to keep a restarted daemon's wall times
+    /// consistent with what it wrote before.
+    pub fn boot_anchors(&self) -> Result<Vec<(u16, u32, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT node, boot, boot_wall_ms FROM boots WHERE boot_wall_ms IS NOT NULL")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Rows per table.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        let count = |table: &str| -> Result<u64, StoreError> {
+            self.conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n as u64)
+                .map_err(|e| self.err(e))
+        };
+        Ok(Counts {
+            boots: count("boots")?,
+            metrics: count("metrics")?,
+            readings: count("readings")?,
+            transitions: count("transitions")?,
+            node_events: count("node_events")?,
+            heartbeats: count("heartbeats")?,
+            decode_errors: count("decode_errors")?,
+            logs: count("logs")?,
+        })
+    }
+
+    /// Every row of every table, in key order, as text: for comparing two databases.
+    pub fn dump(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for table in [
+            "boots",
+            "metrics",
+            "readings",
+            "transitions",
+            "node_events",
+            "heartbeats",
+            "decode_errors",
+            "logs",
+        ] {
+            let mut stmt = self
+                .conn
+                .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2, 3, 4"))
+                .map_err(|e| self.err(e))?;
+            let columns = stmt.column_count();
+            let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+            while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+                let mut line = format!("{table}:");
+                for i in 0..columns {
+                    let value: rusqlite::types::Value = row.get(i).map_err(|e| self.err(e))?;
+                    line.push_str(&format!(" {value:?}"));
+                }
+                out.push(line);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes data older than `max_age_ms` before `now_ms`, then the oldest data until the database
+    /// holds at most `max_bytes`, and returns the freed pages to the file. Returns the readings
+    /// deleted.
+    pub fn retain(
+        &mut self,
+        now_ms: u64,
+        max_age_ms: Option<u64>,
+        max_bytes: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        let mut deleted = 0u64;
+        if let Some(max_age) = max_age_ms {
+            let cutoff = now_ms.saturating_sub(max_age) as i64;
+            deleted += self.delete_before(cutoff)?;
+        }
+        if let Some(max_bytes) = max_bytes {
+            // Each round drops the oldest tenth of the readings, so the loop ends.
+            for _ in 0..64 {
+                if self.used_bytes()? <= max_bytes {
+                    break;
+                }
+                let total = self.counts()?.readings;
+                if total == 0 {
+                    break;
+                }
+                let cutoff: Option<i64> = self
+                    .conn
+                    .query_row(
+                        "SELECT wall_ms FROM readings ORDER BY wall_ms LIMIT 1 OFFSET ?1",
+                        [((total / 10).max(1)) as i64],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| self.err(e))?;
+                let cutoff = cutoff.unwrap_or(i64::MAX);
+                deleted += self.delete_before(cutoff)?;
+                self.vacuum()?;
+            }
+        }
+        self.vacuum()?;
+        Ok(deleted)
+    }
+
+    fn delete_before(&mut self, cutoff: i64) -> Result<u64, StoreError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| sqlite(&path, e))?;
+        let mut readings = 0;
+        for table in [
+            "readings",
+            "transitions",
+            "node_events",
+            "heartbeats",
+            "decode_errors",
+            "logs",
+        ] {
+            let n = tx
+                .execute(&format!("DELETE FROM {table} WHERE wall_ms < ?1"), [cutoff])
+                .map_err(|e| sqlite(&path, e))?;
+            if table == "readings" {
+                readings = n as u64;
+            }
+        }
+        tx.commit().map_err(|e| sqlite(&path, e))?;
+        Ok(readings)
+    }
+
+    fn vacuum(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| self.err(e))
+    }
+
+    /// Bytes the database's live pages take.
+    pub fn used_bytes(&self) -> Result<u64, StoreError> {
+        let get = |pragma: &str| -> Result<i64, StoreError> {
+            self.conn
+                .query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
+                .map_err(|e| self.err(e))
+        };
+        let pages = get("page_count")? - get("freelist_count")?;
+        Ok((pages.max(0) * get("page_size")?) as u64)
+    }
+}
+
+fn sqlite(path: &Path, source: rusqlite::Error) -> StoreError {
+    StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}

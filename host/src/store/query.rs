@@ -1,0 +1,268 @@
+//! Queries over history: readings, transitions and node events by node, metric and time, as typed
+//! rows.
+//!
+//! Invariants:
+//! - Rows come back oldest first; with a limit, the newest `limit` rows, still oldest first.
+//! - Stored names are parsed back to their types; a value this build cannot read is an error that
+//!   names the column, never a silent default.
+
+use super::{Store, StoreError};
+use crate::ingest::{NodeEventKind, Origin};
+use crate::names;
+use rackwatch_core::monitor::MetricSpec;
+use rackwatch_core::wire::Cause;
+use rackwatch_core::Level;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+/// A filter for history queries. Times are wall-clock ms since the Unix epoch.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Only this node.
+    pub node: Option<u16>,
+    /// Only metrics of this name.
+    pub metric: Option<String>,
+    /// From this time (inclusive).
+    pub since_ms: Option<u64>,
+    /// Until this time (exclusive).
+    pub until_ms: Option<u64>,
+    /// At most this many rows (the newest when limited).
+    pub limit: Option<u64>,
+}
+
+/// A stored reading.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReadingRow {
+    /// Node id.
+    pub node: u16,
+    /// Boot id.
+    pub boot: u32,
+    /// Metric id.
+    pub metric: u16,
+    /// Metric name (`metric_<id>` when the node did not describe it).
+    pub name: String,
+    /// Unit.
+    pub unit: String,
+    /// Node time.
+    pub t_ms: u64,
+    /// Wall time.
+    pub wall_ms: u64,
+    /// Value.
+    pub value: f64,
+}
+
+/// A stored transition.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransitionRow {
+    /// Node id.
+    pub node: u16,
+    /// Boot id.
+    pub boot: u32,
+    /// Metric id.
+    pub metric: u16,
+    /// Metric name.
+    pub name: String,
+    /// The metric's unit (empty when the node did not describe it).
+    pub unit: String,
+    /// Who judged it.
+    pub origin: Origin,
+    /// Per-alert sequence number.
+    pub alert_seq: u32,
+    /// Node time.
+    pub at_ms: u64,
+    /// Wall time.
+    pub wall_ms: u64,
+    /// Level before.
+    #[serde(with = "crate::names::level")]
+    pub from: Level,
+    /// Level after.
+    #[serde(with = "crate::names::level")]
+    pub to: Level,
+    /// Why.
+    pub cause: Cause,
+    /// Flapping: notifications suppressed.
+    pub suppressed: bool,
+}
+
+/// A stored node event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeEventRow {
+    /// Node id.
+    pub node: u16,
+    /// Boot id.
+    pub boot: u32,
+    /// What happened, with its details.
+    pub kind: NodeEventKind,
+    /// Wall time.
+    pub wall_ms: u64,
+}
+
+impl Serialize for NodeEventRow {
+    /// `{"node", "boot", "kind": name, "wall_ms", "detail": {...}}`: the event's name beside its
+    /// details, as `alerts --events --format json` has always printed it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut row = s.serialize_struct("NodeEventRow", 5)?;
+        row.serialize_field("node", &self.node)?;
+        row.serialize_field("boot", &self.boot)?;
+        row.serialize_field("kind", self.kind.name())?;
+        row.serialize_field("wall_ms", &self.wall_ms)?;
+        row.serialize_field("detail", &self.kind)?;
+        row.end()
+    }
+}
+
+impl Store {
+    fn filter(q: &Query, time_column: &str) -> (String, Vec<rusqlite::types::Value>) {
+        use rusqlite::types::Value;
+        let mut clauses = Vec::new();
+        let mut values = Vec::new();
+        if let Some(node) = q.node {
+            clauses.push("x.node = ?".to_string());
+            values.push(Value::Integer(i64::from(node)));
+        }
+        if let Some(metric) = &q.metric {
+            clauses.push("COALESCE(m.name, 'metric_' || x.metric) = ?".to_string());
+            values.push(Value::Text(metric.clone()));
+        }
+        if let Some(since) = q.since_ms {
+            clauses.push(format!("x.{time_column} >= ?"));
+            values.push(Value::Integer(since as i64));
+        }
+        if let Some(until) = q.until_ms {
+            clauses.push(format!("x.{time_column} < ?"));
+            values.push(Value::Integer(until as i64));
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        (filter, values)
+    }
+
+    /// Readings matching `q`, oldest first (the newest `limit` when limited).
+    pub fn readings(&self, q: &Query) -> Result<Vec<ReadingRow>, StoreError> {
+        let (filter, values) = Self::filter(q, "wall_ms");
+        let sql = format!(
+            "SELECT * FROM (SELECT x.node, x.boot, x.metric, COALESCE(m.name, 'metric_' || x.metric),
+               COALESCE(m.unit, ''), x.t_ms, x.wall_ms, x.value
+             FROM readings x LEFT JOIN metrics m
+               ON m.node = x.node AND m.boot = x.boot AND m.metric = x.metric
+             {filter} ORDER BY x.wall_ms DESC, x.node, x.metric LIMIT {})
+             ORDER BY 7, 1, 3",
+            q.limit.map_or(-1, |l| l as i64)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                Ok(ReadingRow {
+                    node: r.get(0)?,
+                    boot: r.get(1)?,
+                    metric: r.get(2)?,
+                    name: r.get(3)?,
+                    unit: r.get(4)?,
+                    t_ms: r.get::<_, i64>(5)? as u64,
+                    wall_ms: r.get::<_, i64>(6)? as u64,
+                    value: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Transitions matching `q`, oldest first (the newest `limit` when limited).
+    pub fn transitions(&self, q: &Query) -> Result<Vec<TransitionRow>, StoreError> {
+        let (filter, values) = Self::filter(q, "wall_ms");
+        let sql = format!(
+            "SELECT * FROM (SELECT x.node, x.boot, x.metric, COALESCE(m.name, 'metric_' || x.metric),
+               x.origin, x.alert_seq, x.at_ms, x.wall_ms, x.from_level, x.to_level, x.cause,
+               x.suppressed, COALESCE(m.unit, '')
+             FROM transitions x LEFT JOIN metrics m
+               ON m.node = x.node AND m.boot = x.boot AND m.metric = x.metric
+             {filter} ORDER BY x.wall_ms DESC, x.node, x.metric, x.origin, x.alert_seq DESC LIMIT {})
+             ORDER BY 8, 1, 3, 5, 6",
+            q.limit.map_or(-1, |l| l as i64)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                Ok(TransitionRow {
+                    node: r.get(0)?,
+                    boot: r.get(1)?,
+                    metric: r.get(2)?,
+                    name: r.get(3)?,
+                    origin: parsed(r, 4, Origin::from_name)?,
+                    alert_seq: r.get(5)?,
+                    at_ms: r.get::<_, i64>(6)? as u64,
+                    wall_ms: r.get::<_, i64>(7)? as u64,
+                    from: parsed(r, 8, names::parse_level)?,
+                    to: parsed(r, 9, names::parse_level)?,
+                    cause: parsed(r, 10, |s| serde_json::from_str(s).ok())?,
+                    suppressed: r.get(11)?,
+                    unit: r.get(12)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Node events matching `q` (the metric filter does not apply), oldest first.
+    pub fn node_events(&self, q: &Query) -> Result<Vec<NodeEventRow>, StoreError> {
+        let q = Query {
+            metric: None,
+            ..q.clone()
+        };
+        let (filter, values) = Self::filter(&q, "wall_ms");
+        let sql = format!(
+            "SELECT * FROM (SELECT x.node, x.boot, x.kind, x.wall_ms, x.detail FROM node_events x
+             {filter} ORDER BY x.wall_ms DESC LIMIT {}) ORDER BY 4, 1",
+            q.limit.map_or(-1, |l| l as i64)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                Ok(NodeEventRow {
+                    node: r.get(0)?,
+                    boot: r.get(1)?,
+                    kind: parsed(r, 4, |s| serde_json::from_str(s).ok())?,
+                    wall_ms: r.get::<_, i64>(3)? as u64,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The spec a node announced for a metric in its latest boot that has one.
+    pub fn spec(&self, node: u16, metric: &str) -> Result<Option<MetricSpec>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT m.spec FROM metrics m LEFT JOIN boots b ON b.node = m.node AND b.boot = m.boot
+                 WHERE m.node = ?1 AND m.name = ?2 ORDER BY b.first_wall_ms DESC LIMIT 1",
+                params![node, metric],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+}
+
+/// Column `i` of `row`, parsed from its stored text by `parse`; text it cannot read is an error
+/// naming the column and the text.
+fn parsed<T>(
+    row: &rusqlite::Row<'_>,
+    i: usize,
+    parse: impl Fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(i)?;
+    parse(&text).ok_or_else(|| {
+        let column = row.as_ref().column_name(i).unwrap_or("?").to_string();
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("column {column}: `{text}` is not a value this rackwatch knows").into(),
+        )
+    })
+}
