@@ -71,7 +71,7 @@ pub fn process_metric(cx: FrameContext<'_>, rules: &HostRules, spec: MetricSpec)
             if node
                 .metrics
                 .insert(id, MetricState::new(spec.clone(), 0))
-                .is_err()
+                .is_none()
             {
                 return;
             }

@@ -35,10 +35,7 @@ pub fn metric_for<'a>(
             .as_ref()
             .and_then(|h| h.metrics.iter().find(|d| d.id == metric));
         let spec = rules.spec_for(node.id, metric, None, announced);
-        return node
-            .metrics
-            .insert(metric, MetricState::new(spec, t_ms))
-            .ok();
+        return node.metrics.insert(metric, MetricState::new(spec, t_ms));
     }
     node.metrics.get_mut(metric)
 }

@@ -98,7 +98,7 @@ impl MetricState {
     /// reading's time; the latest reading and the node's level stay.
     pub fn respecify(&mut self, spec: MetricSpec) {
         let start = self.last.map_or(0, |r| r.t_ms);
-        self.monitor = Box::new(Monitor::for_spec(&spec, start));
+        *self.monitor = Monitor::for_spec(&spec, start);
         self.spec = spec;
     }
 }
@@ -120,16 +120,13 @@ impl MetricTable {
         self.metrics.get_mut(&id)
     }
 
-    /// Adds a metric, or hands it back when the node already has [`MAX_METRICS`] others.
-    pub fn insert(
-        &mut self,
-        id: u16,
-        metric: MetricState,
-    ) -> Result<&mut MetricState, MetricState> {
+    /// Adds (or replaces) a metric; `None`, and the metric is not kept, when the node already has
+    /// [`MAX_METRICS`] others.
+    pub fn insert(&mut self, id: u16, metric: MetricState) -> Option<&mut MetricState> {
         if self.metrics.len() >= MAX_METRICS && !self.metrics.contains_key(&id) {
-            return Err(metric);
+            return None;
         }
-        Ok(self.metrics.entry(id).insert_entry(metric).into_mut())
+        Some(self.metrics.entry(id).insert_entry(metric).into_mut())
     }
 
     /// The metrics, by id.
