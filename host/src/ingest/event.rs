@@ -213,3 +213,52 @@ impl std::fmt::Display for NodeEventKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_event_names_are_pinned_and_details_read_as_words() {
+        let cases = [
+            (
+                NodeEventKind::Boot { first_seq: 0 },
+                "boot",
+                "first frame of the boot seen",
+            ),
+            (
+                NodeEventKind::Reset {
+                    previous_boot: 0xB007,
+                },
+                "reset",
+                "rebooted (previous boot 0000b007)",
+            ),
+            (
+                NodeEventKind::Gap {
+                    after_seq: 12,
+                    lost: 4,
+                },
+                "gap",
+                "4 frames lost after frame 12",
+            ),
+            (
+                NodeEventKind::Down { silent_ms: 30_000 },
+                "down",
+                "silent for 30s",
+            ),
+            (NodeEventKind::Up, "up", "sending again"),
+        ];
+        for (kind, name, text) in cases {
+            assert_eq!(kind.name(), name);
+            assert_eq!(kind.to_string(), text);
+            // The stored detail is tagged with the same name and reads back to the same event.
+            let json = serde_json::to_string(&kind).unwrap();
+            assert!(json.contains(&format!("\"kind\":\"{name}\"")), "{json}");
+            assert_eq!(serde_json::from_str::<NodeEventKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(
+            NodeEventKind::SchemaMismatch { node_hash: 1 }.name(),
+            "schema_mismatch"
+        );
+    }
+}

@@ -285,3 +285,44 @@ impl IngestSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::HostRules;
+
+    #[test]
+    fn a_node_keeps_at_most_the_wires_metric_count() {
+        let rules = HostRules::default();
+        let mut table = MetricTable::default();
+        let spec = |id: u16| rules.spec_for(1, id, None, None);
+        for id in 0..MAX_METRICS as u16 {
+            assert!(table.insert(id, MetricState::new(spec(id), 0)).is_some());
+        }
+        let extra = MAX_METRICS as u16;
+        assert!(table
+            .insert(extra, MetricState::new(spec(extra), 0))
+            .is_none());
+        assert!(table.get(extra).is_none());
+        // One it has can still be replaced.
+        assert!(table.insert(3, MetricState::new(spec(3), 10)).is_some());
+        assert_eq!(table.len(), MAX_METRICS);
+    }
+
+    #[test]
+    fn a_new_spec_restarts_the_monitor_but_keeps_the_latest_reading() {
+        let rules = HostRules::default();
+        let mut metric = MetricState::new(rules.spec_for(1, 0, None, None), 0);
+        metric.monitor.observe(1_000, 20.0).unwrap();
+        metric.last = Some(LastReading {
+            t_ms: 1_000,
+            wall_ms: 5_000,
+            value: 20.0,
+        });
+        metric.node_level = Some(Level::Warning);
+        metric.respecify(rules.spec_for(1, 0, None, None));
+        assert_eq!(metric.monitor.window().len(), 0);
+        assert_eq!(metric.last.map(|r| r.value), Some(20.0));
+        assert_eq!(metric.node_level, Some(Level::Warning));
+    }
+}
