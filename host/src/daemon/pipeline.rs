@@ -255,8 +255,11 @@ mod tests {
     use std::sync::mpsc::sync_channel;
     use std::sync::{Arc, Mutex};
 
+    /// Every batch a sink was given.
+    type Batches = Arc<Mutex<Vec<Vec<Event>>>>;
+
     /// Records every batch it is given.
-    struct Recorder(Arc<Mutex<Vec<Vec<Event>>>>);
+    struct Recorder(Batches);
 
     impl Sink for Recorder {
         fn deliver(&mut self, batch: &Batch<'_>) -> anyhow::Result<()> {
@@ -286,7 +289,7 @@ mod tests {
         out[..n].to_vec()
     }
 
-    fn pipeline(sinks: usize) -> (Pipeline, Vec<Arc<Mutex<Vec<Vec<Event>>>>>) {
+    fn pipeline(sinks: usize) -> (Pipeline, Vec<Batches>) {
         let logs: Vec<_> = (0..sinks).map(|_| Arc::default()).collect();
         let spec = SourceSpec {
             name: "capture".into(),
