@@ -250,3 +250,42 @@ fn insert_decode_error(
 pub(super) fn cause_json(cause: &Cause) -> String {
     serde_json::to_string(cause).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_causes_keep_their_names() {
+        let cases = [
+            (
+                Cause::Value {
+                    value: 31.5,
+                    bound: 30.0,
+                },
+                r#"{"Value":{"value":31.5,"bound":30.0}}"#,
+            ),
+            (
+                Cause::Eta {
+                    eta_ms: 7_200_000,
+                    threshold: 95.0,
+                },
+                r#"{"Eta":{"eta_ms":7200000,"threshold":95.0}}"#,
+            ),
+            (
+                Cause::Anomaly { score: 0.75 },
+                r#"{"Anomaly":{"score":0.75}}"#,
+            ),
+            (
+                Cause::MissingData { last_seen_ms: 42 },
+                r#"{"MissingData":{"last_seen_ms":42}}"#,
+            ),
+            (Cause::SensorFault, r#""SensorFault""#),
+            (Cause::FlappingStopped, r#""FlappingStopped""#),
+        ];
+        for (cause, stored) in cases {
+            assert_eq!(cause_json(&cause), stored);
+            assert_eq!(serde_json::from_str::<Cause>(stored).unwrap(), cause);
+        }
+    }
+}
