@@ -73,7 +73,7 @@
 //!
 //! # Detection quality
 //! On the Numenta Anomaly Benchmark (58 labelled real and artificial series, `BENCHMARKS.md`,
-//! `rackwatch bench nab`) the defaults score 60.9 / 46.3 / 67.6 (standard / low FP / low FN), in
+//! `rackwatch-bench nab`) the defaults score 60.9 / 46.3 / 67.6 (standard / low FP / low FN), in
 //! the range of the best bounded-memory detectors published there, while staying quiet on white
 //! noise, a smooth cycle, a ramp and a quantised series (at most one score ≥ 0.5 in 10⁵ samples of
 //! each, asserted in the tests). The defaults were chosen on that benchmark under that quietness

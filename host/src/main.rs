@@ -43,8 +43,6 @@ enum Command {
     Record(cmd::record::RecordArgs),
     /// Play a capture back at any speed, to stdout, a pty, a TCP client or a device.
     Replay(cmd::replay::ReplayArgs),
-    /// Detection-quality benchmarks: NAB anomaly scoring, time-to-threshold accuracy.
-    Bench(cmd::bench::BenchArgs),
     /// Simulated rack nodes (the firmware with simulated sensors) on ptys, a stream or a capture.
     Sim(cmd::sim::SimArgs),
     /// Check the configuration file.
@@ -101,7 +99,6 @@ fn main() -> ExitCode {
         Command::History(args) => cmd::history::run(args, &mut stdout),
         Command::Alerts(args) => cmd::alerts::run(args, &mut stdout),
         Command::Config(args) => cmd::config::run(args, &mut stdout),
-        Command::Bench(args) => cmd::bench::run(args, &mut stdout),
         Command::Record(args) => cmd::record::run(args, &mut stdout),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Sim(args) => cmd::sim::run(args),

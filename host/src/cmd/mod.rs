@@ -3,7 +3,6 @@
 
 pub mod alerts;
 pub mod analyze;
-pub mod bench;
 pub mod check;
 pub mod config;
 pub mod demo;

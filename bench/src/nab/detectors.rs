@@ -13,7 +13,7 @@ pub trait Detector {
     fn score(&mut self, t_ms: u64, value: f64) -> f64;
 }
 
-/// The detectors `rackwatch bench nab` knows.
+/// The detectors `rackwatch-bench nab` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
@@ -21,7 +21,7 @@ pub enum Kind {
     Core,
     /// Scores 0 everywhere (NAB's null detector: normalised 0 by definition).
     Null,
-    /// The `ewmaz` test detector of `notes/nab.md` §6 (EWMA z-score, a = 0.01).
+    /// The `ewmaz` test detector of `docs/nab.md` §6 ewmaz (EWMA z-score, a = 0.01).
     Ewmaz,
     /// NAB's windowed Gaussian (6 400-sample window, refreshed every 100 samples).
     WindowedGaussian,
@@ -109,7 +109,7 @@ impl Detector for Null {
     }
 }
 
-/// `notes/nab.md` §6's `ewmaz`: an exponentially weighted mean and variance, `d = v − m;
+/// `ewmaz` (`docs/nab.md` §6 ewmaz): an exponentially weighted mean and variance, `d = v − m;
 /// m += a·d; var = (1 − a)·(var + a·d²)`, the first value as the initial mean, a 30-sample warm-up
 /// scoring 0, and `s = |z| / (|z| + 3)` with `z = d / √var` before the update.
 #[derive(Debug, Clone, Copy)]

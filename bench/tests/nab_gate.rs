@@ -5,7 +5,7 @@
 //! there), else from `<workspace>/../shared/data/nab`; when that default location is absent the gate
 //! says so loudly and passes without scoring. When the data is present, a regression fails.
 
-use rackwatch::nab::{self, data::Corpus, detectors::Kind};
+use rackwatch_bench::nab::{self, data::Corpus, detectors::Kind};
 use serde_json::Value;
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! Everything read here is untrusted: a malformed row, timestamp or label is a [`DataError`] that
 //! names the file and the line (or the label key), never a panic.
 
-use crate::timefmt::{civil_from_days, days_from_civil};
+use rackwatch::timefmt::{civil_from_days, days_from_civil};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,10 +1,11 @@
-//! `rackwatch bench` through the real binary: a tiny NAB-shaped corpus, its errors, and the ETA run.
+//! `rackwatch-bench` through the real binary: a tiny NAB-shaped corpus, its errors, the marked
+//! figures of `--update`, and the ETA run.
 
 use std::path::Path;
 use std::process::Command;
 
 fn rackwatch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rackwatch"))
+    Command::new(env!("CARGO_BIN_EXE_rackwatch-bench"))
 }
 
 /// A two-file corpus: `cat/a.csv` with one anomaly window around a step, `cat/b.csv` without.
@@ -50,14 +51,7 @@ fn nab_scores_a_corpus_and_finds_the_step() {
     let dir = tempfile::tempdir().unwrap();
     corpus(dir.path(), &stepped());
     let out = rackwatch()
-        .args([
-            "bench",
-            "nab",
-            "--json",
-            "--detector",
-            "core,null",
-            "--data",
-        ])
+        .args(["nab", "--json", "--detector", "core,null", "--data"])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -83,7 +77,7 @@ fn nab_scores_a_corpus_and_finds_the_step() {
     // NAB results files for NAB's own scorer.
     let results = dir.path().join("results");
     let out = rackwatch()
-        .args(["bench", "nab", "--results"])
+        .args(["nab", "--results"])
         .arg(&results)
         .arg("--data")
         .arg(dir.path())
@@ -103,7 +97,7 @@ fn nab_errors_name_the_file_and_line() {
         "timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,oops\n",
     );
     let out = rackwatch()
-        .args(["bench", "nab", "--data"])
+        .args(["nab", "--data"])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -115,7 +109,7 @@ fn nab_errors_name_the_file_and_line() {
     );
 
     let out = rackwatch()
-        .args(["bench", "nab", "--data", "/nonexistent/nab"])
+        .args(["nab", "--data", "/nonexistent/nab"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -124,7 +118,7 @@ fn nab_errors_name_the_file_and_line() {
 
     corpus(dir.path(), &stepped());
     let out = rackwatch()
-        .args(["bench", "nab", "--files", "zzz", "--data"])
+        .args(["nab", "--files", "zzz", "--data"])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -132,7 +126,7 @@ fn nab_errors_name_the_file_and_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no NAB file matches `zzz`"));
     // Only the file without windows: nothing to normalise against.
     let out = rackwatch()
-        .args(["bench", "nab", "--files", "b", "--data"])
+        .args(["nab", "--files", "b", "--data"])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -140,44 +134,129 @@ fn nab_errors_name_the_file_and_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no anomaly windows"));
 }
 
+/// A document with prose around every NAB marker pair, as `BENCHMARKS.md` has it.
+fn marked_document() -> String {
+    let mut doc = String::from("# Benchmarks\n\n<!-- core:begin -->\nkept\n<!-- core:end -->\n");
+    for name in [
+        "nab-command",
+        "nab-scores",
+        "nab-profiles",
+        "nab-categories",
+    ] {
+        doc.push_str(&format!(
+            "\nProse before {name}, *kept*.\n\n<!-- rackwatch-bench:{name}:begin -->\nold\n\
+             <!-- rackwatch-bench:{name}:end -->\n"
+        ));
+    }
+    doc.push_str("\nClosing prose.\n");
+    doc
+}
+
+/// `rackwatch-bench nab --update doc --data data`.
+fn update(doc: &Path, data: &Path) -> std::process::Output {
+    rackwatch()
+        .args(["nab", "--update"])
+        .arg(doc)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn update_rewrites_only_its_section() {
     let dir = tempfile::tempdir().unwrap();
     corpus(dir.path(), &stepped());
     let doc = dir.path().join("BENCHMARKS.md");
-    std::fs::write(
-        &doc,
-        "# Benchmarks\n\n<!-- core:begin -->\nkept\n<!-- core:end -->\n",
-    )
-    .unwrap();
-    for _ in 0..2 {
-        let out = rackwatch()
-            .args(["bench", "nab", "--update"])
-            .arg(&doc)
-            .arg("--data")
-            .arg(dir.path())
-            .output()
-            .unwrap();
+    std::fs::write(&doc, marked_document()).unwrap();
+    let mut after_first = String::new();
+    for round in 0..2 {
+        let out = update(&doc, dir.path());
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let text = std::fs::read_to_string(&doc).unwrap();
+        if round == 0 {
+            after_first = text;
+        } else {
+            // Only the run time may differ between two runs, and it sits in the command block.
+            let strip = |t: &str| {
+                t.lines()
+                    .filter(|l| !l.starts_with("Command:"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            assert_eq!(strip(&text), strip(&after_first));
+        }
     }
     let text = std::fs::read_to_string(&doc).unwrap();
     assert!(text.contains("<!-- core:begin -->\nkept\n<!-- core:end -->"));
     assert_eq!(
-        text.matches("<!-- nab:begin -->").count(),
+        text.matches("<!-- rackwatch-bench:nab-scores:begin -->")
+            .count(),
         1,
         "replaced, not appended twice"
     );
     assert!(text.contains("| **rackwatch core `AnomalyDetector`**"));
+    assert!(!text.contains("\nold\n"), "every block was rewritten");
+    // Everything outside the markers is byte for byte what it was.
+    let outside = |t: &str| {
+        let mut kept = String::new();
+        let mut inside = false;
+        for line in t.lines() {
+            if line.starts_with("<!-- rackwatch-bench:") && line.ends_with(":end -->") {
+                inside = false;
+            }
+            if !inside {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+            if line.starts_with("<!-- rackwatch-bench:") && line.ends_with(":begin -->") {
+                inside = true;
+            }
+        }
+        kept
+    };
+    assert_eq!(outside(&text), outside(&marked_document()));
+}
+
+#[test]
+fn update_fails_naming_a_missing_or_duplicated_marker_and_leaves_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path(), &stepped());
+    let doc = dir.path().join("BENCHMARKS.md");
+    let cases = [
+        (
+            marked_document().replace("<!-- rackwatch-bench:nab-profiles:end -->\n", ""),
+            "marker `<!-- rackwatch-bench:nab-profiles:end -->` is missing",
+        ),
+        (
+            format!(
+                "{}<!-- rackwatch-bench:nab-scores:begin -->\n",
+                marked_document()
+            ),
+            "marker `<!-- rackwatch-bench:nab-scores:begin -->` occurs 2 times",
+        ),
+    ];
+    for (document, message) in cases {
+        std::fs::write(&doc, &document).unwrap();
+        let out = update(&doc, dir.path());
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(message) && err.contains("BENCHMARKS.md"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&doc).unwrap(), document);
+    }
 }
 
 #[test]
 fn eta_runs_and_reports_both_kinds_of_curve() {
     let out = rackwatch()
-        .args(["bench", "eta", "--curves", "4", "--json"])
+        .args(["eta", "--curves", "4", "--json"])
         .output()
         .unwrap();
     assert!(

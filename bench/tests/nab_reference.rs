@@ -1,10 +1,11 @@
-//! The scorer against NAB's own figures on the real corpus (`notes/nab.md` §4 and §6): the null
-//! detector scores 0, an oracle that fires once at the start of every window 100, and reimplemented
-//! published detectors land on (ewmaz: exactly) or near (windowed Gaussian) NAB's results.
+//! The scorer against NAB's own figures on the real corpus (`docs/nab.md` §4 Reference results and
+//! §6 ewmaz): the null detector scores 0, an oracle that fires once at the start of every window
+//! 100, and reimplemented published detectors land on (ewmaz: exactly) or near (windowed Gaussian)
+//! NAB's results.
 //!
 //! Skipped, with a message, when the corpus is not at its default location (see `nab_gate.rs`).
 
-use rackwatch::nab::{self, data::Corpus, detectors::Kind, scorer::RowKind, Evaluation};
+use rackwatch_bench::nab::{self, data::Corpus, detectors::Kind, scorer::RowKind, Evaluation};
 
 fn corpus() -> Option<(Corpus, Vec<nab::scorer::Labels>)> {
     let (dir, explicit) = nab::data::data_dir(None);
@@ -47,7 +48,7 @@ fn the_corpus_is_nab_at_ea702d7() {
         (corpus.files.len(), corpus.rows(), corpus.windows()),
         (58, 365_558, 116)
     );
-    // 32 716 probationary rows, 33 495 scored rows inside windows (notes/nab.md §2).
+    // 32 716 probationary rows, 33 495 scored rows inside windows (docs/nab.md §2 Scoring).
     let rows = labels.iter().flat_map(|l| &l.rows);
     let probation = rows.clone().filter(|r| **r == RowKind::Probation).count();
     let in_windows = rows.filter(|r| matches!(r, RowKind::Window { .. })).count();
@@ -95,7 +96,7 @@ fn ewmaz_reproduces_nabs_own_scores_exactly() {
         return;
     };
     let e = nab::evaluate(Kind::Ewmaz, &corpus, &labels).unwrap();
-    // notes/nab.md §6, measured with NAB's scorer: 37.48 / 24.39 / 46.24 at threshold 0.709.
+    // docs/nab.md §6 ewmaz, measured with NAB's scorer: 37.48 / 24.39 / 46.24 at threshold 0.709.
     assert_near(triple(&e), [37.48, 24.39, 46.24], [0.005; 3], "ewmaz");
     assert!((e.profiles[0].best.threshold - 0.709).abs() < 0.001);
     // And its per-category standard figures (-7.8, 56.5, 43.6, 22.6, 30.6, 43.6).
@@ -118,7 +119,7 @@ fn ewmaz_reproduces_nabs_own_scores_exactly() {
 
 #[test]
 #[ignore = "about 40 s in a debug build (6 400-sample windows recomputed as numpy does); run with \
-            `cargo test --release -p rackwatch --test nab_reference -- --ignored`"]
+            `cargo test --release -p rackwatch-bench --test nab_reference -- --ignored`"]
 fn the_windowed_gaussian_lands_near_its_published_scores() {
     let Some((corpus, labels)) = corpus() else {
         return;

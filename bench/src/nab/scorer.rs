@@ -1,7 +1,7 @@
-//! NAB's scoring, reimplemented from its definition (`notes/nab.md` §2; NAB `nab/sweeper.py` at
-//! ea702d7): per-row sweep scores from the windows, a probationary prefix, one global threshold per
-//! application profile swept over every distinct anomaly score of all files, and normalisation
-//! against the null and the perfect detector.
+//! NAB's scoring, reimplemented from its definition (`docs/nab.md` §2 Scoring; NAB
+//! `nab/sweeper.py` at ea702d7): per-row sweep scores from the windows, a probationary prefix, one
+//! global threshold per application profile swept over every distinct anomaly score of all files,
+//! and normalisation against the null and the perfect detector.
 //!
 //! - **Probation**: the first `min(floor(0.15·N), 750)` rows of a file of N rows are not scored.
 //! - **Windows** are entered at the row whose timestamp equals the window start and left after the

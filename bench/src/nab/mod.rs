@@ -1,12 +1,16 @@
-//! A NAB-compatible benchmark (Numenta Anomaly Benchmark, `notes/nab.md`): the corpus reader
-//! ([`data`]), the scorer ([`scorer`]) and the detectors it runs ([`detectors`]), among them the
-//! core's anomaly score exactly as a node computes it.
+//! A NAB-compatible benchmark (Numenta Anomaly Benchmark, `docs/nab.md`): the corpus reader
+//! ([`data`]), the scorer ([`scorer`]), the detectors it runs ([`detectors`]), among them the
+//! core's anomaly score exactly as a node computes it, and the output ([`report`]).
 //!
 //! [`evaluate`] runs one detector over every file and scores it under NAB's three profiles;
-//! `rackwatch bench nab` prints the result and rewrites the NAB section of `BENCHMARKS.md`.
+//! `rackwatch-bench nab` prints the result and rewrites the NAB figures of `BENCHMARKS.md`.
+//!
+//! Invariants: one fresh detector per file, fed the file's rows in order; an [`Evaluation`] holds
+//! one [`ProfileScore`] per entry of [`PROFILES`], in that order.
 
 pub mod data;
 pub mod detectors;
+pub mod report;
 pub mod scorer;
 
 use data::{Corpus, DataFile};
@@ -137,14 +141,16 @@ pub fn write_results(
         let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
         writeln!(out, "timestamp,anomaly_score")?;
         for (t, s) in file.timestamps.iter().zip(scores) {
-            writeln!(out, "{t},{s:?}")?;
+            // Display prints the shortest decimal that parses back to the same f64.
+            writeln!(out, "{t},{s}")?;
         }
         out.flush()?;
     }
     Ok(())
 }
 
-/// A published NAB result (`notes/nab.md` §3): name, standard / low-FP / low-FN, and its memory.
+/// A published NAB result (`docs/nab.md` §3 Scoreboard): name, standard / low-FP / low-FN, and
+/// its memory.
 pub struct Published {
     /// The detector.
     pub name: &'static str,
@@ -154,7 +160,7 @@ pub struct Published {
     pub memory: &'static str,
 }
 
-/// The NAB scoreboard (the NAB README figures, `notes/nab.md` §3).
+/// The NAB scoreboard (the NAB README figures, `docs/nab.md` §3 Scoreboard).
 pub const SCOREBOARD: &[Published] = &[
     Published {
         name: "Perfect",
@@ -233,43 +239,51 @@ pub const SCOREBOARD: &[Published] = &[
     },
 ];
 
-/// Replaces the text between `<!-- {tag}:begin -->` and `<!-- {tag}:end -->` in `document` (the
-/// markers stay), or appends a new marked section with `heading` when there is none.
-pub fn replace_section(document: &str, tag: &str, heading: &str, body: &str) -> String {
-    let begin = format!("<!-- {tag}:begin -->");
-    let end = format!("<!-- {tag}:end -->");
-    match (document.find(&begin), document.find(&end)) {
-        (Some(b), Some(e)) if b < e => format!(
-            "{}{begin}\n{}{}",
-            &document[..b],
-            body.trim_end().to_string() + "\n",
-            &document[e..]
-        ),
-        _ => {
-            let mut out = document.trim_end().to_string();
-            out.push_str(&format!(
-                "\n\n{heading}\n\n{begin}\n{}\n{end}\n",
-                body.trim_end()
-            ));
-            out
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::data::Timestamp;
     use super::*;
 
     #[test]
-    fn sections_are_replaced_between_their_markers_or_appended() {
-        let doc = "# B\n\n<!-- core:begin -->\nx\n<!-- core:end -->\n";
-        let added = replace_section(doc, "nab", "## NAB", "table 1\n");
-        assert_eq!(
-            added,
-            "# B\n\n<!-- core:begin -->\nx\n<!-- core:end -->\n\n## NAB\n\n<!-- nab:begin -->\ntable 1\n<!-- nab:end -->\n"
+    fn results_files_hold_every_score_exactly() {
+        let scores = vec![
+            0.0,
+            1.0,
+            0.1 + 0.2,
+            1.0 / 3.0,
+            5e-324,
+            0.999_999_999_999_999_9,
+        ];
+        let file = DataFile {
+            name: "cat/x.csv".into(),
+            timestamps: (0..scores.len() as i64)
+                .map(|i| Timestamp(1_404_172_800_000_000 + i * 300_000_000))
+                .collect(),
+            values: vec![0.0; scores.len()],
+            windows: Vec::new(),
+        };
+        let corpus = Corpus {
+            root: "corpus".into(),
+            files: vec![file],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        write_results(dir.path(), "det", &corpus, std::slice::from_ref(&scores)).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("det/cat/det_x.csv")).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("timestamp,anomaly_score"));
+        let rows: Vec<(&str, f64)> = lines
+            .map(|l| {
+                let (t, s) = l.split_once(',').unwrap();
+                (t, s.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(rows[1].0, "2014-07-01 00:05:00");
+        let read: Vec<u64> = rows.iter().map(|r| r.1.to_bits()).collect();
+        let want: Vec<u64> = scores.iter().map(|s| s.to_bits()).collect();
+        assert_eq!(read, want);
+        assert!(
+            !text.contains("e-"),
+            "Display writes plain decimals, never an exponent"
         );
-        let replaced = replace_section(&added, "nab", "## NAB", "table 2");
-        assert_eq!(replaced, added.replace("table 1", "table 2"));
-        assert!(replaced.contains("<!-- core:begin -->\nx\n<!-- core:end -->"));
     }
 }
