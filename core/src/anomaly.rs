@@ -730,12 +730,12 @@ impl AnomalyDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::Noise;
+    use crate::rng::XorShift64Star;
     use std::vec::Vec;
 
     /// 10 + a sine of period 200 samples and amplitude 1, plus N(0, 0.1²) noise; one sample a second.
     fn signal(n: usize, seed: u64) -> Vec<f32> {
-        let mut noise = Noise::new(seed);
+        let mut noise = XorShift64Star::new(seed);
         (0..n)
             .map(|i| {
                 10.0 + libm::sinf(i as f32 * core::f32::consts::TAU / 200.0)
@@ -746,7 +746,7 @@ mod tests {
 
     /// `mean` + N(0, sigma²) noise.
     fn noise(n: usize, seed: u64, mean: f32, sigma: f32) -> Vec<f32> {
-        let mut noise = Noise::new(seed);
+        let mut noise = XorShift64Star::new(seed);
         (0..n)
             .map(|_| mean + sigma * noise.gaussian() as f32)
             .collect()
@@ -998,7 +998,7 @@ mod tests {
     fn quantised_and_intermittent_series_are_not_anomalous_for_their_steps() {
         // A 0.1-resolution temperature drifting slowly with noise below the resolution: it dithers
         // between neighbouring steps.
-        let mut noise = Noise::new(13);
+        let mut noise = XorShift64Star::new(13);
         let values: Vec<f32> = (0..5000)
             .map(|i| {
                 let t = 25.0 + 0.3 * libm::sinf(i as f32 / 300.0) + 0.04 * noise.gaussian() as f32;
@@ -1022,7 +1022,7 @@ mod tests {
             .iter()
             .all(|x| x.deviation < 0.5 && x.spike < 0.5 && x.stuck == 0.0));
         // A count that is mostly 0, sometimes 1 or 2.
-        let mut noise = Noise::new(12);
+        let mut noise = XorShift64Star::new(12);
         let values: Vec<f32> = (0..5000)
             .map(|_| match noise.gaussian() {
                 g if g > 2.0 => 2.0,
@@ -1040,7 +1040,7 @@ mod tests {
         // The constraint the defaults were chosen under: white noise, a sine with noise, a noisy
         // ramp and a dithering quantised reading score at most one sample >= 0.5 in 10^5.
         for kind in 0..4 {
-            let mut noise = Noise::new(100 + kind);
+            let mut noise = XorShift64Star::new(100 + kind);
             let values: Vec<f32> = (0..100_000)
                 .map(|i| {
                     let g = noise.gaussian() as f32;

@@ -393,7 +393,7 @@ impl ForgettingTrend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::Noise;
+    use crate::rng::XorShift64Star;
 
     fn line(points: impl Iterator<Item = (u64, f32)>) -> Option<Fit> {
         let mut m = Moments::EMPTY;
@@ -523,7 +523,7 @@ mod tests {
     #[test]
     fn pure_noise_gives_no_confident_eta() {
         let policy = EtaPolicy::DEFAULT;
-        let mut noise = Noise::new(7);
+        let mut noise = XorShift64Star::new(7);
         let values: std::vec::Vec<f32> = (0..10_064).map(|_| noise.gaussian() as f32).collect();
         let mut etas = 0;
         for end in 64..values.len() {
@@ -543,7 +543,7 @@ mod tests {
 
     #[test]
     fn noisy_rise_gives_an_eta_whose_bound_contains_the_truth() {
-        let mut noise = Noise::new(3);
+        let mut noise = XorShift64Star::new(3);
         // 1 unit/s with noise sigma 2 over 64 s; truth reaches 200 at t = 200 s.
         let fit =
             line((0..64).map(|i| (i * 1000, i as f32 + 2.0 * noise.gaussian() as f32))).unwrap();

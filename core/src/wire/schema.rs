@@ -38,30 +38,11 @@ min:opt<f32>,max:opt<f32>,max_slew_per_s:opt<f32>}";
 
 /// FNV-1a (64-bit) of [`SCHEMA_STRING`]: a node and a host agree on the wire types when they agree on
 /// this number. A node announces it in its [`Hello`](super::Hello).
-pub const SCHEMA_HASH: u64 = fnv1a64(SCHEMA_STRING.as_bytes());
-
-/// FNV-1a, 64-bit: offset basis `0xcbf29ce484222325`, prime `0x100000001b3`.
-const fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64; // In bounds: `i < bytes.len()`; const fn cannot use `get` in a loop.
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        i += 1;
-    }
-    hash
-}
+pub const SCHEMA_HASH: u64 = crate::hash::fnv1a64(SCHEMA_STRING.as_bytes());
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fnv1a64_matches_reference_vectors() {
-        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
-    }
 
     #[test]
     fn schema_hash_is_pinned() {
