@@ -43,6 +43,44 @@ pub const SCHEMA_HASH: u64 = crate::hash::fnv1a64(SCHEMA_STRING.as_bytes());
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::field;
+
+    /// The schema's `header{...}` names the fields and their types; their widths, laid end to end,
+    /// must be the offsets the parser and the writer use.
+    #[test]
+    fn the_header_description_follows_the_field_offsets() {
+        let start = SCHEMA_STRING.find("header{").unwrap() + "header{".len();
+        let body = &SCHEMA_STRING[start..start + SCHEMA_STRING[start..].find("};").unwrap()];
+        let (mut items, mut depth, mut from) = (std::vec::Vec::new(), 0, 0);
+        for (i, c) in body.char_indices() {
+            match c {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                ',' if depth == 0 => {
+                    items.push(&body[from..i]);
+                    from = i + 1;
+                }
+                _ => {}
+            }
+        }
+        items.push(&body[from..]);
+        let mut offset = 0;
+        let described: std::vec::Vec<_> = items
+            .iter()
+            .map(|item| {
+                let (name, ty) = item.split_once(':').unwrap();
+                let width = match ty.split('[').next().unwrap() {
+                    "u8" => 1,
+                    "u16le" => 2,
+                    "u32le" => 4,
+                    other => panic!("unexpected header type {other}"),
+                };
+                offset += width;
+                (name, offset - width..offset)
+            })
+            .collect();
+        assert_eq!(described, field::ALL);
+    }
 
     #[test]
     fn schema_hash_is_pinned() {
