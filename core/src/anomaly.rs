@@ -5,7 +5,7 @@
 //! | component | question | value |
 //! |---|---|---|
 //! | [`deviation`](AnomalyScore::deviation) | is the sample far from the baseline, or beyond the range the series has shown? | `squash(|z|, z_low)`, or by how far it leaves the range |
-//! | [`level_shift`](AnomalyScore::level_shift) | have the recent samples moved away from the baseline (level or spread)? | `squash(D, k²/2)` of their divergence `D`, 1 = confirmed |
+//! | [`level_shift`](AnomalyScore::level_shift) | have the recent samples moved away from the baseline (level or spread)? | `squash(D, shift_low²/2)` of their divergence `D`, 1 = confirmed |
 //! | [`spike`](AnomalyScore::spike) | is this one sample a jump, compared with the series' usual step? | `squash(jump / typical jump, spike_low)` |
 //! | [`stuck`](AnomalyScore::stuck) | has a sensor that varies stopped changing? | 0 or 1 |
 //! | [`out_of_range`](AnomalyScore::out_of_range) | outside the configured physical limits? | bool (score 1) |
@@ -44,11 +44,11 @@
 //!   baseline (`m`, `v = σ²`) by the Kullback-Leibler divergence of two normal distributions,
 //!   `D = ½·(ln(v/v_r) + (v_r + (m_r − m)²)/v − 1)`, with `v_r` floored at `v/10` (a window that
 //!   went quiet counts, but at most as much as a tenfold drop of variance). A pure shift of the
-//!   mean by `δ` σ gives `D = δ²/2`, so the score `squash(D, cusum_k²/2)` is 0 for shifts below
-//!   `cusum_k` σ and 0.5 at `√2·cusum_k` σ; a change of spread (a noisy series going quiet or
-//!   wild) raises `D` too. When the recent mean alone is `√cusum_h · cusum_k` σ off (4.2σ with the
-//!   defaults; a burst of a few wild samples, each winsorised at 10σ, does not get there) the shift
-//!   is *confirmed*: the score is 1 and the baseline's mean moves to the recent window's, keeping
+//!   mean by `δ` σ gives `D = δ²/2`, so the score `squash(D, shift_low²/2)` is 0 for shifts below
+//!   `shift_low` σ and 0.5 at `√2·shift_low` σ; a change of spread (a noisy series going quiet or
+//!   wild) raises `D` too. When the recent mean alone is `√shift_confirm · shift_low` σ off (4.2σ
+//!   with the defaults; a burst of a few wild samples, each winsorised at 10σ, does not get there)
+//!   the shift is *confirmed*: the score is 1 and the baseline's mean moves to the recent window's, keeping
 //!   its spread, so a large step becomes the normal level within a few dozen samples. A smaller
 //!   shift is absorbed by the baseline, whose spread widens to take it in.
 //! - **Spike**: the excursion `min(|x − previous|, |x − mean|)` (a jump away from the previous
@@ -128,12 +128,16 @@ pub struct AnomalyConfig {
     /// `10 / fast_alpha` samples.
     pub fast_alpha: f32,
     /// The smallest shift of the recent mean, in baseline standard deviations, that the level-shift
-    /// score reacts to (≥ 0): it is 0 up to a divergence of `k²/2` (a shift of `k` σ) and 0.5 at
-    /// `k²` (a shift of `√2·k` σ).
-    pub cusum_k: f32,
+    /// score reacts to (≥ 0): it is 0 up to a divergence of `shift_low²/2` (a shift of `shift_low`
+    /// σ) and 0.5 at `shift_low²` (a shift of `√2·shift_low` σ). Also read as `cusum_k`, its name
+    /// when the level shift was a CUSUM, so older configurations and stored specs still load.
+    #[serde(alias = "cusum_k")]
+    pub shift_low: f32,
     /// A level shift is confirmed, and the baseline's mean moves to the recent window's, when the
-    /// recent mean alone is `√cusum_h · cusum_k` baseline standard deviations off (≥ 1).
-    pub cusum_h: f32,
+    /// recent mean alone is `√shift_confirm · shift_low` baseline standard deviations off (≥ 1).
+    /// Also read as `cusum_h`, its name when the level shift was a CUSUM.
+    #[serde(alias = "cusum_h")]
+    pub shift_confirm: f32,
     /// Jump, in typical jumps, above which the spike score rises above 0; it is 0.5 at twice this (≥ 0).
     pub spike_low: f32,
     /// Samples in a run of (nearly) equal values before a varying sensor counts as stuck; 0 disables
@@ -166,9 +170,9 @@ impl AnomalyConfig {
     /// - `z_low` 4: nothing within 4σ scores; 8σ scores 0.5, 40σ 0.9.
     /// - `fast_alpha` 0.1: a recent window of about 10 samples, and a rest of 100 samples after an
     ///   anomaly starts.
-    /// - `cusum_k` 1.5, `cusum_h` 8: the level shift starts to score when the recent mean is 1.5σ
-    ///   off (or the spread changed as much), is 0.5 at about 2.1σ, and is confirmed when the recent
-    ///   mean is 4.2σ off.
+    /// - `shift_low` 1.5, `shift_confirm` 8: the level shift starts to score when the recent mean
+    ///   is 1.5σ off (or the spread changed as much), is 0.5 at about 2.1σ, and is confirmed when the
+    ///   recent mean is 4.2σ off.
     /// - `spike_low` 16: a jump of 16 typical jumps starts the spike score (about 18σ on white noise,
     ///   so on a noisy series the deviation speaks first; on a smooth one a sudden step of 16
     ///   ordinary steps is a spike).
@@ -185,8 +189,8 @@ impl AnomalyConfig {
         warmup_samples: 30,
         z_low: 4.0,
         fast_alpha: 0.1,
-        cusum_k: 1.5,
-        cusum_h: 8.0,
+        shift_low: 1.5,
+        shift_confirm: 8.0,
         spike_low: 16.0,
         stuck_samples: 30,
         stuck_ratio: 10.0,
@@ -254,8 +258,8 @@ pub struct AnomalyScore {
     pub score: f32,
     /// Distance from the baseline, `max(0, 1 − z_low/|z|)`, or beyond the series' range.
     pub deviation: f32,
-    /// Divergence of the recent samples from the baseline, `max(0, 1 − (k²/2)/D)`; 1 on the sample
-    /// that confirms a shift.
+    /// Divergence of the recent samples from the baseline, `max(0, 1 − (shift_low²/2)/D)`; 1 on the
+    /// sample that confirms a shift.
     pub level_shift: f32,
     /// Size of the jump from the previous sample: `max(0, 1 − spike_low/ratio)`.
     pub spike: f32,
@@ -367,8 +371,8 @@ struct Params {
     alpha_b: f64,
     alpha_f: f64,
     z_low: f64,
-    k: f64,
-    h: f64,
+    shift_low: f64,
+    shift_confirm: f64,
     spike_low: f64,
     stuck_ratio: f64,
     stuck_epsilon: f64,
@@ -391,8 +395,8 @@ impl Params {
             alpha_b: sane(c.baseline_alpha, MIN_BASELINE_ALPHA, 1.0, d.baseline_alpha),
             alpha_f: sane(c.fast_alpha, 1e-6, 1.0, d.fast_alpha),
             z_low: sane(c.z_low, 0.0, f32::MAX, d.z_low),
-            k: sane(c.cusum_k, 0.0, 1e15, d.cusum_k),
-            h: sane(c.cusum_h, 1.0, f32::MAX, d.cusum_h),
+            shift_low: sane(c.shift_low, 0.0, 1e15, d.shift_low),
+            shift_confirm: sane(c.shift_confirm, 1.0, f32::MAX, d.shift_confirm),
             spike_low: sane(c.spike_low, 0.0, f32::MAX, d.spike_low),
             stuck_ratio: sane(c.stuck_ratio, 0.0, f32::MAX, d.stuck_ratio),
             stuck_epsilon: sane(c.stuck_epsilon, 0.0, f32::MAX, d.stuck_epsilon),
@@ -490,8 +494,8 @@ impl AnomalyDetector {
 
     /// The level-shift statistic: the recent window's divergence `D` from the baseline, as
     /// `(upward, downward)` by the side the recent mean moved to (the other is 0). The level-shift
-    /// score is `squash(D, cusum_k²/2)`.
-    pub fn cusum(&self) -> (f32, f32) {
+    /// score is `squash(D, shift_low²/2)`.
+    pub fn shift_divergence(&self) -> (f32, f32) {
         if self.samples == 0 {
             return (0.0, 0.0);
         }
@@ -608,11 +612,12 @@ impl AnomalyDetector {
         let mut confirmed = false;
         if warmed_up {
             let d = divergence(mean, sd * sd, recent_mean, recent_variance);
-            let half = 0.5 * p.k * p.k;
-            // Confirmed when the recent mean alone is √h·k σ off: a shift held for several samples,
-            // not a burst of a few wild ones (each is winsorised at 10σ).
+            let half = 0.5 * p.shift_low * p.shift_low;
+            // Confirmed when the recent mean alone is √shift_confirm·shift_low σ off: a shift held for
+            // several samples, not a burst of a few wild ones (each is winsorised at 10σ).
             let shift = (recent_mean - mean) / sd;
-            confirmed = shift * shift >= p.h * p.k * p.k && p.k > 0.0;
+            confirmed =
+                shift * shift >= p.shift_confirm * p.shift_low * p.shift_low && p.shift_low > 0.0;
             score.level_shift = if confirmed { 1.0 } else { squash(d, half) };
         }
 
@@ -788,6 +793,19 @@ mod tests {
     }
 
     #[test]
+    fn level_shift_parameters_load_by_their_former_cusum_names_too() {
+        let old: AnomalyConfig =
+            serde_json::from_str(r#"{"cusum_k": 2.5, "cusum_h": 3.0}"#).unwrap();
+        let new: AnomalyConfig =
+            serde_json::from_str(r#"{"shift_low": 2.5, "shift_confirm": 3.0}"#).unwrap();
+        assert_eq!(old, new);
+        assert_eq!((new.shift_low, new.shift_confirm), (2.5, 3.0));
+        assert_eq!(new.z_low, AnomalyConfig::DEFAULT.z_low);
+        let written = serde_json::to_string(&new).unwrap();
+        assert!(written.contains("\"shift_low\":2.5") && !written.contains("cusum"));
+    }
+
+    #[test]
     fn squash_mapping() {
         assert_eq!(squash(2.0, 3.0), 0.0);
         assert_eq!(squash(3.0, 3.0), 0.0);
@@ -919,7 +937,7 @@ mod tests {
             s[1000 + found + 1..].iter().all(|x| x.score < 0.5),
             "one score for one shift"
         );
-        // 1σ, below `cusum_k`: slow change is the trend's business.
+        // 1σ, below `shift_low`: slow change is the trend's business.
         let mut values = noise(2000, 9, -20.0, 2.0);
         values[1000..].iter_mut().for_each(|v| *v += 2.0);
         let s = scores(AnomalyConfig::DEFAULT, &values);
@@ -1200,8 +1218,8 @@ mod tests {
             warmup_samples: 0,
             z_low: -1.0,
             fast_alpha: 7.0,
-            cusum_k: f32::NEG_INFINITY,
-            cusum_h: 0.0,
+            shift_low: f32::NEG_INFINITY,
+            shift_confirm: 0.0,
             spike_low: f32::NAN,
             stuck_samples: 1,
             stuck_ratio: f32::INFINITY,

@@ -5,6 +5,10 @@
 /// The rule: any change to a wire type (a field, a variant, a capacity, an order, the header or the
 /// CRC) must change this string. A test pins [`SCHEMA_HASH`] and this module's tests pin each enum's
 /// encoding, so the change is made deliberately; `docs/wire.md` is updated with it.
+///
+/// A rename changes no byte (postcard is positional), so the string keeps the names it was pinned
+/// with and the hash stays: nodes on either side of a rename still agree with hosts on either side.
+/// `AnomalyConfig`'s `cusum_k` and `cusum_h` here are today's `shift_low` and `shift_confirm`.
 pub const SCHEMA_STRING: &str = "rackwatch-wire v1;\
 header{version:u8,flags:u8[incompat:0-3,compat:4-7],node_id:u16le,boot_id:u32le,seq:u16le,kind:u8};\
 crc32-iso-hdlc-le;max_frame:1024;\
