@@ -15,8 +15,10 @@
 
 pub mod alert;
 pub mod anomaly;
+pub mod hash;
 pub mod level;
 pub mod monitor;
+pub mod rng;
 pub mod sample;
 pub mod stats;
 pub mod trend;
@@ -25,27 +27,3 @@ pub mod wire;
 
 pub use level::Level;
 pub use sample::SampleError;
-
-#[cfg(test)]
-pub(crate) mod test_support {
-    /// Deterministic N(0, 1) noise for tests: xorshift64* and Box-Muller, no dependencies.
-    pub(crate) struct Noise(u64);
-
-    impl Noise {
-        pub(crate) fn new(seed: u64) -> Self {
-            Noise(seed.max(1))
-        }
-
-        fn uniform(&mut self) -> f64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            ((self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        }
-
-        pub(crate) fn gaussian(&mut self) -> f64 {
-            let (u1, u2) = (self.uniform(), self.uniform());
-            libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(2.0 * core::f64::consts::PI * u2)
-        }
-    }
-}

@@ -332,7 +332,7 @@ impl<const M: usize, const N: usize, R: Borrow<Rule>> Registry<M, N, R> {
 mod tests {
     use super::*;
     use crate::alert::{Bound, Debounce, Horizon, Limit, Limits, MissingData, Predictive};
-    use crate::test_support::Noise;
+    use crate::rng::XorShift64Star;
     use crate::trend::{Crossing, EtaPolicy};
     use crate::wire::Cause;
     use std::vec::Vec;
@@ -383,7 +383,7 @@ mod tests {
     #[test]
     fn a_rising_inlet_warns_before_the_threshold_then_goes_critical() {
         let mut monitor: Monitor<64> = Monitor::for_spec(&inlet(), 0);
-        let mut noise = Noise::new(7);
+        let mut noise = XorShift64Star::new(7);
         let mut transitions = Vec::new();
         // 22 °C rising 2 °C per hour, a reading every 5 s, ±0.05 °C noise: 35 °C after 6.5 h.
         for i in 0..6000u64 {

@@ -57,16 +57,16 @@ fn garbage_config() -> impl Strategy<Value = AnomalyConfig> {
     )
         .prop_map(
             |(
-                (baseline_alpha, warmup_samples, z_low, fast_alpha, cusum_k),
-                (cusum_h, spike_low, stuck_samples, stuck_ratio, stuck_epsilon),
+                (baseline_alpha, warmup_samples, z_low, fast_alpha, shift_low),
+                (shift_confirm, spike_low, stuck_samples, stuck_ratio, stuck_epsilon),
                 (stuck_from_start, min_std, min, max, max_slew_per_s),
             )| AnomalyConfig {
                 baseline_alpha,
                 warmup_samples: warmup_samples % 64,
                 z_low,
                 fast_alpha,
-                cusum_k,
-                cusum_h,
+                shift_low,
+                shift_confirm,
                 spike_low,
                 stuck_samples,
                 stuck_ratio,
@@ -88,7 +88,7 @@ fn config() -> impl Strategy<Value = AnomalyConfig> {
             warmup_samples: 0,
             stuck_samples: 2,
             stuck_from_start: true,
-            cusum_h: 2.0,
+            shift_confirm: 2.0,
             ..AnomalyConfig::DEFAULT
         }),
         2 => garbage_config(),
@@ -155,7 +155,7 @@ proptest! {
         if let Some((mean, std)) = detector.baseline() {
             prop_assert!(mean.is_finite() && std.is_finite() && std >= 0.0);
         }
-        let (up, down) = detector.cusum();
+        let (up, down) = detector.shift_divergence();
         prop_assert!(up.is_finite() && down.is_finite() && up >= 0.0 && down >= 0.0);
     }
 

@@ -245,3 +245,15 @@ fn constants_in_docs_wire_md_match_the_code() {
         "docs/wire.md should quote SCHEMA_STRING"
     );
 }
+
+/// The header table (section 3) gives each field's offset and size as `wire::field` does.
+#[test]
+fn header_table_in_docs_wire_md_matches_the_field_offsets() {
+    for (name, at) in field::ALL {
+        let row = format!("| {} | {} | `{name}` |", at.start, at.end - at.start);
+        assert!(
+            DOC.contains(&row),
+            "docs/wire.md's header table should have {row}"
+        );
+    }
+}

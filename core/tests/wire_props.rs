@@ -326,8 +326,8 @@ fn metric() -> BoxedStrategy<MetricSpec> {
             warmup_samples: a.1,
             z_low: a.2,
             fast_alpha: a.3,
-            cusum_k: a.4,
-            cusum_h: b.0,
+            shift_low: a.4,
+            shift_confirm: b.0,
             spike_low: b.1,
             stuck_samples: b.2,
             stuck_ratio: b.3,
@@ -494,9 +494,9 @@ proptest! {
     fn bodies_behind_a_valid_crc_never_panic(mut bytes in noisy_bytes(MAX_FRAME_LEN - CRC_LEN), kind in 0u8..8) {
         // Random header and body bytes with a valid CRC, so that the body decoders see them.
         if bytes.len() >= HEADER_LEN {
-            bytes[0] = VERSION;
-            bytes[1] = 0;
-            bytes[10] = kind;
+            bytes[field::VERSION] = VERSION;
+            bytes[field::FLAGS] = 0;
+            bytes[field::KIND] = kind;
         }
         let crc = CRC.checksum(&bytes);
         bytes.extend_from_slice(&crc.to_le_bytes());

@@ -12,6 +12,8 @@
 //! no allocation, no clock (time is passed in), `libm` for every transcendental so the node and the
 //! host compute bit-identical values.
 
+use rackwatch_core::rng::XorShift64Star;
+
 /// The metrics a simulated rack node reports, in descriptor order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -141,7 +143,7 @@ pub struct SimSensors {
     /// Every scenario played, one bit each ([`Scenario::bit`]).
     scenarios: u8,
     onset_ms: u64,
-    rng: u64,
+    rng: XorShift64Star,
     /// Phase of the daily cycle, per node, so nodes do not move in lockstep.
     phase: f32,
     stuck_humidity: Option<f32>,
@@ -165,12 +167,12 @@ impl SimSensors {
             scenario: scenarios.first().copied().unwrap_or(Scenario::Nominal),
             scenarios: scenarios.iter().fold(0, |set, s| set | s.bit()),
             onset_ms,
-            rng: seed ^ 0x9E37_79B9_7F4A_7C15,
+            rng: XorShift64Star::new(seed ^ 0x9E37_79B9_7F4A_7C15),
             phase: 0.0,
             stuck_humidity: None,
             spike_samples_left: 3,
         };
-        sensors.phase = sensors.uniform() * core::f32::consts::TAU;
+        sensors.phase = sensors.rng.uniform_f32() * core::f32::consts::TAU;
         sensors
     }
 
@@ -189,7 +191,7 @@ impl SimSensors {
         let active = now_ms >= self.onset_ms;
         let since_onset_h = now_ms.saturating_sub(self.onset_ms) as f32 / HOUR_MS;
         let day = libm::sinf(now_ms as f32 / DAY_MS * core::f32::consts::TAU + self.phase);
-        let noise = self.gaussian();
+        let noise = self.rng.gaussian_f32();
         let value = match metric {
             SimMetric::InletTemperature => {
                 if active && self.plays(Scenario::SensorDropout) {
@@ -230,21 +232,6 @@ impl SimSensors {
         };
         Ok(value)
     }
-
-    /// Uniform in [0, 1): xorshift64*.
-    fn uniform(&mut self) -> f32 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32
-    }
-
-    /// Standard normal, Box-Muller.
-    fn gaussian(&mut self) -> f32 {
-        let u1 = self.uniform().max(f32::MIN_POSITIVE);
-        let u2 = self.uniform();
-        libm::sqrtf(-2.0 * libm::logf(u1)) * libm::cosf(core::f32::consts::TAU * u2)
-    }
 }
 
 #[cfg(test)]
@@ -258,6 +245,30 @@ mod tests {
     ) -> [Result<f32, SensorTimeout>; 64] {
         let mut sensors = SimSensors::new(seed, scenario, 60_000);
         core::array::from_fn(|i| sensors.read(metric, i as u64 * 10_000))
+    }
+
+    /// The node and the host must read the same rack: these are the `qemu` rack's first readings
+    /// an hour into the run, as the generator the rack had before it shared the core's gave them.
+    #[test]
+    fn the_qemu_rack_reads_what_it_always_read() {
+        let mut rack = qemu_rack();
+        let bits: [u32; 8] = core::array::from_fn(|i| {
+            let at_ms = (i as u64 / 4) * 10_000 + 3_600_000;
+            rack.read(SimMetric::ALL[i % 4], at_ms).unwrap().to_bits()
+        });
+        assert_eq!(
+            bits,
+            [
+                0x41cb_24c1,
+                0x4213_c5c7,
+                0x447d_4521,
+                0x4339_966f,
+                0x41cb_8572,
+                0x4213_c5c7,
+                0x447d_3be9,
+                0x4334_b544
+            ]
+        );
     }
 
     #[test]

@@ -73,9 +73,14 @@ fn init_logging(cli: &Cli) {
                 "info"
             })
         });
+    // Colour only where a terminal renders it: `2>log` or a pipe gets plain text, and NO_COLOR
+    // (set and not empty, as no-color.org asks) turns it off on a terminal too.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     match cli.log_format {
         LogFormat::Human => builder.with_target(false).init(),
         LogFormat::Json => builder.json().init(),

@@ -18,8 +18,10 @@
 
 use crate::capture::CaptureReader;
 use crate::local::{LocalNode, LocalSettings};
+use rackwatch_core::hash::fnv1a64;
+use rackwatch_core::rng::XorShift64Star;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
@@ -253,18 +255,6 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A small deterministic generator for jitter (no dependency, seeded per source).
-struct Jitter(u64);
-
-impl Jitter {
-    fn next_unit(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// Sleeps up to `total`, returning early when `stop` is set. Returns whether to go on.
 fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) -> bool {
     let until = Instant::now() + total;
@@ -352,110 +342,111 @@ fn run(
 ) {
     let send = |msg| tx.send(msg).is_ok();
     match &spec.kind {
-        SourceKind::Capture(path) => {
-            match CaptureReader::open(path) {
-                Ok(reader) => {
-                    send(SourceMsg::Connected { source: index });
-                    for record in reader {
-                        if stop.load(Ordering::Relaxed) {
+        SourceKind::Capture(path) => replay_capture(index, &spec.name, path, &send, &stop),
+        SourceKind::Local(settings) => sample_local(index, settings, &send, &stop),
+        _ => read_stream(index, &spec, &send, &stop, backoff),
+    }
+}
+
+/// Sends the records of a capture file with their recorded times, then [`SourceMsg::Finished`]
+/// (also after an unreadable file or record, which is logged).
+fn replay_capture(
+    index: usize,
+    name: &str,
+    path: &Path,
+    send: &impl Fn(SourceMsg) -> bool,
+    stop: &AtomicBool,
+) {
+    match CaptureReader::open(path) {
+        Ok(reader) => {
+            send(SourceMsg::Connected { source: index });
+            for record in reader {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                match record {
+                    Ok((wall_ms, bytes)) => {
+                        if !send(SourceMsg::Bytes {
+                            source: index,
+                            wall_ms,
+                            bytes,
+                        }) {
                             return;
                         }
-                        match record {
-                            Ok((wall_ms, bytes)) => {
-                                if !send(SourceMsg::Bytes {
-                                    source: index,
-                                    wall_ms,
-                                    bytes,
-                                }) {
-                                    return;
-                                }
-                            }
-                            Err(e) => {
-                                tracing::error!(source = spec.name, "{e}");
-                                break;
-                            }
-                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(source = name, "{e}");
+                        break;
                     }
                 }
-                Err(e) => tracing::error!(source = spec.name, "{e}"),
             }
-            send(SourceMsg::Finished { source: index });
+        }
+        Err(e) => tracing::error!(source = name, "{e}"),
+    }
+    send(SourceMsg::Finished { source: index });
+}
+
+/// Samples this machine every `settings.interval` until stopped.
+fn sample_local(
+    index: usize,
+    settings: &LocalSettings,
+    send: &impl Fn(SourceMsg) -> bool,
+    stop: &AtomicBool,
+) {
+    let mut node = LocalNode::new(settings.clone());
+    send(SourceMsg::Connected { source: index });
+    loop {
+        let wall_ms = now_ms();
+        let bytes = node.sample(wall_ms);
+        if !send(SourceMsg::Bytes {
+            source: index,
+            wall_ms,
+            bytes,
+        }) {
             return;
         }
-        SourceKind::Local(settings) => {
-            let mut node = LocalNode::new(settings.clone());
-            send(SourceMsg::Connected { source: index });
-            loop {
-                let wall_ms = now_ms();
-                let bytes = node.sample(wall_ms);
-                if !send(SourceMsg::Bytes {
-                    source: index,
-                    wall_ms,
-                    bytes,
-                }) {
-                    return;
-                }
-                if !sleep_unless_stopped(settings.interval, &stop) {
-                    return;
-                }
-            }
+        if !sleep_unless_stopped(settings.interval, stop) {
+            return;
         }
-        _ => {}
     }
+}
 
+/// A byte stream's connections: a finite one (file, stdin) is read once; a live one reconnects
+/// with jittered exponential backoff until stopped.
+fn read_stream(
+    index: usize,
+    spec: &SourceSpec,
+    send: &impl Fn(SourceMsg) -> bool,
+    stop: &AtomicBool,
+    backoff: Backoff,
+) {
     let finite = matches!(spec.kind, SourceKind::Raw(_) | SourceKind::Stdin);
-    let mut jitter = Jitter(
-        spec.name
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64 ^ now_ms(), |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-            })
-            | 1,
-    );
+    // Seeded by name and time, so sources that fail together (and daemons started together) spread
+    // their retries apart.
+    let mut jitter = XorShift64Star::new(fnv1a64(spec.name.as_bytes()) ^ now_ms());
     let mut delay = backoff.initial;
     let mut buf = vec![0u8; 64 * 1024];
     while !stop.load(Ordering::Relaxed) {
         match connect(&spec.kind) {
-            Ok(mut stream) => {
+            Ok(stream) => {
                 tracing::info!(source = spec.name, "connected");
                 if !send(SourceMsg::Connected { source: index }) {
                     return;
                 }
-                let reason = loop {
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    match stream.read(&mut buf) {
-                        Ok(0) => break "end of stream".to_string(),
-                        Ok(n) => {
-                            // Data flowed: the next failure starts the backoff afresh.
-                            delay = backoff.initial;
-                            if !send(SourceMsg::Bytes {
-                                source: index,
-                                wall_ms: now_ms(),
-                                bytes: buf[..n].to_vec(),
-                            }) {
-                                return;
-                            }
-                        }
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                std::io::ErrorKind::TimedOut
-                                    | std::io::ErrorKind::WouldBlock
-                                    | std::io::ErrorKind::Interrupted
-                            ) => {}
-                        Err(e) => break e.to_string(),
-                    }
+                let Some(ended) = pump(index, stream, &mut buf, send, stop) else {
+                    return;
                 };
                 if finite {
                     send(SourceMsg::Finished { source: index });
                     return;
                 }
-                tracing::warn!(source = spec.name, "disconnected: {reason}");
+                if ended.data_flowed {
+                    delay = backoff.initial;
+                }
+                tracing::warn!(source = spec.name, "disconnected: {}", ended.reason);
                 if !send(SourceMsg::Disconnected {
                     source: index,
-                    reason,
+                    reason: ended.reason,
                 }) {
                     return;
                 }
@@ -469,12 +460,62 @@ fn run(
                 tracing::debug!(source = spec.name, "{reason}; retrying in {delay:?}");
             }
         }
-        let jittered = delay.mul_f64(0.75 + 0.5 * jitter.next_unit());
-        if !sleep_unless_stopped(jittered, &stop) {
+        let jittered = delay.mul_f64(0.75 + 0.5 * jitter.uniform());
+        if !sleep_unless_stopped(jittered, stop) {
             return;
         }
         delay = (delay * 2).min(backoff.max);
     }
+}
+
+/// How a connection ended.
+struct Ended {
+    /// Why, for the log.
+    reason: String,
+    /// Whether any bytes came: then the next failure starts the backoff afresh.
+    data_flowed: bool,
+}
+
+/// Forwards a connection's bytes until it ends. `None` when the thread should end instead: `stop`
+/// was set or the receiver is gone.
+fn pump(
+    index: usize,
+    mut stream: Stream,
+    buf: &mut [u8],
+    send: &impl Fn(SourceMsg) -> bool,
+    stop: &AtomicBool,
+) -> Option<Ended> {
+    let mut data_flowed = false;
+    let reason = loop {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        match stream.read(buf) {
+            Ok(0) => break "end of stream".to_string(),
+            Ok(n) => {
+                data_flowed = true;
+                if !send(SourceMsg::Bytes {
+                    source: index,
+                    wall_ms: now_ms(),
+                    bytes: buf[..n].to_vec(),
+                }) {
+                    return None;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => break e.to_string(),
+        }
+    };
+    Some(Ended {
+        reason,
+        data_flowed,
+    })
 }
 
 #[cfg(test)]
@@ -518,5 +559,43 @@ mod tests {
             let e = bad.parse::<SourceSpec>().unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    fn messages(spec: &str) -> Vec<String> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
+        let stop = Arc::new(AtomicBool::new(false));
+        let spec: SourceSpec = spec.parse().unwrap();
+        spawn(3, spec, tx, stop, Backoff::default())
+            .unwrap()
+            .join()
+            .unwrap();
+        rx.try_iter()
+            .map(|msg| match msg {
+                SourceMsg::Connected { source } => format!("connected {source}"),
+                SourceMsg::Bytes { source, bytes, .. } => format!("{source}: {bytes:?}"),
+                SourceMsg::Disconnected { source, reason } => format!("{source} gone: {reason}"),
+                SourceMsg::Finished { source } => format!("finished {source}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finite_sources_deliver_their_bytes_then_finish_even_when_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("line.bin");
+        std::fs::write(&path, [1, 2, 0, 3]).unwrap();
+        assert_eq!(
+            messages(&format!("raw:{}", path.display())),
+            ["connected 3", "3: [1, 2, 0, 3]", "finished 3"]
+        );
+        let missing = dir.path().join("missing");
+        assert_eq!(
+            messages(&format!("raw:{}", missing.display())),
+            ["finished 3"]
+        );
+        assert_eq!(
+            messages(&format!("capture:{}", missing.display())),
+            ["finished 3"]
+        );
     }
 }

@@ -4,9 +4,11 @@
 //! against the daemon's `/state`; the pane must show the node and the firing alert, and `q` must
 //! end the dashboard cleanly and restore the screen.
 //!
-//! Needs `tmux`: without it the test says so and passes, except under `CI=true`, where it fails.
+//! Needs `tmux`: without it the test skips with one loud line saying what to install, except under
+//! `CI=true`, where it fails (`rackwatch_tests::require`).
 
 use rackwatch::state::{fetch, Snapshot};
+use rackwatch_tests::require::{self, Missing};
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -94,19 +96,28 @@ fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-#[test]
-fn watch_shows_the_node_and_its_firing_alert_in_tmux() {
-    let tmux_ok = Command::new("tmux")
+/// tmux is on the `PATH` and runs.
+fn tmux_runs() -> Result<(), Missing> {
+    const INSTALL: &str = "install tmux (Debian: apt-get install tmux; .ci/run does)";
+    let tmux = require::program("tmux", INSTALL)?;
+    let runs = Command::new(&tmux)
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !tmux_ok {
-        let message = "tmux is not installed, so the `rackwatch watch` terminal test cannot run; \
-                       install tmux (apt-get install tmux; .ci/run does)";
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{message}");
-        }
-        eprintln!("SKIPPED: {message}");
+    if runs {
+        Ok(())
+    } else {
+        Err(Missing::new(
+            format!("{} -V fails", tmux.display()),
+            INSTALL,
+        ))
+    }
+}
+
+#[test]
+fn watch_shows_the_node_and_its_firing_alert_in_tmux() {
+    if let Err(missing) = tmux_runs() {
+        missing.skip();
         return;
     }
     let bin = env!("CARGO_BIN_EXE_rackwatch");

@@ -19,13 +19,15 @@
 //! and its clock would run on (the node would then rightly count missed Heartbeats).
 //!
 //! [`tools`] finds `qemu-system-arm` with the `b-l475e-iot01a` machine (QEMU 10; Debian bookworm's
-//! own 7.2 lacks it) and socat. If either is missing a test says so on the terminal and passes,
-//! except under `CI=true`, where it fails: CI installs both (`.ci/run`).
+//! own 7.2 lacks it), socat and the `thumbv7em-none-eabihf` Rust target (added with rustup when
+//! missing). If one is missing a test skips with one loud line saying what to install, except under
+//! `CI=true`, where it fails: CI installs them all (`.ci/run`); see [`crate::require`].
 
+use crate::require::{self, Missing};
 use rackwatch_core::wire::{Body, DecodeError, Decoder, Frame};
 use serialport::TTYPort;
 use std::fs::{self, File};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,33 +44,18 @@ pub struct Tools {
     pub socat: PathBuf,
 }
 
-/// The tools, or `None` after telling the terminal why the test cannot run. Panics instead under
-/// `CI=true`.
-pub fn tools() -> Option<Tools> {
-    match find_tools() {
-        Ok(tools) => Some(tools),
-        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
-            "CI=true and {why}: CI must run the QEMU tests (.ci/run installs qemu-system-arm 10 \
-             from bookworm-backports and socat)"
-        ),
-        Err(why) => {
-            // Written past the test harness's capture, so it shows even though the test passes.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\nSKIPPED (QEMU end-to-end test): {why}. Install QEMU 10 (Debian: qemu-system-arm \
-                 from bookworm-backports) and socat to run it; under CI=true this fails.\n"
-            );
-            None
-        }
-    }
-}
+/// The Rust target the image is built for.
+pub const TARGET: &str = "thumbv7em-none-eabihf";
 
-fn find_tools() -> Result<Tools, String> {
-    let qemu = which("qemu-system-arm").ok_or("qemu-system-arm is not installed")?;
+/// The tools, or what is missing and how to install it (for [`Missing::skip`]).
+pub fn tools() -> Result<Tools, Missing> {
+    const QEMU_10: &str =
+        "install QEMU 10 (Debian: qemu-system-arm from bookworm-backports; .ci/run does)";
+    let qemu = require::program("qemu-system-arm", QEMU_10)?;
     let machines = Command::new(&qemu)
         .args(["-M", "help"])
         .output()
-        .map_err(|e| format!("{} does not run: {e}", qemu.display()))?;
+        .map_err(|e| Missing::new(format!("{} does not run: {e}", qemu.display()), QEMU_10))?;
     if !String::from_utf8_lossy(&machines.stdout).contains(MACHINE) {
         let version = Command::new(&qemu)
             .arg("--version")
@@ -81,20 +68,17 @@ fn find_tools() -> Result<Tools, String> {
                     .to_owned()
             })
             .unwrap_or_default();
-        return Err(format!(
-            "{} ({version}) has no {MACHINE} machine (QEMU 7.2 lacks it, QEMU 10 has it)",
-            qemu.display()
+        return Err(Missing::new(
+            format!(
+                "{} ({version}) has no {MACHINE} machine (QEMU 7.2 lacks it, QEMU 10 has it)",
+                qemu.display()
+            ),
+            QEMU_10,
         ));
     }
-    let socat = which("socat").ok_or("socat is not installed")?;
+    let socat = require::program("socat", "install socat (Debian: apt-get install socat)")?;
+    require::rust_target(TARGET, &repo_root())?;
     Ok(Tools { qemu, socat })
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }
 
 /// The repository root.
@@ -127,7 +111,7 @@ pub fn firmware_elf() -> PathBuf {
             "--manifest-path",
             "firmware/boards/Cargo.toml",
             "--target",
-            "thumbv7em-none-eabihf",
+            TARGET,
             "--features",
             "qemu",
             "--bin",
@@ -138,7 +122,7 @@ pub fn firmware_elf() -> PathBuf {
         .status()
         .expect("cargo runs");
     assert!(status.success(), "building the qemu firmware failed");
-    target_dir.join("thumbv7em-none-eabihf/release/qemu")
+    target_dir.join(TARGET).join("release/qemu")
 }
 
 /// What came over the line.

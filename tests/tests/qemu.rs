@@ -13,6 +13,7 @@ use rackwatch_firmware::node::FIRMWARE_VERSION;
 use rackwatch_firmware::rack::RACK;
 use rackwatch_firmware::sim::{self, SimMetric};
 use rackwatch_tests::qemu::{self, Capture, QemuRun};
+use rackwatch_tests::require::Missing;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -87,10 +88,10 @@ impl Story {
     }
 }
 
-/// The shared run, or `None` when QEMU or socat is missing (said on the terminal; a failure under
-/// `CI=true`). A run that failed fails every test with its message.
+/// The shared run, or `None` after the calling test was skipped because a tool is missing (a
+/// failure under `CI=true`: [`Missing::skip`]). A run that failed fails every test with its message.
 fn story() -> Option<&'static Story> {
-    static STORY: OnceLock<Result<Option<Story>, String>> = OnceLock::new();
+    static STORY: OnceLock<Result<Result<Story, Missing>, String>> = OnceLock::new();
     let result = STORY.get_or_init(|| {
         panic::catch_unwind(AssertUnwindSafe(|| {
             let tools = qemu::tools()?;
@@ -98,7 +99,7 @@ fn story() -> Option<&'static Story> {
             let mut run = QemuRun::start(&tools, &elf);
             let capture = run.read(LIMIT, story_told());
             let (stderr, defmt) = (run.stderr(), run.defmt_stdout());
-            Some(Story {
+            Ok(Story {
                 capture,
                 stderr,
                 defmt,
@@ -112,7 +113,11 @@ fn story() -> Option<&'static Story> {
         })
     });
     match result {
-        Ok(story) => story.as_ref(),
+        Ok(Ok(story)) => Some(story),
+        Ok(Err(missing)) => {
+            missing.skip();
+            None
+        }
         Err(why) => panic!("the QEMU run failed: {why}"),
     }
 }

@@ -2,6 +2,7 @@
 
 use super::body::{postcard_len, Body, BodyType};
 use super::cobs::{encode_in_place, max_cobs_len};
+use super::field::{self, Field};
 use super::{Header, Kind, CRC_LEN, FLAGS_INCOMPAT_KNOWN, FLAGS_INCOMPAT_MASK, HEADER_LEN};
 use super::{MAX_FRAME_LEN, MIN_FRAME_LEN, VERSION};
 
@@ -68,29 +69,31 @@ impl<T: AsRef<[u8]>> Packet<T> {
             .unwrap_or(&[])
     }
 
-    /// The format version (offset 0).
+    /// The format version ([`field::VERSION`]).
     pub fn version(&self) -> u8 {
-        self.header_bytes()[0]
+        self.header_bytes()[field::VERSION]
     }
 
-    /// The flags byte (offset 1): bits 0 to 3 incompatible, 4 to 7 compatible. Version 1 defines none.
+    /// The flags byte ([`field::FLAGS`]): bits 0 to 3 incompatible, 4 to 7 compatible. Version 1
+    /// defines none.
     pub fn flags(&self) -> u8 {
-        self.header_bytes()[1]
+        self.header_bytes()[field::FLAGS]
     }
 
-    /// Node id, boot id and sequence number (offsets 2 to 9).
+    /// Node id, boot id and sequence number ([`field::NODE_ID`], [`field::BOOT_ID`],
+    /// [`field::SEQ`]).
     pub fn header(&self) -> Header {
         let h = self.header_bytes();
         Header {
-            node_id: u16::from_le_bytes([h[2], h[3]]),
-            boot_id: u32::from_le_bytes([h[4], h[5], h[6], h[7]]),
-            seq: u16::from_le_bytes([h[8], h[9]]),
+            node_id: u16::from_le_bytes(read(&h, field::NODE_ID)),
+            boot_id: u32::from_le_bytes(read(&h, field::BOOT_ID)),
+            seq: u16::from_le_bytes(read(&h, field::SEQ)),
         }
     }
 
-    /// The raw kind byte (offset 10).
+    /// The raw kind byte ([`field::KIND`]).
     pub fn kind_byte(&self) -> u8 {
-        self.header_bytes()[10]
+        self.header_bytes()[field::KIND]
     }
 
     /// The kind, `None` if this build does not know it.
@@ -278,12 +281,32 @@ fn encode_line(
     Ok(encoded + 1)
 }
 
-/// The header's bytes for `header` and `kind`: see `docs/wire.md` §3.
+/// The header's bytes for `header` and `kind`: see `docs/wire.md` §3. Flags stay 0: version 1
+/// defines none.
 fn header_bytes(header: &Header, kind: Kind) -> [u8; HEADER_LEN] {
-    let [n0, n1] = header.node_id.to_le_bytes();
-    let [b0, b1, b2, b3] = header.boot_id.to_le_bytes();
-    let [s0, s1] = header.seq.to_le_bytes();
-    [VERSION, 0, n0, n1, b0, b1, b2, b3, s0, s1, kind.byte()]
+    let mut h = [0; HEADER_LEN];
+    h[field::VERSION] = VERSION;
+    write(&mut h, field::NODE_ID, &header.node_id.to_le_bytes());
+    write(&mut h, field::BOOT_ID, &header.boot_id.to_le_bytes());
+    write(&mut h, field::SEQ, &header.seq.to_le_bytes());
+    h[field::KIND] = kind.byte();
+    h
+}
+
+/// A multi-byte field's bytes. The field module's compile-time checks make every field fit the
+/// header and `N` its width; were they not to, the result would be zeros rather than a panic.
+fn read<const N: usize>(header: &[u8; HEADER_LEN], at: Field) -> [u8; N] {
+    header
+        .get(at)
+        .and_then(|bytes| bytes.try_into().ok())
+        .unwrap_or([0; N])
+}
+
+/// Writes a multi-byte field (without a panic path, like [`read`]).
+fn write(header: &mut [u8; HEADER_LEN], at: Field, bytes: &[u8]) {
+    for (slot, byte) in header.get_mut(at).unwrap_or(&mut []).iter_mut().zip(bytes) {
+        *slot = *byte;
+    }
 }
 
 /// Why a frame could not be encoded.

@@ -17,8 +17,10 @@
 //!
 //! # Invariants
 //! - Nothing here panics on any input, allocates, or uses atomics. Slices are read with `get()`; the
-//!   only indexing is of fixed-size arrays by constant indices (checked by the compiler) and one
-//!   `const fn` loop, and each remaining arithmetic step is bounded by a check next to it.
+//!   only indexing is of fixed-size arrays by constant indices (checked by the compiler) and in
+//!   code the compiler evaluates (the [`field`] layout checks, the schema hash), and each remaining
+//!   arithmetic step is bounded by a check next to it. The header's offsets are written once, in
+//!   [`field`].
 //! - A raw frame is at most [`MAX_FRAME_LEN`] bytes and a line frame at most [`MAX_ENCODED_LEN`]
 //!   (delimiter included). Every body whose strings and vectors are within their capacities fits; this
 //!   is checked at compile time ([`MAX_BODY_LEN`]) and the bound is shown exact by a test. So encoding
@@ -74,6 +76,7 @@
 mod body;
 mod cobs;
 mod decoder;
+pub mod field;
 mod frame;
 mod schema;
 #[cfg(test)]
@@ -90,8 +93,8 @@ pub use schema::{SCHEMA_HASH, SCHEMA_STRING};
 
 /// The format version, the first byte of every frame.
 pub const VERSION: u8 = 1;
-/// Header bytes: version, flags, node id, boot id, sequence number, kind.
-pub const HEADER_LEN: usize = 11;
+/// Header bytes: version, flags, node id, boot id, sequence number, kind ([`field`] says where).
+pub const HEADER_LEN: usize = field::KIND + 1;
 /// CRC bytes at the end of a raw frame.
 pub const CRC_LEN: usize = 4;
 /// The smallest raw frame: a header and a CRC around an empty body.

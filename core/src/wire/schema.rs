@@ -5,6 +5,10 @@
 /// The rule: any change to a wire type (a field, a variant, a capacity, an order, the header or the
 /// CRC) must change this string. A test pins [`SCHEMA_HASH`] and this module's tests pin each enum's
 /// encoding, so the change is made deliberately; `docs/wire.md` is updated with it.
+///
+/// A rename changes no byte (postcard is positional), so the string keeps the names it was pinned
+/// with and the hash stays: nodes on either side of a rename still agree with hosts on either side.
+/// `AnomalyConfig`'s `cusum_k` and `cusum_h` here are today's `shift_low` and `shift_confirm`.
 pub const SCHEMA_STRING: &str = "rackwatch-wire v1;\
 header{version:u8,flags:u8[incompat:0-3,compat:4-7],node_id:u16le,boot_id:u32le,seq:u16le,kind:u8};\
 crc32-iso-hdlc-le;max_frame:1024;\
@@ -38,29 +42,48 @@ min:opt<f32>,max:opt<f32>,max_slew_per_s:opt<f32>}";
 
 /// FNV-1a (64-bit) of [`SCHEMA_STRING`]: a node and a host agree on the wire types when they agree on
 /// this number. A node announces it in its [`Hello`](super::Hello).
-pub const SCHEMA_HASH: u64 = fnv1a64(SCHEMA_STRING.as_bytes());
-
-/// FNV-1a, 64-bit: offset basis `0xcbf29ce484222325`, prime `0x100000001b3`.
-const fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64; // In bounds: `i < bytes.len()`; const fn cannot use `get` in a loop.
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        i += 1;
-    }
-    hash
-}
+pub const SCHEMA_HASH: u64 = crate::hash::fnv1a64(SCHEMA_STRING.as_bytes());
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::field;
 
+    /// The schema's `header{...}` names the fields and their types; their widths, laid end to end,
+    /// must be the offsets the parser and the writer use.
     #[test]
-    fn fnv1a64_matches_reference_vectors() {
-        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    fn the_header_description_follows_the_field_offsets() {
+        let start = SCHEMA_STRING.find("header{").unwrap() + "header{".len();
+        let body = &SCHEMA_STRING[start..start + SCHEMA_STRING[start..].find("};").unwrap()];
+        let (mut items, mut depth, mut from) = (std::vec::Vec::new(), 0, 0);
+        for (i, c) in body.char_indices() {
+            match c {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                ',' if depth == 0 => {
+                    items.push(&body[from..i]);
+                    from = i + 1;
+                }
+                _ => {}
+            }
+        }
+        items.push(&body[from..]);
+        let mut offset = 0;
+        let described: std::vec::Vec<_> = items
+            .iter()
+            .map(|item| {
+                let (name, ty) = item.split_once(':').unwrap();
+                let width = match ty.split('[').next().unwrap() {
+                    "u8" => 1,
+                    "u16le" => 2,
+                    "u32le" => 4,
+                    other => panic!("unexpected header type {other}"),
+                };
+                offset += width;
+                (name, offset - width..offset)
+            })
+            .collect();
+        assert_eq!(described, field::ALL);
     }
 
     #[test]

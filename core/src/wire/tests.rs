@@ -315,7 +315,7 @@ fn packet_checks_run_in_order() {
     );
     // A wrong version with a wrong CRC is noise, not a newer sender.
     let mut v2 = good.clone();
-    v2[0] = 2;
+    v2[field::VERSION] = 2;
     assert!(matches!(
         Packet::new_checked(&v2[..]),
         Err(DecodeError::Crc { .. })
@@ -326,7 +326,7 @@ fn packet_checks_run_in_order() {
     );
     // Unknown incompatible flags are refused; compatible ones are ignored.
     let mut flagged = good.clone();
-    flagged[1] = 0x01;
+    flagged[field::FLAGS] = 0x01;
     assert_eq!(
         Packet::new_checked(&with_crc(flagged)[..]),
         Err(DecodeError::UnsupportedFlags {
@@ -335,7 +335,7 @@ fn packet_checks_run_in_order() {
         })
     );
     let mut compat = good.clone();
-    compat[1] = 0xF0;
+    compat[field::FLAGS] = 0xF0;
     let compat = with_crc(compat);
     assert_eq!(
         Frame::decode_raw(&compat),
@@ -355,7 +355,7 @@ fn decoder_reports_each_error_kind() {
         [Err(DecodeError::Crc { .. })]
     ));
     let mut k9 = good.clone();
-    k9[10] = 9;
+    k9[field::KIND] = 9;
     assert_eq!(
         decode_all(&line_for(&with_crc(k9))),
         [Err(DecodeError::UnknownKind {
@@ -365,7 +365,7 @@ fn decoder_reports_each_error_kind() {
     );
     // A Heartbeat body under the Hello kind does not decode.
     let mut wrong = good.clone();
-    wrong[10] = Kind::Hello.byte();
+    wrong[field::KIND] = Kind::Hello.byte();
     assert_eq!(
         decode_all(&line_for(&with_crc(wrong))),
         [Err(DecodeError::Body {

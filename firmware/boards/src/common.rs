@@ -1,5 +1,4 @@
-//! What both board images share: the reset reason from `RCC_CSR`, the stack high-water mark, and
-//! the boot id hash.
+//! What both board images share: the reset reason from `RCC_CSR` and the stack high-water mark.
 
 use rackwatch_core::wire::ResetReason;
 
@@ -54,13 +53,6 @@ pub fn stack_high_water() -> (usize, usize) {
         }
         (top - p, top - bottom)
     }
-}
-
-/// FNV-1a 32 over `bytes`, to mix entropy into a boot id.
-pub fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811C_9DC5, |hash: u32, &b| {
-        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
 }
 
 /// `n` in decimal into `buf`, returning the digits.

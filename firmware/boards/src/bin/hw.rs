@@ -118,7 +118,7 @@ fn main() -> ! {
     watchdog.unleash();
 
     let mut rng = rng::Rng::new(p.RNG, Irqs);
-    let boot_id = rng.next_u32() ^ common::fnv1a(&embassy_stm32::uid::uid());
+    let boot_id = rng.next_u32() ^ rackwatch_core::hash::fnv1a32(&embassy_stm32::uid::uid());
 
     let mut bus_config = i2c::Config::default();
     bus_config.timeout = Duration::from_millis(20);

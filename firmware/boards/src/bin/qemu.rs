@@ -191,7 +191,7 @@ fn main() -> ! {
     // A new boot id per run: the host's clock through semihosting (QEMU has no RNG model).
     // SAFETY: SYS_TIME takes no arguments and only returns a value.
     let host_time = unsafe { cortex_m_semihosting::syscall!(TIME) };
-    let boot_id = common::fnv1a(&(host_time as u32).to_le_bytes());
+    let boot_id = rackwatch_core::hash::fnv1a32(&(host_time as u32).to_le_bytes());
 
     let sensors = SimSensorSet::new(sim::qemu_rack(), sim::QEMU_SAMPLE_PERIOD_MS);
     let config = NodeConfig::new(NODE_ID, boot_id, reset);
