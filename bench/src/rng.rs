@@ -1,28 +1,28 @@
-//! The benchmarks' deterministic noise: xorshift64* with Box-Muller normals.
+//! The benchmarks' deterministic noise: the core's xorshift64* ([`XorShift64Star`]) drawn the way
+//! the generated curves were first drawn, with Box-Muller normals.
 //!
 //! Invariant: the same seed gives the same sequence on every platform and build, so a benchmark's
-//! `--seed` reproduces its table exactly. Kept alone in this file so that it can give way to the
-//! core's shared generator without touching the benchmarks that draw from it; swapping it changes
-//! the generated curves, so the ETA figures in `BENCHMARKS.md` are re-run with it.
+//! `--seed` reproduces its table exactly; the seeding and the [0, 1) mapping below are the ones the
+//! published ETA figures were generated with.
 
-/// Deterministic noise: xorshift64* with Box-Muller normals.
+use rackwatch_core::rng::XorShift64Star;
+
+/// Deterministic noise for the benchmarks.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(XorShift64Star);
 
 impl Rng {
     /// A generator; the same seed gives the same numbers.
     pub fn new(seed: u64) -> Rng {
-        // The golden-ratio multiply spreads nearby seeds apart; `| 1` keeps the state non-zero,
-        // which xorshift can never leave.
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        // The golden-ratio multiply spreads nearby seeds apart; `| 1` keeps the state non-zero.
+        Rng(XorShift64Star::new(
+            seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        ))
     }
 
-    /// Uniform in [0, 1).
+    /// Uniform in [0, 1): the top 53 bits (0 can come out, unlike the core's `uniform`).
     pub fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+        (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Uniform in [lo, hi).
