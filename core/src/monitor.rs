@@ -4,7 +4,9 @@
 //! (statistics and trend), an [`AnomalyDetector`] with its parameters and an [`AlertMachine`]. One call,
 //! [`Monitor::observe`], takes a reading through all of them and returns the transitions it caused;
 //! [`Monitor::poll`] lets missing data count between readings. A [`Registry<M, N>`] holds up to `M`
-//! monitors keyed by metric id, which is what a node runs and what the host runs per node.
+//! monitors keyed by metric id, which is what a node runs; the host keeps one [`Monitor`] per metric
+//! beside the metric's spec and latest reading (`rackwatch::ingest::MetricState`), with the same cap
+//! per node.
 //!
 //! # Invariants
 //! - Fixed memory: `size_of::<Monitor<64>>()` (the rule held by value) is 1 312 bytes and
