@@ -457,7 +457,11 @@ fn read_stream(
                     send(SourceMsg::Finished { source: index });
                     return;
                 }
-                tracing::debug!(source = spec.name, "{reason}; retrying in {delay:?}");
+                tracing::debug!(
+                    source = spec.name,
+                    "{reason}; retrying in {:.1} s",
+                    delay.as_secs_f64()
+                );
             }
         }
         let jittered = delay.mul_f64(0.75 + 0.5 * jitter.uniform());

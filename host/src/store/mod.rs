@@ -259,7 +259,8 @@ impl Store {
                 let mut line = format!("{table}:");
                 for i in 0..columns {
                     let value: rusqlite::types::Value = row.get(i).map_err(|e| self.err(e))?;
-                    line.push_str(&format!(" {value:?}"));
+                    line.push(' ');
+                    line.push_str(&dump_value(&value));
                 }
                 out.push(line);
             }
@@ -354,5 +355,21 @@ fn sqlite(path: &Path, source: rusqlite::Error) -> StoreError {
     StoreError::Sqlite {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+/// A stored value as text for [`Store::dump`]: exact (floats in shortest round-trip form, blobs in
+/// hex), and typed (`NULL`, integers, `"text"`, `x'..'`) so two dumps compare value for value.
+fn dump_value(value: &rusqlite::types::Value) -> String {
+    use rusqlite::types::Value;
+    match value {
+        Value::Null => "NULL".into(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(f) => format!("{f:e}"),
+        Value::Text(t) => serde_json::to_string(t).unwrap_or_default(),
+        Value::Blob(b) => {
+            let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
+            format!("x'{hex}'")
+        }
     }
 }
