@@ -13,6 +13,7 @@ pub mod line_out;
 pub mod local;
 pub mod names;
 pub mod nab;
+pub mod render;
 pub mod rules;
 pub mod sim;
 pub mod source;
