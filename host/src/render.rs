@@ -68,7 +68,10 @@ pub fn reaches(threshold: f32, unit: &str, eta_ms: u64) -> String {
 pub fn cause(cause: &Cause, unit: &str) -> String {
     match *cause {
         Cause::Value { value, bound } => {
-            format!("{} (bound {bound})", quantity(&value_beside(value, bound), unit))
+            format!(
+                "{} (bound {bound})",
+                quantity(&value_beside(value, bound), unit)
+            )
         }
         Cause::Eta { eta_ms, threshold } => reaches(threshold, unit, eta_ms),
         Cause::Anomaly { score } => format!("anomaly score {score:.2}"),
