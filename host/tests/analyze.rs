@@ -86,6 +86,12 @@ fn a_disk_fill_gets_the_time_to_full_within_ten_percent_once_a_fifth_is_observed
     assert!(checked >= 20);
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(summary.contains("reaches 100 in"), "{summary}");
+    // Transitions are words, never Rust's Debug text of the cause.
+    assert!(
+        summary.contains("Z OK -> WARNING, reaches 100 in "),
+        "{summary}"
+    );
+    assert!(!summary.contains(['{', '}']), "{summary}");
 }
 
 #[test]

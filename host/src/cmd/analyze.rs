@@ -6,17 +6,28 @@
 //! `time` or `t` and `value` or `v`) or JSON lines (`{"timestamp": ..., "value": ...}`). Timestamps
 //! are RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC), epoch seconds or epoch milliseconds. A row that cannot
 //! be read is reported with its line number and skipped (`--strict` stops instead); nothing before it
-//! is lost.
+//! is lost. Reading the series is the job of [`SeriesReader`].
+//!
+//! Invariants: standard output carries only the rows (or, with `--format json --summary-only`, the
+//! summary), so it stays a clean CSV or JSON stream; words go to standard error. Levels and anomaly
+//! kinds are written by their stable names ([`crate::names`]), causes by [`crate::render`].
+
+mod series;
+
+pub use series::SeriesReader;
 
 use super::Format;
 use crate::config::parse_duration;
-use crate::timefmt::{format_span, format_utc, parse_rfc3339};
+use crate::names;
+use crate::render;
+use crate::timefmt::{format_span, format_utc};
 use clap::Args;
 use rackwatch_core::alert::{Bound, Horizon, Limit, Limits, Predictive, Rule};
-use rackwatch_core::anomaly::AnomalyConfig;
+use rackwatch_core::anomaly::{AnomalyConfig, AnomalyKind, AnomalyScore};
 use rackwatch_core::monitor::Monitor;
 use rackwatch_core::trend::{Crossing, EtaPolicy, TimeTo};
 use rackwatch_core::wire::Cause;
+use rackwatch_core::Level;
 use serde::Serialize;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -62,14 +73,28 @@ pub struct Row {
     pub value: f32,
     /// Anomaly score, 0 to 1.
     pub score: f32,
-    /// What drove the score.
-    pub anomaly: String,
+    /// What drove the score, when there is one (written as the kind's name, or empty).
+    #[serde(serialize_with = "anomaly_name")]
+    pub anomaly: Option<AnomalyKind>,
     /// Trend over the window, per hour.
     pub slope_per_hour: Option<f64>,
     /// Milliseconds until the fit reaches the threshold (0: already there).
     pub eta_ms: Option<u64>,
     /// The alert level after this row.
-    pub level: String,
+    #[serde(with = "crate::names::level")]
+    pub level: Level,
+}
+
+impl Row {
+    /// The anomaly kind's name, empty when the score is zero.
+    pub fn anomaly_text(&self) -> &'static str {
+        self.anomaly.map_or("", names::anomaly_kind)
+    }
+}
+
+/// Rows have always written no anomaly as an empty string, not null: CSV and JSON agree.
+fn anomaly_name<S: serde::Serializer>(kind: &Option<AnomalyKind>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(kind.map_or("", names::anomaly_kind))
 }
 
 /// A transition found in the series.
@@ -78,9 +103,11 @@ pub struct Found {
     /// When.
     pub t_ms: u64,
     /// From.
-    pub from: String,
+    #[serde(with = "crate::names::level")]
+    pub from: Level,
     /// To.
-    pub to: String,
+    #[serde(with = "crate::names::level")]
+    pub to: Level,
     /// Why.
     pub cause: Cause,
 }
@@ -102,7 +129,8 @@ pub struct Summary {
     /// Why there is no forecast, when there is none.
     pub no_eta: Option<String>,
     /// The final level.
-    pub level: String,
+    #[serde(with = "crate::names::level")]
+    pub level: Level,
     /// Transitions.
     pub transitions: Vec<Found>,
 }
@@ -154,118 +182,93 @@ fn rule(args: &AnalyzeArgs) -> (Rule, Option<(f32, Crossing)>) {
     (rule, threshold)
 }
 
-/// Reads `timestamp,value` rows from CSV or JSON lines.
-pub struct SeriesReader<R> {
-    input: R,
-    line: usize,
-    columns: Option<(usize, usize)>,
-    json: Option<bool>,
-    buf: String,
-    /// Bytes read so far.
-    pub bytes: u64,
+impl Summary {
+    /// Before the first row.
+    fn empty() -> Summary {
+        Summary {
+            rows: 0,
+            skipped: 0,
+            last_ms: None,
+            slope_per_hour: None,
+            eta_ms: None,
+            no_eta: Some("no rows".into()),
+            level: Level::Ok,
+            transitions: Vec::new(),
+        }
+    }
+
+    /// Takes the monitor's word after the row at `t`, returning the row as analysed.
+    fn after_row<const N: usize>(
+        &mut self,
+        monitor: &Monitor<N>,
+        (t, value): (u64, f32),
+        threshold: Option<(f32, Crossing)>,
+    ) -> Row {
+        self.rows += 1;
+        self.last_ms = Some(t);
+        let (eta_ms, no_eta) = forecast(monitor, t, threshold);
+        self.slope_per_hour = monitor
+            .window()
+            .fit()
+            .map(|f| f.slope_per_second() * 3600.0);
+        self.eta_ms = eta_ms;
+        self.no_eta = no_eta;
+        self.level = monitor.level();
+        let score = monitor.last_score().unwrap_or(AnomalyScore::ZERO);
+        Row {
+            t_ms: t,
+            value,
+            score: score.score,
+            anomaly: (score.score > 0.0).then(|| score.dominant()),
+            slope_per_hour: self.slope_per_hour,
+            eta_ms,
+            level: self.level,
+        }
+    }
 }
 
-/// A timestamp in any accepted form, as ms since the epoch.
-fn parse_timestamp(text: &str) -> Result<u64, String> {
-    let t = text.trim().trim_matches('"');
-    if let Ok(n) = t.parse::<f64>() {
-        if !(n.is_finite() && n >= 0.0) {
-            return Err(format!("`{t}` is not a time"));
-        }
-        // Epoch milliseconds from 1973 on are > 1e11; seconds stay below until the year 5138.
-        return Ok(if n >= 1e11 {
-            n as u64
-        } else {
-            (n * 1000.0) as u64
-        });
+/// The forecast after the row at `t`: ms until the fit reaches the threshold (0: already past),
+/// or why there is none.
+fn forecast<const N: usize>(
+    monitor: &Monitor<N>,
+    t: u64,
+    threshold: Option<(f32, Crossing)>,
+) -> (Option<u64>, Option<String>) {
+    let eta = threshold.map(|(thr, side)| {
+        monitor
+            .window()
+            .time_to(t, f64::from(thr), side, &EtaPolicy::DEFAULT)
+    });
+    match eta {
+        Some(TimeTo::Eta(e)) => (Some(e.ms), None),
+        Some(TimeTo::AlreadyCrossed) => (Some(0), None),
+        None => (None, Some("no threshold given (--above or --below)".into())),
+        Some(TimeTo::Never) => (
+            None,
+            Some("the trend is flat or moving away from the threshold".into()),
+        ),
+        Some(TimeTo::PoorFit) => (
+            None,
+            Some("the trend is not distinguishable from noise".into()),
+        ),
+        Some(TimeTo::NotEnoughData) => (None, Some("not enough samples yet".into())),
     }
-    parse_rfc3339(t)
 }
 
-impl<R: BufRead> SeriesReader<R> {
-    /// A reader over `input`.
-    pub fn new(input: R) -> SeriesReader<R> {
-        SeriesReader {
-            input,
-            line: 0,
-            columns: None,
-            json: None,
-            buf: String::new(),
-            bytes: 0,
-        }
+/// A row that cannot be read or judged: the end under `--strict`, else a warning and a count.
+fn skip(
+    args: &AnalyzeArgs,
+    summary: &mut Summary,
+    warn: &mut impl FnMut(&str),
+    error: &str,
+) -> anyhow::Result<()> {
+    let input = args.input.display();
+    if args.strict {
+        anyhow::bail!("{input}: {error}");
     }
-
-    fn row(&mut self, text: &str) -> Result<Option<(u64, f32)>, String> {
-        let json = *self.json.get_or_insert(text.starts_with('{'));
-        if json {
-            let v: serde_json::Value =
-                serde_json::from_str(text).map_err(|e| format!("not a JSON object: {e}"))?;
-            let field = |names: &[&str]| names.iter().find_map(|n| v.get(*n)).cloned();
-            let t = field(&["timestamp", "time", "t", "ts"]).ok_or("no `timestamp` field")?;
-            let value = field(&["value", "v"]).ok_or("no `value` field")?;
-            let t = match &t {
-                serde_json::Value::String(s) => parse_timestamp(s)?,
-                other => parse_timestamp(&other.to_string())?,
-            };
-            let value = match &value {
-                serde_json::Value::Number(n) => n.as_f64().unwrap_or(f64::NAN) as f32,
-                serde_json::Value::String(s) => s
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("value `{s}` is not a number"))?,
-                other => return Err(format!("value `{other}` is not a number")),
-            };
-            return Ok(Some((t, value)));
-        }
-        let cells: Vec<&str> = text.split(',').map(str::trim).collect();
-        if self.columns.is_none() {
-            let lower: Vec<String> = cells
-                .iter()
-                .map(|c| c.trim_matches('"').to_ascii_lowercase())
-                .collect();
-            let find = |names: &[&str]| lower.iter().position(|c| names.contains(&c.as_str()));
-            let header = (
-                find(&["timestamp", "time", "t", "ts"]),
-                find(&["value", "v"]),
-            );
-            if let (Some(t), Some(v)) = header {
-                self.columns = Some((t, v));
-                return Ok(None);
-            }
-            self.columns = Some((0, 1));
-        }
-        let (tc, vc) = self.columns.unwrap_or((0, 1));
-        let t = cells.get(tc).ok_or("no timestamp column")?;
-        let v = cells.get(vc).ok_or("no value column")?;
-        let value = v
-            .trim_matches('"')
-            .parse::<f32>()
-            .map_err(|_| format!("value `{v}` is not a number"))?;
-        Ok(Some((parse_timestamp(t)?, value)))
-    }
-
-    /// The next row: `Some(Ok((line, t_ms, value)))`, `Some(Err(message))` naming the line, `None`
-    /// at the end.
-    pub fn next_row(&mut self) -> Option<Result<(usize, u64, f32), String>> {
-        loop {
-            self.buf.clear();
-            match self.input.read_line(&mut self.buf) {
-                Ok(0) => return None,
-                Ok(n) => self.bytes += n as u64,
-                Err(e) => return Some(Err(format!("line {}: {e}", self.line + 1))),
-            }
-            self.line += 1;
-            let text = self.buf.trim().to_string();
-            if text.is_empty() || text.starts_with('#') {
-                continue;
-            }
-            match self.row(&text) {
-                Ok(Some((t, v))) => return Some(Ok((self.line, t, v))),
-                Ok(None) => continue,
-                Err(e) => return Some(Err(format!("line {}: {e}", self.line))),
-            }
-        }
-    }
+    warn(&format!("{input}: {error}; skipped"));
+    summary.skipped += 1;
+    Ok(())
 }
 
 /// Analyses a series with a window of `N` samples, handing each row to `emit`.
@@ -280,196 +283,131 @@ pub fn analyze<const N: usize, R: BufRead>(
     rule.check()
         .map_err(|e| anyhow::anyhow!("the thresholds do not make a valid rule: {e}"))?;
     let mut monitor: Box<Monitor<N>> = Box::new(Monitor::new(0, rule, AnomalyConfig::DEFAULT, 0));
-    let mut summary = Summary {
-        rows: 0,
-        skipped: 0,
-        last_ms: None,
-        slope_per_hour: None,
-        eta_ms: None,
-        no_eta: Some("no rows".into()),
-        level: "OK".into(),
-        transitions: Vec::new(),
-    };
+    let mut summary = Summary::empty();
     while let Some(row) = reader.next_row() {
         let (line, t, value) = match row {
             Ok(row) => row,
-            Err(e) if args.strict => anyhow::bail!("{}: {e}", args.input.display()),
             Err(e) => {
-                warn(&format!("{}: {e}; skipped", args.input.display()));
-                summary.skipped += 1;
+                skip(args, &mut summary, &mut warn, &e)?;
                 continue;
             }
         };
         let transitions = match monitor.observe(t, value) {
-            Ok(tr) => tr,
-            Err(e) if args.strict => anyhow::bail!("{}: line {line}: {e}", args.input.display()),
+            Ok(transitions) => transitions,
             Err(e) => {
-                warn(&format!(
-                    "{}: line {line}: {e}; skipped",
-                    args.input.display()
-                ));
-                summary.skipped += 1;
+                skip(args, &mut summary, &mut warn, &format!("line {line}: {e}"))?;
                 continue;
             }
         };
-        for tr in transitions {
-            summary.transitions.push(Found {
+        summary
+            .transitions
+            .extend(transitions.into_iter().map(|tr| Found {
                 t_ms: tr.at_ms,
-                from: tr.from.as_str().into(),
-                to: tr.to.as_str().into(),
+                from: tr.from,
+                to: tr.to,
                 cause: tr.cause,
-            });
-        }
-        summary.rows += 1;
-        summary.last_ms = Some(t);
+            }));
+        let row = summary.after_row(&monitor, (t, value), threshold);
         if summary.rows.is_multiple_of(4096) {
             progress.set_position(reader.bytes);
         }
-        let fit = monitor.window().fit();
-        let eta = threshold.map(|(thr, side)| {
-            monitor
-                .window()
-                .time_to(t, f64::from(thr), side, &EtaPolicy::DEFAULT)
-        });
-        let eta_ms = match eta {
-            Some(TimeTo::Eta(e)) => Some(e.ms),
-            Some(TimeTo::AlreadyCrossed) => Some(0),
-            _ => None,
-        };
-        summary.slope_per_hour = fit.map(|f| f.slope_per_second() * 3600.0);
-        summary.eta_ms = eta_ms;
-        summary.no_eta = match eta {
-            None => Some("no threshold given (--above or --below)".into()),
-            Some(TimeTo::Eta(_) | TimeTo::AlreadyCrossed) => None,
-            Some(TimeTo::Never) => {
-                Some("the trend is flat or moving away from the threshold".into())
-            }
-            Some(TimeTo::PoorFit) => Some("the trend is not distinguishable from noise".into()),
-            Some(TimeTo::NotEnoughData) => Some("not enough samples yet".into()),
-        };
-        summary.level = monitor.level().as_str().into();
-        let score = monitor
-            .last_score()
-            .unwrap_or(rackwatch_core::anomaly::AnomalyScore::ZERO);
         if !args.summary_only {
-            emit(&Row {
-                t_ms: t,
-                value,
-                score: score.score,
-                anomaly: if score.score > 0.0 {
-                    format!("{:?}", score.dominant())
-                } else {
-                    String::new()
-                },
-                slope_per_hour: summary.slope_per_hour,
-                eta_ms,
-                level: summary.level.clone(),
-            })?;
+            emit(&row)?;
         }
     }
     Ok(summary)
 }
 
-/// Runs `analyze`.
-pub fn run(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let input: Box<dyn BufRead> = if args.input.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        let file = std::fs::File::open(&args.input)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.input.display()))?;
-        Box::new(std::io::BufReader::new(file))
-    };
+/// The series: the file, or standard input for `-`.
+fn open_input(args: &AnalyzeArgs) -> anyhow::Result<Box<dyn BufRead>> {
+    if args.input.as_os_str() == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let file = std::fs::File::open(&args.input)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.input.display()))?;
+    Ok(Box::new(std::io::BufReader::new(file)))
+}
+
+/// A progress bar on stderr for a file worth waiting for (over 8 MiB); otherwise a hidden one.
+fn progress_bar(args: &AnalyzeArgs) -> indicatif::ProgressBar {
     let total = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
-    let progress = if total > 8 << 20 {
+    if total > 8 << 20 {
         indicatif::ProgressBar::with_draw_target(
             Some(total),
             indicatif::ProgressDrawTarget::stderr(),
         )
     } else {
         indicatif::ProgressBar::hidden()
-    };
-    let mut reader = SeriesReader::new(input);
-    let mut rows_out: Vec<Row> = Vec::new();
-    let csv = args.format == Format::Csv && !args.summary_only;
-    if csv {
-        writeln!(out, "time,value,score,anomaly,slope_per_hour,eta_ms,level")?;
     }
-    let emit = |row: &Row| -> std::io::Result<()> {
-        match args.format {
-            Format::Csv => writeln!(
-                out,
-                "{},{},{},{},{},{},{}",
-                format_utc(row.t_ms),
-                row.value,
-                row.score,
-                row.anomaly,
-                row.slope_per_hour
-                    .map(|s| format!("{s:.6}"))
-                    .unwrap_or_default(),
-                row.eta_ms.map(|e| e.to_string()).unwrap_or_default(),
-                row.level
-            )?,
-            Format::Json => writeln!(out, "{}", serde_json::to_string(row).unwrap_or_default())?,
-            Format::Table => rows_out.push(row.clone()),
-        }
-        Ok(())
-    };
-    let warn = |m: &str| {
-        progress.suspend(|| eprintln!("rackwatch: {m}"));
-    };
-    let summary = match args.window {
-        64 => analyze::<64, _>(&mut reader, args, emit, warn, &progress)?,
-        256 => analyze::<256, _>(&mut reader, args, emit, warn, &progress)?,
-        4096 => analyze::<4096, _>(&mut reader, args, emit, warn, &progress)?,
-        _ => analyze::<1024, _>(&mut reader, args, emit, warn, &progress)?,
-    };
-    progress.finish_and_clear();
-    if args.format == Format::Table && !args.summary_only {
-        super::print_rows(
-            out,
-            Format::Table,
-            &[
-                "time", "value", "score", "anomaly", "trend/h", "eta", "level",
-            ],
-            &rows_out,
-            |r| {
-                vec![
-                    format_utc(r.t_ms),
-                    r.value.to_string(),
-                    format!("{:.2}", r.score),
-                    r.anomaly.clone(),
-                    r.slope_per_hour
-                        .map(|s| format!("{s:+.4}"))
-                        .unwrap_or_default(),
-                    r.eta_ms.map(format_span).unwrap_or_default(),
-                    r.level.clone(),
-                ]
-            },
-        )?;
+}
+
+const CSV_HEADER: &str = "time,value,score,anomaly,slope_per_hour,eta_ms,level";
+
+fn csv_line(row: &Row) -> String {
+    format!(
+        "{},{},{},{},{},{},{}",
+        format_utc(row.t_ms),
+        row.value,
+        row.score,
+        row.anomaly_text(),
+        row.slope_per_hour
+            .map(|s| format!("{s:.6}"))
+            .unwrap_or_default(),
+        row.eta_ms.map(|e| e.to_string()).unwrap_or_default(),
+        row.level
+    )
+}
+
+const TABLE_HEADERS: [&str; 7] = [
+    "time", "value", "score", "anomaly", "trend/h", "eta", "level",
+];
+
+fn table_cells(r: &Row) -> Vec<String> {
+    vec![
+        format_utc(r.t_ms),
+        r.value.to_string(),
+        format!("{:.2}", r.score),
+        r.anomaly_text().to_string(),
+        r.slope_per_hour
+            .map(|s| format!("{s:+.4}"))
+            .unwrap_or_default(),
+        r.eta_ms.map(format_span).unwrap_or_default(),
+        r.level.to_string(),
+    ]
+}
+
+/// The analysis with the window `--window` names.
+fn analyze_window<R: BufRead>(
+    reader: &mut SeriesReader<R>,
+    args: &AnalyzeArgs,
+    emit: impl FnMut(&Row) -> std::io::Result<()>,
+    warn: impl FnMut(&str),
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Summary> {
+    match args.window {
+        64 => analyze::<64, _>(reader, args, emit, warn, progress),
+        256 => analyze::<256, _>(reader, args, emit, warn, progress),
+        4096 => analyze::<4096, _>(reader, args, emit, warn, progress),
+        _ => analyze::<1024, _>(reader, args, emit, warn, progress),
     }
-    // The summary: JSON on stdout for --format json with --summary-only, else words on stderr (so a
-    // CSV on stdout stays a CSV).
-    if args.format == Format::Json && args.summary_only {
-        writeln!(out, "{}", serde_json::to_string(&summary)?)?;
-        return Ok(());
-    }
-    let mut err = std::io::stderr().lock();
+}
+
+/// The transitions and the last word on the series, in words.
+fn print_summary(
+    err: &mut dyn Write,
+    args: &AnalyzeArgs,
+    summary: &Summary,
+) -> std::io::Result<()> {
     for t in &summary.transitions {
-        writeln!(
-            err,
-            "{} {} -> {} ({:?})",
-            format_utc(t.t_ms),
-            t.from,
-            t.to,
-            t.cause
-        )?;
+        let transition = render::transition(t.from, t.to, &t.cause, "");
+        writeln!(err, "{} {transition}", format_utc(t.t_ms))?;
     }
     let threshold = args.above.or(args.below);
     let forecast = match (summary.eta_ms, summary.last_ms, threshold) {
-        (Some(0), _, Some(thr)) => format!("already at {thr}"),
+        (Some(0), _, Some(thr)) => render::reaches(thr, "", 0),
         (Some(eta), Some(last), Some(thr)) => format!(
-            "reaches {thr} in {} (at {})",
-            format_span(eta),
+            "{} (at {})",
+            render::reaches(thr, "", eta),
             format_utc(last.saturating_add(eta))
         ),
         _ => format!("no ETA: {}", summary.no_eta.as_deref().unwrap_or("")),
@@ -483,7 +421,38 @@ pub fn run(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             .slope_per_hour
             .map_or_else(|| "unknown".into(), |s| format!("{s:+.4}/h")),
         summary.level
-    )?;
+    )
+}
+
+/// Runs `analyze`.
+pub fn run(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut reader = SeriesReader::new(open_input(args)?);
+    let progress = progress_bar(args);
+    if args.format == Format::Csv && !args.summary_only {
+        writeln!(out, "{CSV_HEADER}")?;
+    }
+    let mut rows_out: Vec<Row> = Vec::new();
+    let emit = |row: &Row| match args.format {
+        Format::Csv => writeln!(out, "{}", csv_line(row)),
+        Format::Json => writeln!(out, "{}", serde_json::to_string(row).unwrap_or_default()),
+        Format::Table => {
+            rows_out.push(row.clone());
+            Ok(())
+        }
+    };
+    let warn = |m: &str| progress.suspend(|| eprintln!("rackwatch: {m}"));
+    let summary = analyze_window(&mut reader, args, emit, warn, &progress)?;
+    progress.finish_and_clear();
+    if args.format == Format::Table && !args.summary_only {
+        super::print_rows(out, Format::Table, &TABLE_HEADERS, &rows_out, table_cells)?;
+    }
+    // The summary: JSON on stdout for --format json with --summary-only, else words on stderr (so a
+    // CSV on stdout stays a CSV).
+    if args.format == Format::Json && args.summary_only {
+        writeln!(out, "{}", serde_json::to_string(&summary)?)?;
+        return Ok(());
+    }
+    print_summary(&mut std::io::stderr().lock(), args, &summary)?;
     Ok(())
 }
 
@@ -491,25 +460,66 @@ pub fn run(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    fn falling_series() -> String {
+        // 50 falling 0.2 a minute: WARNING on the forecast, CRITICAL at 20 exactly (row 150).
+        let rows = (0..200u64).map(|i| {
+            let value = f64::from(500 - 2 * i as i32) / 10.0;
+            format!("{},{value}\n", 1_796_000_000 + i * 60)
+        });
+        std::iter::once("timestamp,value\n".to_string())
+            .chain(rows)
+            .collect()
+    }
+
     #[test]
-    fn rows_in_every_accepted_form() {
-        let text = "timestamp,value\n2026-12-02 10:00:00,1.5\n# comment\n\n1796219603,2\n1796219603566,3\n2026-12-02T10:00:00Z,x\n";
-        let mut r = SeriesReader::new(text.as_bytes());
-        assert_eq!(r.next_row(), Some(Ok((2, 1_796_205_600_000, 1.5))));
-        assert_eq!(r.next_row(), Some(Ok((5, 1_796_219_603_000, 2.0))));
-        assert_eq!(r.next_row(), Some(Ok((6, 1_796_219_603_566, 3.0))));
-        assert_eq!(
-            r.next_row(),
-            Some(Err("line 7: value `x` is not a number".into()))
+    fn transitions_read_as_words_and_rows_keep_their_names() {
+        let args = AnalyzeArgs {
+            input: "-".into(),
+            above: None,
+            below: Some(20.0),
+            warning: Some(30.0),
+            horizon: Duration::from_secs(24 * 3600),
+            window: 64,
+            format: Format::Json,
+            summary_only: false,
+            strict: true,
+        };
+        let text = falling_series();
+        let mut reader = SeriesReader::new(text.as_bytes());
+        let mut rows = Vec::new();
+        let keep = |r: &Row| {
+            rows.push(r.clone());
+            Ok(())
+        };
+        let hidden = indicatif::ProgressBar::hidden();
+        let summary = analyze::<64, _>(&mut reader, &args, keep, |_| {}, &hidden).unwrap();
+        let mut words = Vec::new();
+        print_summary(&mut words, &args, &summary).unwrap();
+        let words = String::from_utf8(words).unwrap();
+        assert!(words.contains("Z OK -> WARNING, reaches 20 in "), "{words}");
+        assert!(
+            words.contains("Z WARNING -> CRITICAL, 20.0 (bound 20)\n"),
+            "{words}"
         );
-        assert_eq!(r.next_row(), None);
-        let json = "{\"timestamp\": \"2026-12-02T10:00:00Z\", \"value\": 4}\n{\"t\": 1796219603, \"v\": \"5\"}\n{\"value\": 1}\n";
-        let mut r = SeriesReader::new(json.as_bytes());
-        assert_eq!(r.next_row(), Some(Ok((1, 1_796_205_600_000, 4.0))));
-        assert_eq!(r.next_row(), Some(Ok((2, 1_796_219_603_000, 5.0))));
-        assert_eq!(
-            r.next_row(),
-            Some(Err("line 3: no `timestamp` field".into()))
+        assert!(!words.contains(['{', '}']), "Debug text in\n{words}");
+        assert!(
+            words.ends_with(", already at 20, level CRITICAL\n"),
+            "{words}"
         );
+        let json = serde_json::to_string(&summary).unwrap();
+        assert!(
+            json.contains(r#""from":"WARNING","to":"CRITICAL""#),
+            "{json}"
+        );
+        assert!(json.contains(r#""level":"CRITICAL""#), "{json}");
+        let first = serde_json::to_string(&rows[0]).unwrap();
+        assert!(first.contains(r#""anomaly":"","#), "{first}");
+        assert!(first.contains(r#""level":"OK""#), "{first}");
+        let scored = rows.iter().find_map(|r| r.anomaly.map(|k| (r, k)));
+        let (row, kind) = scored.expect("a row with an anomaly score");
+        let name = names::anomaly_kind(kind);
+        assert_eq!(row.anomaly_text(), name);
+        let json = serde_json::to_string(row).unwrap();
+        assert!(json.contains(&format!(r#""anomaly":"{name}","#)), "{json}");
     }
 }

@@ -96,12 +96,11 @@ fn judge(m: &MetricView, by_node: bool, now_ms: u64, max_age: Duration) -> (Leve
         m.level
     };
     let mut why = format!("{} {value}", m.name);
+    // Past the threshold, the level says so already. The unit stays off: the value just before
+    // carries it, and plugin status lines are kept short.
     if let Some(eta) = m.eta.filter(|e| e.ms > 0) {
-        why.push_str(&format!(
-            ", reaches {} in {}",
-            eta.threshold,
-            crate::timefmt::format_span(eta.ms)
-        ));
+        why.push_str(", ");
+        why.push_str(&crate::render::reaches(eta.threshold, "", eta.ms));
     }
     if m.flapping {
         why.push_str(", flapping");

@@ -9,12 +9,13 @@
 
 use crate::config::parse_duration;
 use crate::ingest::{Event, Ingest, IngestSettings, Origin};
+use crate::render;
 use crate::rules::HostRules;
 use crate::sim::{SimRack, SimSettings};
 use crate::state::Snapshot;
 use crate::timefmt::format_span;
 use clap::Args;
-use rackwatch_core::wire::{Cause, Transition};
+use rackwatch_core::wire::Transition;
 use rackwatch_core::Level;
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
@@ -64,26 +65,6 @@ pub struct DemoTotals {
     pub readings: u64,
 }
 
-fn clock(ms: u64) -> String {
-    let s = ms / 1000;
-    format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
-}
-
-fn cause_text(cause: &Cause, unit: &str) -> String {
-    match cause {
-        Cause::Value { value, bound } => format!("{value:.1} {unit} (bound {bound})"),
-        Cause::Eta { eta_ms, threshold } => {
-            format!("reaches {threshold} {unit} in {}", format_span(*eta_ms))
-        }
-        Cause::Anomaly { score } => format!("anomaly score {score:.2}"),
-        Cause::MissingData { last_seen_ms } => {
-            format!("no reading since {}", clock(*last_seen_ms))
-        }
-        Cause::SensorFault => "sensor fault (stuck, out of range or slewing)".into(),
-        Cause::FlappingStopped => "flapping stopped".into(),
-    }
-}
-
 fn table(out: &mut dyn Write, snapshot: &Snapshot, rack: &SimRack) -> std::io::Result<()> {
     // The header, in the rows' column widths.
     writeln!(out, "  node scenario        metric                    value    trend/h forecast               level node/host")?;
@@ -126,33 +107,94 @@ fn table(out: &mut dyn Write, snapshot: &Snapshot, rack: &SimRack) -> std::io::R
     Ok(())
 }
 
-/// The text demo: the rack as fast as possible, straight into the host's pipeline.
-pub fn simulate(args: &DemoArgs, out: &mut dyn Write) -> anyhow::Result<DemoTotals> {
-    let settings = SimSettings {
-        nodes: args.nodes,
-        seed: args.seed,
-        ..SimSettings::default()
-    };
-    let mut rack = SimRack::new(&settings);
-    let mut ingest = Ingest::new(HostRules::default(), IngestSettings::default());
-    let sources: Vec<String> = (1..=args.nodes).map(|id| format!("node-{id}")).collect();
-    writeln!(
-        out,
-        "rackwatch demo: {} simulated nodes (the firmware's node application, simulated sensors, the \
-         rack's rules), {} of rack time; noise on {}'s line every {NOISE_EVERY} frames.",
-        args.nodes,
-        format_span(args.run_for.as_millis() as u64),
-        sources.get(NOISY_NODE).map_or("no node", String::as_str),
-    )?;
-    let end = args.run_for.as_millis() as u64;
-    let report = (args.report_every.as_millis() as u64).max(60_000);
-    let mut next_report = report;
-    let mut frames_seen = vec![0usize; sources.len()];
-    let mut node_set = BTreeSet::new();
-    let mut host_set = BTreeSet::new();
-    let mut events = Vec::new();
-    let units = |ingest: &Ingest, node: u16, metric: u16| -> (String, String) {
-        ingest
+/// A transition as both sides are compared on: everything it carries but the suppression flag.
+/// The cause is keyed by its exact JSON (floats as shortest round-trip text), since it has no order.
+type Key = (u16, u16, u32, u64, Level, Level, String);
+
+fn key(node: u16, t: &Transition) -> Key {
+    let cause = serde_json::to_string(&t.cause).unwrap_or_default();
+    (node, t.metric, t.alert_seq, t.at_ms, t.from, t.to, cause)
+}
+
+/// The wall time the text demo's rack booted at: fixed, so the same seed gives the same output.
+const BOOT_WALL_MS: u64 = 1_800_000_000_000;
+
+/// The text demo under way: the rack, the host's pipeline fed from it, and the transitions each
+/// side made.
+struct TextDemo {
+    rack: SimRack,
+    ingest: Ingest,
+    sources: Vec<String>,
+    /// Frames the noisy node sent since its last burst of noise.
+    frames_since_noise: usize,
+    events: Vec<Event>,
+    by_node: BTreeSet<Key>,
+    by_host: BTreeSet<Key>,
+}
+
+impl TextDemo {
+    fn new(args: &DemoArgs) -> TextDemo {
+        let settings = SimSettings {
+            nodes: args.nodes,
+            seed: args.seed,
+            ..SimSettings::default()
+        };
+        TextDemo {
+            rack: SimRack::new(&settings),
+            ingest: Ingest::new(HostRules::default(), IngestSettings::default()),
+            sources: (1..=args.nodes).map(|id| format!("node-{id}")).collect(),
+            frames_since_noise: 0,
+            events: Vec::new(),
+            by_node: BTreeSet::new(),
+            by_host: BTreeSet::new(),
+        }
+    }
+
+    fn intro(&self, args: &DemoArgs, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "rackwatch demo: {} simulated nodes (the firmware's node application, simulated sensors, \
+             the rack's rules), {} of rack time; noise on {}'s line every {NOISE_EVERY} frames.",
+            args.nodes,
+            format_span(args.run_for.as_millis() as u64),
+            self.sources
+                .get(NOISY_NODE)
+                .map_or("no node", String::as_str),
+        )
+    }
+
+    /// Runs the rack to rack time `t`: every node's bytes (noise added on the noisy line) into the
+    /// host, then the host's clock.
+    fn step(&mut self, t: u64) {
+        let Self {
+            rack,
+            ingest,
+            sources,
+            frames_since_noise,
+            events,
+            ..
+        } = self;
+        rack.step_to(t, |i, bytes| {
+            let mut line = bytes.to_vec();
+            if i == NOISY_NODE {
+                *frames_since_noise += bytes.iter().filter(|&&b| b == 0).count();
+                if *frames_since_noise >= NOISE_EVERY {
+                    *frames_since_noise = 0;
+                    // A burst of line noise lands in the middle of a frame.
+                    let at = line.len() / 2;
+                    line.splice(at..at, [0x3C, 0xA5, 0x00, 0x5A, 0xC3]);
+                }
+            }
+            if let Some(source) = sources.get(i) {
+                ingest.bytes(source, BOOT_WALL_MS + t, &line, events);
+            }
+        });
+        ingest.tick(BOOT_WALL_MS + t, events);
+    }
+
+    /// The metric's name and unit, as the host knows them.
+    fn metric(&self, node: u16, metric: u16) -> (String, String) {
+        self.ingest
             .nodes()
             .get(&node)
             .map_or((String::new(), String::new()), |n| {
@@ -162,29 +204,11 @@ pub fn simulate(args: &DemoArgs, out: &mut dyn Write) -> anyhow::Result<DemoTota
                     .map_or(String::new(), |m| m.spec.unit.to_string());
                 (n.metric_name(metric), unit)
             })
-    };
-    loop {
-        let t = rack.next_due_ms();
-        if t > end {
-            break;
-        }
-        let boot_wall = 1_800_000_000_000;
-        rack.step_to(t, |i, bytes| {
-            let mut line = bytes.to_vec();
-            if i == NOISY_NODE {
-                frames_seen[i] += bytes.iter().filter(|&&b| b == 0).count();
-                if frames_seen[i] >= NOISE_EVERY {
-                    frames_seen[i] = 0;
-                    // A burst of line noise lands in the middle of a frame.
-                    let at = line.len() / 2;
-                    line.splice(at..at, [0x3C, 0xA5, 0x00, 0x5A, 0xC3]);
-                }
-            }
-            if let Some(source) = sources.get(i) {
-                ingest.bytes(source, boot_wall + t, &line, &mut events);
-            }
-        });
-        ingest.tick(boot_wall + t, &mut events);
+    }
+
+    /// Keeps the transitions of the last step, printing the nodes' own.
+    fn transitions(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut events = std::mem::take(&mut self.events);
         for event in events.drain(..) {
             let Event::Transition {
                 node,
@@ -195,60 +219,44 @@ pub fn simulate(args: &DemoArgs, out: &mut dyn Write) -> anyhow::Result<DemoTota
             else {
                 continue;
             };
-            let Transition {
-                metric,
-                from,
-                to,
-                at_ms,
-                cause,
-                alert_seq,
-                suppressed,
-            } = transition;
-            let key = (
-                node,
-                metric,
-                alert_seq,
-                at_ms,
-                from,
-                to,
-                format!("{cause:?}"),
-            );
-            match origin {
-                Origin::Host => {
-                    host_set.insert(key);
-                }
-                Origin::Node => {
-                    node_set.insert(key);
-                    let (name, unit) = units(&ingest, node, metric);
-                    writeln!(
-                        out,
-                        "[{}] node {node} {name}: {from} -> {to}, {}{}",
-                        clock(at_ms),
-                        cause_text(&cause, &unit),
-                        if suppressed {
-                            " (flapping: suppressed)"
-                        } else {
-                            ""
-                        }
-                    )?;
-                }
+            if origin == Origin::Host {
+                self.by_host.insert(key(node, &transition));
+                continue;
             }
+            self.by_node.insert(key(node, &transition));
+            let (name, unit) = self.metric(node, transition.metric);
+            writeln!(
+                out,
+                "[{}] node {node} {name}: {}{}",
+                render::uptime_clock(transition.at_ms),
+                render::transition(transition.from, transition.to, &transition.cause, &unit),
+                if transition.suppressed {
+                    " (flapping: suppressed)"
+                } else {
+                    ""
+                }
+            )?;
         }
-        if t >= next_report {
-            next_report += report;
-            writeln!(out, "--- rack time {} ---", clock(t))?;
-            table(out, &Snapshot::build(&ingest, &[], boot_wall + t), &rack)?;
-        }
+        // The buffer goes back empty, keeping its capacity for the next step.
+        self.events = events;
+        Ok(())
     }
-    let snapshot = Snapshot::build(&ingest, &[], 0);
-    let totals = DemoTotals {
-        node_transitions: node_set.len() as u64,
-        host_transitions: host_set.len() as u64,
-        agree: node_set == host_set,
-        decode_errors: snapshot.decode_errors.values().sum(),
-        lost: snapshot.nodes.iter().map(|n| n.counters.lost).sum(),
-        readings: snapshot.nodes.iter().map(|n| n.counters.readings).sum(),
-    };
+
+    fn totals(&self) -> (DemoTotals, Snapshot) {
+        let snapshot = Snapshot::build(&self.ingest, &[], 0);
+        let totals = DemoTotals {
+            node_transitions: self.by_node.len() as u64,
+            host_transitions: self.by_host.len() as u64,
+            agree: self.by_node == self.by_host,
+            decode_errors: snapshot.decode_errors.values().sum(),
+            lost: snapshot.nodes.iter().map(|n| n.counters.lost).sum(),
+            readings: snapshot.nodes.iter().map(|n| n.counters.readings).sum(),
+        };
+        (totals, snapshot)
+    }
+}
+
+fn summary(out: &mut dyn Write, totals: &DemoTotals, snapshot: &Snapshot) -> std::io::Result<()> {
     let errors: Vec<String> = snapshot
         .decode_errors
         .iter()
@@ -274,7 +282,32 @@ pub fn simulate(args: &DemoArgs, out: &mut dyn Write) -> anyhow::Result<DemoTota
             errors.join(", ")
         },
         totals.lost,
-    )?;
+    )
+}
+
+/// The text demo: the rack as fast as possible, straight into the host's pipeline.
+pub fn simulate(args: &DemoArgs, out: &mut dyn Write) -> anyhow::Result<DemoTotals> {
+    let mut demo = TextDemo::new(args);
+    demo.intro(args, out)?;
+    let end = args.run_for.as_millis() as u64;
+    let report = (args.report_every.as_millis() as u64).max(60_000);
+    let mut next_report = report;
+    loop {
+        let t = demo.rack.next_due_ms();
+        if t > end {
+            break;
+        }
+        demo.step(t);
+        demo.transitions(out)?;
+        if t >= next_report {
+            next_report += report;
+            writeln!(out, "--- rack time {} ---", render::uptime_clock(t))?;
+            let snapshot = Snapshot::build(&demo.ingest, &[], BOOT_WALL_MS + t);
+            table(out, &snapshot, &demo.rack)?;
+        }
+    }
+    let (totals, snapshot) = demo.totals();
+    summary(out, &totals, &snapshot)?;
     Ok(totals)
 }
 

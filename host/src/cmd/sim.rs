@@ -1,5 +1,9 @@
 //! `rackwatch sim`: simulated rack nodes (the real firmware application with simulated sensors)
 //! on ptys, on one stream, or into a capture, in rack time at any speed.
+//!
+//! Invariants: the rack never waits for a reader (a pty nobody reads loses bytes, as a UART line
+//! would); a failure to write the shared line or the capture ends the run with that error; Ctrl-C
+//! is looked at at least every 200 ms of waiting.
 
 use crate::capture::CaptureWriter;
 use crate::config::parse_duration;
@@ -8,7 +12,7 @@ use crate::sim::{SimRack, SimSettings};
 use clap::Args;
 use rackwatch_firmware::sim::Scenario;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,34 +61,42 @@ fn parse_scenario(text: &str) -> Result<Scenario, String> {
         })
 }
 
+/// Where the nodes' bytes go.
 enum Output {
+    /// One pty per node.
     PerNode(Vec<LineOut>),
+    /// Every node on one line.
     Shared(LineOut),
+    /// A capture, stamped from the wall time the run started at.
     Capture(CaptureWriter, u64),
 }
 
-/// Runs the simulation until `--for` or Ctrl-C.
-pub fn run(args: &SimArgs) -> anyhow::Result<()> {
-    if !(args.speed >= 0.0 && args.speed.is_finite()) {
-        anyhow::bail!("--speed must be 0 (as fast as possible) or a positive factor");
+impl Output {
+    /// The output `--pty-dir` or `--to` names; the ptys are announced on stderr.
+    fn open(args: &SimArgs, rack: &SimRack, start_wall: u64) -> anyhow::Result<Output> {
+        if let Some(dir) = &args.pty_dir {
+            return Self::ptys(dir, rack);
+        }
+        match args.to.as_deref().unwrap_or("-") {
+            spec if spec.starts_with("capture:") => {
+                let path = PathBuf::from(&spec["capture:".len()..]);
+                Ok(Output::Capture(
+                    CaptureWriter::create(&path, "sim")?,
+                    start_wall,
+                ))
+            }
+            spec => {
+                let line = LineOut::open(spec)
+                    .map_err(|e| anyhow::anyhow!("cannot open `{spec}`: {e}"))?;
+                if let Some(path) = line.path() {
+                    eprintln!("{} nodes on {}", args.nodes, path.display());
+                }
+                Ok(Output::Shared(line))
+            }
+        }
     }
-    let start_wall = crate::source::now_ms();
-    let settings = SimSettings {
-        nodes: args.nodes,
-        seed: args.seed,
-        period_ms: u32::try_from(args.period.as_millis())
-            .unwrap_or(u32::MAX)
-            .max(1),
-        onset_ms: args.onset.as_millis() as u64,
-        scenarios: if args.scenario.is_empty() {
-            Scenario::ALL.to_vec()
-        } else {
-            args.scenario.clone()
-        },
-        boot_salt: start_wall as u32,
-    };
-    let mut rack = SimRack::new(&settings);
-    let mut output = if let Some(dir) = &args.pty_dir {
+
+    fn ptys(dir: &Path, rack: &SimRack) -> anyhow::Result<Output> {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         let mut lines = Vec::new();
@@ -100,23 +112,79 @@ pub fn run(args: &SimArgs) -> anyhow::Result<()> {
             );
             lines.push(line);
         }
-        Output::PerNode(lines)
-    } else {
-        match args.to.as_deref().unwrap_or("-") {
-            spec if spec.starts_with("capture:") => {
-                let path = PathBuf::from(&spec["capture:".len()..]);
-                Output::Capture(CaptureWriter::create(&path, "sim")?, start_wall)
-            }
-            spec => {
-                let line = LineOut::open(spec)
-                    .map_err(|e| anyhow::anyhow!("cannot open `{spec}`: {e}"))?;
-                if let Some(path) = line.path() {
-                    eprintln!("{} nodes on {}", args.nodes, path.display());
-                }
-                Output::Shared(line)
-            }
+        Ok(Output::PerNode(lines))
+    }
+
+    /// Node `i`'s bytes at rack time `t`.
+    fn write(&mut self, i: usize, t: u64, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Output::PerNode(lines) => match lines.get_mut(i) {
+                // A pty nobody reads fills up; its bytes are lost, as on a real line.
+                Some(line) => match line.write_all(bytes) {
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(()),
+                    other => other,
+                },
+                None => Ok(()),
+            },
+            Output::Shared(line) => line.write_all(bytes),
+            Output::Capture(w, start) => w
+                .record(*start + t, bytes)
+                .map_err(|e| std::io::Error::other(e.to_string())),
         }
-    };
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        match self {
+            Output::Capture(w, _) => w.flush()?,
+            Output::Shared(line) => line.flush()?,
+            Output::PerNode(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// The rack the flags describe; boot ids salted with the start time so each run's boots differ.
+fn settings(args: &SimArgs, start_wall: u64) -> SimSettings {
+    SimSettings {
+        nodes: args.nodes,
+        seed: args.seed,
+        period_ms: u32::try_from(args.period.as_millis())
+            .unwrap_or(u32::MAX)
+            .max(1),
+        onset_ms: args.onset.as_millis() as u64,
+        scenarios: if args.scenario.is_empty() {
+            Scenario::ALL.to_vec()
+        } else {
+            args.scenario.clone()
+        },
+        boot_salt: start_wall as u32,
+    }
+}
+
+/// Waits, in steps of at most 200 ms, for rack time `t` at `speed`; `false` when the step ended
+/// early (to look at Ctrl-C again) and `t` is not due yet.
+fn wait_until_due(speed: f64, started: Instant, t: u64) -> bool {
+    if speed <= 0.0 {
+        return true;
+    }
+    let due = Duration::from_secs_f64(t as f64 / 1000.0 / speed);
+    match due.checked_sub(started.elapsed()) {
+        Some(wait) => {
+            std::thread::sleep(wait.min(Duration::from_millis(200)));
+            wait <= Duration::from_millis(200)
+        }
+        None => true,
+    }
+}
+
+/// Runs the simulation until `--for` or Ctrl-C.
+pub fn run(args: &SimArgs) -> anyhow::Result<()> {
+    if !(args.speed >= 0.0 && args.speed.is_finite()) {
+        anyhow::bail!("--speed must be 0 (as fast as possible) or a positive factor");
+    }
+    let start_wall = crate::source::now_ms();
+    let mut rack = SimRack::new(&settings(args, start_wall));
+    let mut output = Output::open(args, &rack, start_wall)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
@@ -128,31 +196,11 @@ pub fn run(args: &SimArgs) -> anyhow::Result<()> {
         if end_ms.is_some_and(|end| t > end) {
             break;
         }
-        if args.speed > 0.0 {
-            let due = Duration::from_secs_f64(t as f64 / 1000.0 / args.speed);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                std::thread::sleep(wait.min(Duration::from_millis(200)));
-                if wait > Duration::from_millis(200) {
-                    continue;
-                }
-            }
+        if !wait_until_due(args.speed, started, t) {
+            continue;
         }
         rack.step_to(t, |i, bytes| {
-            let result = match &mut output {
-                Output::PerNode(lines) => match lines.get_mut(i) {
-                    // A pty nobody reads fills up; its bytes are lost, as on a real line.
-                    Some(line) => match line.write_all(bytes) {
-                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(()),
-                        other => other,
-                    },
-                    None => Ok(()),
-                },
-                Output::Shared(line) => line.write_all(bytes),
-                Output::Capture(w, start) => w
-                    .record(*start + t, bytes)
-                    .map_err(|e| std::io::Error::other(e.to_string())),
-            };
-            if let Err(e) = result {
+            if let Err(e) = output.write(i, t, bytes) {
                 write_error.get_or_insert(e);
             }
         });
@@ -160,10 +208,5 @@ pub fn run(args: &SimArgs) -> anyhow::Result<()> {
             anyhow::bail!("the simulated line failed: {e}");
         }
     }
-    match &mut output {
-        Output::Capture(w, _) => w.flush()?,
-        Output::Shared(line) => line.flush()?,
-        Output::PerNode(_) => {}
-    }
-    Ok(())
+    output.flush()
 }
