@@ -7,17 +7,23 @@
 
 use std::time::Duration;
 
-/// `30d`, `12h`, `10m`, `5s`, `250ms` (a bare number is seconds).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+/// `"1.5 GiB"` → `("1.5", "GiB")`: the leading digits and dots, and the rest, trimmed.
+fn number_and_unit(text: &str) -> (&str, &str) {
     let t = text.trim();
     let split = t
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
+    (number, unit.trim())
+}
+
+/// `30d`, `12h`, `10m`, `5s`, `250ms` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = number_and_unit(text);
     let n: f64 = number.parse().map_err(|_| {
         format!("`{text}` is not a duration like `30d`, `12h`, `10m`, `5s` or `250ms`")
     })?;
-    let seconds = match unit.trim() {
+    let seconds = match unit {
         "ms" => n / 1000.0,
         "" | "s" => n,
         "m" | "min" => n * 60.0,
@@ -35,15 +41,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// `2GiB`, `500MB`, `64KiB`, `1000` (bytes).
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
+    let (number, unit) = number_and_unit(text);
     let n: f64 = number
         .parse()
         .map_err(|_| format!("`{text}` is not a size like `2GiB` or `500MB`"))?;
-    let factor: f64 = match unit.trim() {
+    let factor: f64 = match unit {
         "" | "B" => 1.0,
         "KB" | "kB" => 1e3,
         "MB" => 1e6,
