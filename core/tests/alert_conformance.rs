@@ -1,5 +1,5 @@
 //! Conformance suite for the alert state machine: one case per semantic of the feature table in
-//! `shared/notes/alerting-semantics.md` §9 that belongs to a single metric, the boundary cases, the
+//! `docs/alerting-semantics.md` §9 that belongs to a single metric, the boundary cases, the
 //! anchors' documented behaviour where rackwatch matches it, and one case per documented failure of
 //! theirs that rackwatch fixes.
 //!

@@ -45,7 +45,7 @@ enum Command {
     Replay(cmd::replay::ReplayArgs),
     /// Simulated rack nodes (the firmware with simulated sensors) on ptys, a stream or a capture.
     Sim(cmd::sim::SimArgs),
-    /// Check the configuration file.
+    /// Check the configuration file, or show it with every default filled in.
     Config(cmd::config::ConfigCmd),
     /// The live dashboard: nodes, metrics, trends, forecasts and alerts, from a daemon or sources.
     Watch(cmd::watch::WatchArgs),

@@ -1,16 +1,20 @@
 //! The host's own rules: override a node's rule for a metric, or judge metrics a node did not
 //! describe. Plain data from the configuration file, in the core's [`Rule`] and [`AnomalyConfig`]
 //! types.
+//!
+//! Invariants: among the overrides that match a node and metric, one for that node beats one for
+//! every node, and among equals the first in the file wins; an override replaces the node's rule or
+//! anomaly parameters whole, never field by field.
 
 use rackwatch_core::alert::{Bound, Limit, Limits, Rule};
 use rackwatch_core::anomaly::AnomalyConfig;
 use rackwatch_core::monitor::MetricSpec;
 use rackwatch_core::trend::Crossing;
 use rackwatch_core::wire::MetricDescriptor;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One override.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleOverride {
     /// Only this node; `None`: every node.
@@ -38,6 +42,11 @@ impl HostRules {
         // Stable: among equally specific overrides, the first in the file wins.
         overrides.sort_by_key(|o| o.node.is_none());
         HostRules { overrides }
+    }
+
+    /// The overrides in the order they are tried.
+    pub fn overrides(&self) -> &[RuleOverride] {
+        &self.overrides
     }
 
     fn find(&self, node: u16, metric: &str) -> Option<&RuleOverride> {

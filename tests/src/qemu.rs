@@ -1,6 +1,6 @@
 //! The firmware under QEMU, read over a pty.
 //!
-//! The wiring is the one `shared/notes/embedded-qemu.md` measured to lose nothing: QEMU waits for a
+//! The wiring is the one `docs/embedded-qemu.md` measured to lose nothing: QEMU waits for a
 //! client on a socket (`-chardev socket,...,server=on,wait=on -serial chardev:uart0`), socat
 //! makes a pty and connects to the socket only once the pty's other side is opened
 //! (`pty,...,wait-slave`), so the node's first byte is already read by the test. The socket is TCP

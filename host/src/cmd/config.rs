@@ -1,6 +1,13 @@
-//! `rackwatch config check`: validates a configuration file and shows what it means.
+//! `rackwatch config check` and `rackwatch config show`: what a configuration means, in words and as
+//! the complete file.
+//!
+//! Invariant: `show` prints TOML that `check` accepts and that loads to the same configuration, so a
+//! user can start from its output; `check` describes sources in words, never in Rust's syntax.
 
 use super::ConfigArgs;
+use crate::config::{format_duration, framing};
+use crate::local::LocalSettings;
+use crate::source::SourceKind;
 use clap::{Args, Subcommand};
 use std::io::Write;
 
@@ -17,26 +24,123 @@ pub struct ConfigCmd {
 pub enum ConfigAction {
     /// Check the configuration; errors name the file, line and key. Exit status 0 when valid.
     Check(ConfigArgs),
+    /// Print the effective configuration as TOML, every default filled in (a valid configuration
+    /// file; docs/configuration.md describes each key).
+    Show(ConfigArgs),
 }
 
-/// Runs `config check`.
+/// Runs `config check` or `config show`.
 pub fn run(cmd: &ConfigCmd, out: &mut dyn Write) -> anyhow::Result<()> {
     match &cmd.action {
-        ConfigAction::Check(args) => {
-            let config = args.load()?;
-            match &config.file {
-                Some(file) => writeln!(out, "{}: valid", file.display())?,
-                None => writeln!(out, "no configuration file: the built-in defaults")?,
-            }
-            writeln!(out, "history: {}", config.store_path.display())?;
-            for source in &config.sources {
-                writeln!(out, "source {}: {:?}", source.name, source.kind)?;
-            }
-            match &config.listen {
-                Some(addr) => writeln!(out, "state endpoint: http://{addr}/state")?,
-                None => writeln!(out, "state endpoint: off")?,
-            }
-            Ok(())
+        ConfigAction::Check(args) => check(args, out),
+        ConfigAction::Show(args) => show(args, out),
+    }
+}
+
+fn check(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let config = args.load()?;
+    match &config.file {
+        Some(file) => writeln!(out, "{}: valid", file.display())?,
+        None => writeln!(out, "no configuration file: the built-in defaults")?,
+    }
+    writeln!(out, "history: {}", config.store_path.display())?;
+    for source in &config.sources {
+        writeln!(out, "source {}: {}", source.name, describe(&source.kind))?;
+    }
+    match &config.listen {
+        Some(addr) => writeln!(out, "state endpoint: http://{addr}/state")?,
+        None => writeln!(out, "state endpoint: off")?,
+    }
+    Ok(())
+}
+
+fn show(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let config = args.load()?;
+    let origin = config.file.as_ref().map_or_else(
+        || "the built-in defaults".to_string(),
+        |f| f.display().to_string(),
+    );
+    let text = config
+        .to_toml()
+        .map_err(|e| anyhow::anyhow!("cannot write the configuration as TOML: {e}"))?;
+    writeln!(
+        out,
+        "# rackwatch: the effective configuration of {origin}, every default filled in"
+    )?;
+    write!(out, "{text}")?;
+    Ok(())
+}
+
+/// A source in words: `serial /dev/ttyACM0 at 115200 baud, 8N1`, `tcp 10.0.0.5:4000`.
+pub fn describe(kind: &SourceKind) -> String {
+    match kind {
+        SourceKind::Serial(s) => format!(
+            "serial {} at {} baud, {}",
+            s.path.display(),
+            s.baud,
+            framing(s)
+        ),
+        SourceKind::Tcp(addr) => format!("tcp {addr}"),
+        SourceKind::Unix(path) => format!("unix socket {}", path.display()),
+        SourceKind::Capture(path) => format!("capture {}", path.display()),
+        SourceKind::Raw(path) => format!("raw line bytes from {}", path.display()),
+        SourceKind::Stdin => "standard input".into(),
+        SourceKind::Local(settings) => describe_local(settings),
+    }
+}
+
+fn describe_local(settings: &LocalSettings) -> String {
+    let mounts: Vec<String> = settings
+        .mounts
+        .iter()
+        .map(|m| m.display().to_string())
+        .collect();
+    let mut text = format!(
+        "this machine as node {}, every {}: disk use of {}, memory, load",
+        settings.node_id,
+        format_duration(settings.interval),
+        if mounts.is_empty() {
+            "no mounts".to_string()
+        } else {
+            mounts.join(", ")
         }
+    );
+    if !settings.processes.is_empty() {
+        text.push_str(&format!(
+            ", memory of processes {}",
+            settings.processes.join(", ")
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceSpec;
+
+    fn words(spec: &str) -> String {
+        describe(&spec.parse::<SourceSpec>().unwrap().kind)
+    }
+
+    #[test]
+    fn sources_are_described_in_words() {
+        assert_eq!(
+            words("/dev/ttyACM0"),
+            "serial /dev/ttyACM0 at 115200 baud, 8N1"
+        );
+        assert_eq!(
+            words("serial:/dev/ttyUSB0@9600,7E2"),
+            "serial /dev/ttyUSB0 at 9600 baud, 7E2"
+        );
+        assert_eq!(words("tcp:10.0.0.5:4000"), "tcp 10.0.0.5:4000");
+        assert_eq!(words("unix:/run/r.sock"), "unix socket /run/r.sock");
+        assert_eq!(words("night.rwcap"), "capture night.rwcap");
+        assert_eq!(words("raw:dump.bin"), "raw line bytes from dump.bin");
+        assert_eq!(words("-"), "standard input");
+        assert_eq!(
+            words("local"),
+            "this machine as node 65535, every 10s: disk use of /, memory, load"
+        );
     }
 }

@@ -1,0 +1,72 @@
+//! The configuration file's schema, as written: every key, each optional.
+//!
+//! Invariant: this one schema serves both directions. [`Config::parse`](super::Config::parse) reads
+//! it (unknown keys are errors) and [`Config::to_toml`](super::Config::to_toml) writes it, so the
+//! output of `rackwatch config show` cannot name a key the parser rejects. Values that need checking
+//! (durations, sizes, source specs) stay strings here, spanned so that errors can point at them.
+
+use crate::rules::RuleOverride;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub ingest: RawIngest,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source: Vec<Spanned<RawSource>>,
+    #[serde(default)]
+    pub local: RawLocal,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Spanned<RuleOverride>>,
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    pub path: Option<PathBuf>,
+    pub max_age: Option<Spanned<String>>,
+    pub max_size: Option<Spanned<String>>,
+}
+
+/// `[ingest]`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIngest {
+    pub missed_heartbeats: Option<u32>,
+    pub default_heartbeat: Option<Spanned<String>>,
+}
+
+/// One `[[source]]`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSource {
+    pub spec: String,
+    pub name: Option<String>,
+}
+
+/// `[local]`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLocal {
+    pub enabled: Option<bool>,
+    pub node_id: Option<u16>,
+    pub interval: Option<Spanned<String>>,
+    pub mounts: Option<Vec<PathBuf>>,
+    pub processes: Option<Vec<String>>,
+}
+
+/// `[http]`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHttp {
+    pub listen: Option<String>,
+}

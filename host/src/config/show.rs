@@ -1,0 +1,116 @@
+//! A [`Config`] written back as the file that means it: `rackwatch config show`.
+//!
+//! Invariant: [`Config::parse`] of [`Config::to_toml`]'s output is equal to the configuration it
+//! came from (its `file` aside), for the defaults and for every file the parser accepts. Every key is
+//! written with its value, defaults included, so the output is also the complete effective
+//! configuration; the only keys left out are those whose absence is itself the meaning
+//! (`rules.node`: every node; `rules.rule`, `rules.anomaly`: the node's own).
+
+use super::file::{RawConfig, RawHttp, RawIngest, RawLocal, RawSource, RawStore};
+use super::units::{format_duration, format_size};
+use super::Config;
+use crate::source::{Parity, SerialSettings, SourceKind, SourceSpec};
+use std::time::Duration;
+use toml::Spanned;
+
+/// What `max_age`, `max_size` and `listen` say when they are off.
+const OFF: &str = "none";
+
+/// A value written by the program has no place in a file to point at.
+fn unspanned<T>(value: T) -> Spanned<T> {
+    Spanned::new(0..0, value)
+}
+
+impl Config {
+    /// The configuration as TOML, every default filled in. Fails only on a path that is not UTF-8,
+    /// which TOML cannot hold.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(&self.to_raw())
+    }
+
+    fn to_raw(&self) -> RawConfig {
+        let (local, listed) = split_local(&self.sources);
+        let settings = local.cloned().unwrap_or_default();
+        RawConfig {
+            store: RawStore {
+                path: Some(self.store_path.clone()),
+                max_age: Some(unspanned(
+                    self.max_age.map_or_else(|| OFF.into(), format_duration),
+                )),
+                max_size: Some(unspanned(
+                    self.max_size.map_or_else(|| OFF.into(), format_size),
+                )),
+            },
+            ingest: RawIngest {
+                missed_heartbeats: Some(self.ingest.missed_heartbeats),
+                default_heartbeat: Some(unspanned(format_duration(Duration::from_millis(
+                    self.ingest.default_heartbeat_ms,
+                )))),
+            },
+            source: listed
+                .iter()
+                .map(|s| {
+                    unspanned(RawSource {
+                        spec: spec_text(&s.kind),
+                        name: Some(s.name.clone()),
+                    })
+                })
+                .collect(),
+            local: RawLocal {
+                enabled: Some(local.is_some()),
+                node_id: Some(settings.node_id),
+                interval: Some(unspanned(format_duration(settings.interval))),
+                mounts: Some(settings.mounts),
+                processes: Some(settings.processes),
+            },
+            http: RawHttp {
+                listen: Some(self.listen.clone().unwrap_or_else(|| OFF.into())),
+            },
+            rules: self
+                .rules
+                .overrides()
+                .iter()
+                .cloned()
+                .map(unspanned)
+                .collect(),
+        }
+    }
+}
+
+/// The `[local]` section's source and the `[[source]]` list. The parser appends `[local]`'s source
+/// last, named `local`; a local source anywhere else came from a `[[source]]` spec and stays one.
+fn split_local(sources: &[SourceSpec]) -> (Option<&crate::local::LocalSettings>, &[SourceSpec]) {
+    match sources.split_last() {
+        Some((last, rest)) if last.name == "local" => match &last.kind {
+            SourceKind::Local(settings) => (Some(settings), rest),
+            _ => (None, sources),
+        },
+        _ => (None, sources),
+    }
+}
+
+/// The spec that parses back to `kind`: the serial framing is always spelled out, so the reader does
+/// not need to know the defaults.
+pub fn spec_text(kind: &SourceKind) -> String {
+    match kind {
+        SourceKind::Serial(s) => {
+            format!("serial:{}@{},{}", s.path.display(), s.baud, framing(s))
+        }
+        SourceKind::Tcp(addr) => format!("tcp:{addr}"),
+        SourceKind::Unix(path) => format!("unix:{}", path.display()),
+        SourceKind::Capture(path) => format!("capture:{}", path.display()),
+        SourceKind::Raw(path) => format!("raw:{}", path.display()),
+        SourceKind::Stdin => "stdin".into(),
+        SourceKind::Local(_) => "local".into(),
+    }
+}
+
+/// The framing as the spec writes it: data bits, parity letter, stop bits (`8N1`).
+pub fn framing(s: &SerialSettings) -> String {
+    let parity = match s.parity {
+        Parity::None => 'N',
+        Parity::Even => 'E',
+        Parity::Odd => 'O',
+    };
+    format!("{}{parity}{}", s.data_bits, s.stop_bits)
+}

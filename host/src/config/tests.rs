@@ -1,0 +1,179 @@
+//! The parser's located errors, and the round trip `config show` depends on: defaults, the
+//! shipped example file and a file naming every source form all load back equal from their TOML.
+
+use super::*;
+use crate::source::{Parity, SerialSettings};
+
+fn parse(text: &str) -> Result<Config, String> {
+    Config::parse(Path::new("rackwatch.toml"), text).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_full_file_parses() {
+    let c = parse(
+        r#"
+[store]
+path = "/tmp/h.db"
+max_age = "7d"
+max_size = "1GiB"
+
+[[source]]
+spec = "serial:/dev/ttyACM0@115200"
+name = "rack-a"
+
+[[source]]
+spec = "tcp:10.0.0.5:4000"
+
+[local]
+mounts = ["/", "/var"]
+interval = "30s"
+
+[http]
+listen = "none"
+
+[[rules]]
+metric = "inlet_temperature"
+rule.value.warning.above.raise = { value = 30.0, inclusive = false }
+rule.raise = { samples = 3, of_last = 5 }
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.store_path, PathBuf::from("/tmp/h.db"));
+    assert_eq!(c.max_age, Some(Duration::from_secs(7 * 86_400)));
+    assert_eq!(c.max_size, Some(1 << 30));
+    let names: Vec<_> = c.sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["rack-a", "tcp:10.0.0.5:4000", "local"]);
+    assert_eq!(c.listen, None);
+}
+
+#[test]
+fn errors_name_the_file_line_and_key() {
+    let e = parse("[store]\nmax_age = \"7 fortnights\"\n").unwrap_err();
+    assert!(e.starts_with("rackwatch.toml:2:11: store.max_age:"), "{e}");
+    let e = parse("[local]\nmounts = [\"/\"]\nintervall = \"5s\"\n").unwrap_err();
+    assert!(
+        e.starts_with("rackwatch.toml:3:1:") && e.contains("intervall"),
+        "{e}"
+    );
+    let e = parse("[[source]]\nspec = \"ftp:x\"\n").unwrap_err();
+    assert!(
+        e.starts_with("rackwatch.toml:1:1: source[0].spec:") && e.contains("unknown source"),
+        "{e}"
+    );
+    let e = parse("[[rules]]\nmetric = \"t\"\nrule.raise = { samples = 6, of_last = 5 }\n")
+        .unwrap_err();
+    assert!(
+        e.starts_with("rackwatch.toml:1:1: rules[0] (metric `t`): rule field `raise`"),
+        "{e}"
+    );
+    let e = parse("[[rules]]\nmetric = \"t\"\nrule.value.warning.above.raise = { value = 1 }\n")
+        .unwrap_err();
+    assert!(e.contains("inclusive"), "{e}");
+}
+
+/// `config`'s TOML parsed as if it were the file `shown.toml`.
+fn round_trip(config: &Config) -> Config {
+    let text = config.to_toml().expect("UTF-8 paths");
+    Config::parse(Path::new("shown.toml"), &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn as_if_from(mut config: Config, file: &str) -> Config {
+    config.file = Some(PathBuf::from(file));
+    config
+}
+
+#[test]
+fn the_defaults_show_and_load_back_equal() {
+    let defaults = Config::defaults();
+    assert_eq!(round_trip(&defaults), as_if_from(defaults, "shown.toml"));
+}
+
+#[test]
+fn the_example_file_shows_and_loads_back_equal() {
+    let example = Config::parse(
+        Path::new("rackwatch.example.toml"),
+        include_str!("../../rackwatch.example.toml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!example.rules.overrides().is_empty());
+    assert!(example.max_size.is_some());
+    assert_eq!(round_trip(&example), as_if_from(example, "shown.toml"));
+}
+
+#[test]
+fn every_source_form_and_every_off_switch_load_back_equal() {
+    let c = parse(
+        r#"
+[store]
+max_age = "none"
+max_size = "1500000B"
+
+[ingest]
+missed_heartbeats = 0
+default_heartbeat = "1.5s"
+
+[[source]]
+spec = "/dev/ttyUSB1@9600,7E2"
+
+[[source]]
+spec = "tcp:[::1]:4000"
+
+[[source]]
+spec = "unix:/run/rackwatch.sock"
+
+[[source]]
+spec = "night.rwcap"
+
+[[source]]
+spec = "raw:dump.bin"
+
+[[source]]
+spec = "-"
+
+[[source]]
+spec = "local"
+name = "second-look"
+
+[local]
+enabled = false
+interval = "10ms"
+
+[http]
+listen = "off"
+"#,
+    )
+    .unwrap();
+    assert_eq!((c.max_age, c.max_size), (None, Some(1_500_000)));
+    assert_eq!(c.ingest.missed_heartbeats, 1);
+    assert_eq!(
+        c.sources[0].kind,
+        SourceKind::Serial(SerialSettings {
+            path: "/dev/ttyUSB1".into(),
+            baud: 9600,
+            data_bits: 7,
+            parity: Parity::Even,
+            stop_bits: 2,
+        })
+    );
+    assert_eq!(c.sources.len(), 7);
+    assert_eq!(round_trip(&c), as_if_from(c, "shown.toml"));
+}
+
+#[test]
+fn show_writes_every_key_with_its_default() {
+    let text = Config::defaults().to_toml().unwrap();
+    let value: toml::Table = toml::from_str(&text).unwrap();
+    let keys = |section: &str| -> Vec<String> {
+        value[section].as_table().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(keys("store"), ["max_age", "max_size", "path"]);
+    assert_eq!(keys("ingest"), ["default_heartbeat", "missed_heartbeats"]);
+    assert_eq!(
+        keys("local"),
+        ["enabled", "interval", "mounts", "node_id", "processes"]
+    );
+    assert_eq!(value["store"]["max_age"].as_str(), Some("30d"));
+    assert_eq!(value["store"]["max_size"].as_str(), Some("none"));
+    assert_eq!(value["ingest"]["default_heartbeat"].as_str(), Some("5s"));
+    assert_eq!(value["http"]["listen"].as_str(), Some("127.0.0.1:9187"));
+}
