@@ -15,6 +15,21 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+/// Every table: boots and metrics first, then those whose rows have a wall time, from
+/// [`TABLES_BY_TIME`] on, which retention deletes by.
+const TABLES: [&str; 8] = [
+    "boots",
+    "metrics",
+    "readings",
+    "transitions",
+    "node_events",
+    "heartbeats",
+    "decode_errors",
+    "logs",
+];
+/// Where the tables with a wall time start in [`TABLES`].
+const TABLES_BY_TIME: usize = 2;
+
 mod query;
 mod write;
 
@@ -239,16 +254,7 @@ impl Store {
     /// Every row of every table, in key order, as text: for comparing two databases.
     pub fn dump(&self) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
-        for table in [
-            "boots",
-            "metrics",
-            "readings",
-            "transitions",
-            "node_events",
-            "heartbeats",
-            "decode_errors",
-            "logs",
-        ] {
+        for table in TABLES {
             let mut stmt = self
                 .conn
                 .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2, 3, 4"))
@@ -314,14 +320,7 @@ impl Store {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| sqlite(&path, e))?;
         let mut readings = 0;
-        for table in [
-            "readings",
-            "transitions",
-            "node_events",
-            "heartbeats",
-            "decode_errors",
-            "logs",
-        ] {
+        for &table in &TABLES[TABLES_BY_TIME..] {
             let n = tx
                 .execute(&format!("DELETE FROM {table} WHERE wall_ms < ?1"), [cutoff])
                 .map_err(|e| sqlite(&path, e))?;
