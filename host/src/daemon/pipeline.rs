@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// How many events make a batch go out at once.
 const FLUSH_EVENTS: usize = 50_000;
-/// How often live sources' nodes are checked for liveness and missing data.
+/// How often nodes are checked for liveness and missing data: in wall time for live sources, in
+/// the data's own time for finite ones. Checking is O(nodes), so it must not happen per frame.
 const TICK_EVERY: Duration = Duration::from_millis(500);
 /// How often the sinks' upkeep (retention) runs in a long run.
 const MAINTAIN_EVERY: Duration = Duration::from_secs(600);
@@ -58,6 +59,8 @@ pub struct Pipeline {
     live: bool,
     /// The latest time seen in finite sources' data.
     data_clock: u64,
+    /// The data time of the last liveness and missing-data check, for finite sources.
+    data_ticked: u64,
     finished: usize,
     delivered: u64,
     last_flush: Instant,
@@ -92,6 +95,7 @@ impl Pipeline {
             events: Vec::new(),
             live,
             data_clock: 0,
+            data_ticked: 0,
             finished: 0,
             delivered: 0,
             last_flush: now,
@@ -147,7 +151,13 @@ impl Pipeline {
         }
         if !self.live {
             self.data_clock = self.data_clock.max(wall_ms);
-            self.ingest.tick(self.data_clock, &mut self.events);
+            if self.data_clock
+                >= self
+                    .data_ticked
+                    .saturating_add(TICK_EVERY.as_millis() as u64)
+            {
+                self.tick_data();
+            }
         }
         Ok(())
     }
@@ -201,6 +211,13 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Liveness and missing data checked at the data's own time: deterministic, so a capture
+    /// ingested twice gives the same events.
+    fn tick_data(&mut self) {
+        self.ingest.tick(self.data_clock, &mut self.events);
+        self.data_ticked = self.data_clock;
+    }
+
     /// The pipeline's time: the wall clock for live sources, the data's own otherwise.
     fn clock(&self) -> u64 {
         if self.live {
@@ -235,6 +252,9 @@ impl Pipeline {
         }
         for recorder in self.recorders.iter_mut().flatten() {
             recorder.flush()?;
+        }
+        if !self.live {
+            self.tick_data();
         }
         let now = self.clock();
         self.deliver(now)?;
