@@ -634,6 +634,9 @@ fn causes_carry_the_evidence() {
 #[test]
 fn invalid_rules_are_named_and_still_never_panic() {
     let bad = [
+        // Inverted levels: a warning bound beyond the critical one.
+        (Rule::above(35.0, 30.0), "value.critical.above"),
+        (Rule::below(10.0, 15.0), "value.critical.below"),
         (
             with(Rule::EMPTY, |r| r.raise = Debounce::count(0, 3)),
             "raise",

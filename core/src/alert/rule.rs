@@ -491,6 +491,35 @@ impl Rule {
                 }
             }
         }
+        for (field, warning, critical, above) in [
+            (
+                "value.critical.above",
+                self.value.warning.above,
+                self.value.critical.above,
+                true,
+            ),
+            (
+                "value.critical.below",
+                self.value.warning.below,
+                self.value.critical.below,
+                false,
+            ),
+        ] {
+            let (Some(w), Some(c)) = (warning, critical) else {
+                continue;
+            };
+            let inverted = if above {
+                c.raise.value < w.raise.value
+            } else {
+                c.raise.value > w.raise.value
+            };
+            if inverted {
+                return Err(RuleError::new(
+                    field,
+                    "the critical bound must be at or beyond the warning bound",
+                ));
+            }
+        }
         if let Some(p) = &self.predictive {
             if !p.threshold.is_finite() {
                 return Err(RuleError::new(
@@ -504,6 +533,14 @@ impl Rule {
             ] {
                 if h.is_some_and(|h| h.clear_beyond_ms < h.within_ms) {
                     return Err(RuleError::new(field, "clear_beyond_ms must be ≥ within_ms"));
+                }
+            }
+            if let (Some(w), Some(c)) = (p.warning, p.critical) {
+                if c.within_ms > w.within_ms {
+                    return Err(RuleError::new(
+                        "predictive.critical",
+                        "within_ms must be at most the warning's: critical is the nearer forecast",
+                    ));
                 }
             }
         }
