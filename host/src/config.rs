@@ -102,6 +102,13 @@ pub fn default_config_file() -> Option<PathBuf> {
     Some(dir.join("rackwatch/rackwatch.toml")).filter(|p| p.exists())
 }
 
+/// The longest sampling or heartbeat interval: a day.
+const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+/// The longest history kept by age: a hundred years.
+const MAX_AGE: Duration = Duration::from_secs(100 * 365 * 86_400);
+/// The smallest size limit of the history database: its schema and one batch fit in it.
+const MIN_STORE_SIZE: u64 = 1 << 20;
+
 /// What `store.max_age` and `store.max_size` say for "no limit".
 const NO_LIMIT: [&str; 2] = ["none", "off"];
 
@@ -127,6 +134,27 @@ impl Locator<'_> {
         }
     }
 
+    /// The dotted key whose value stands at `offset`: the table header above it (`[store]`,
+    /// `[[source]]`) and the key on its line, as a person would name it (`store.path`).
+    fn key_at(&self, offset: usize) -> Option<String> {
+        let before = self.text.get(..offset.min(self.text.len()))?;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let (key, _) = self.text.get(line_start..)?.split_once('=')?;
+        let key = key.trim().trim_matches('"');
+        if key.is_empty() || key.starts_with('[') || key.contains('\n') {
+            return None;
+        }
+        let table = before[..line_start].lines().rev().find_map(|l| {
+            let l = l.trim();
+            l.starts_with('[')
+                .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        });
+        Some(match table {
+            Some(table) if !table.is_empty() => format!("{table}.{key}"),
+            _ => key.to_string(),
+        })
+    }
+
     /// `value` read by `parse`; an error points at the value and names `key`.
     fn value<T>(
         &self,
@@ -135,6 +163,28 @@ impl Locator<'_> {
         parse: fn(&str) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
         parse(value.get_ref()).map_err(|m| self.error(value.span().start, format!("{key}: {m}")))
+    }
+
+    /// A duration no longer than `max`: beyond it a value is a typo (`9999999w`), and times derived
+    /// from it would overflow.
+    fn duration(
+        &self,
+        value: &Spanned<String>,
+        key: &str,
+        max: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let d = self.value(value, key, parse_duration)?;
+        if d > max {
+            return Err(self.error(
+                value.span().start,
+                format!(
+                    "{key}: {} is longer than the most it may be, {}",
+                    value.get_ref(),
+                    format_duration(max)
+                ),
+            ));
+        }
+        Ok(d)
     }
 
     /// A limit: `none` or `off`, else `value` read by `parse`.
@@ -183,10 +233,12 @@ impl Config {
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let at = Locator { path, text };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            at.error(
-                e.span().map_or(0, |s| s.start),
-                e.message().trim().to_string(),
-            )
+            let offset = e.span().map_or(0, |s| s.start);
+            let message = e.message().trim();
+            match at.key_at(offset) {
+                Some(key) => at.error(offset, format!("{key}: {message}")),
+                None => at.error(offset, message.to_string()),
+            }
         })?;
         let mut config = Config::defaults();
         config.file = Some(path.to_path_buf());
@@ -207,10 +259,24 @@ impl Config {
             self.store_path = p.clone();
         }
         if let Some(v) = &store.max_age {
-            self.max_age = at.limit(v, "store.max_age", parse_duration)?;
+            self.max_age = match at.limit(v, "store.max_age", parse_duration)? {
+                Some(_) => Some(at.duration(v, "store.max_age", MAX_AGE)?),
+                None => None,
+            };
         }
         if let Some(v) = &store.max_size {
             self.max_size = at.limit(v, "store.max_size", parse_size)?;
+            if self.max_size.is_some_and(|size| size < MIN_STORE_SIZE) {
+                return Err(at.error(
+                    v.span().start,
+                    format!(
+                        "store.max_size: {} would delete history as soon as it is written; \
+                         give at least {} or `none`",
+                        v.get_ref(),
+                        format_size(MIN_STORE_SIZE)
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -220,7 +286,7 @@ impl Config {
             self.ingest.missed_heartbeats = n.max(1);
         }
         if let Some(v) = &ingest.default_heartbeat {
-            let d = at.value(v, "ingest.default_heartbeat", parse_duration)?;
+            let d = at.duration(v, "ingest.default_heartbeat", MAX_INTERVAL)?;
             self.ingest.default_heartbeat_ms = d.as_millis().max(1) as u64;
         }
         Ok(())
@@ -306,7 +372,7 @@ fn local_settings(local: &RawLocal, at: &Locator) -> Result<LocalSettings, Confi
     }
     if let Some(v) = &local.interval {
         settings.interval = at
-            .value(v, "local.interval", parse_duration)?
+            .duration(v, "local.interval", MAX_INTERVAL)?
             .max(Duration::from_millis(100));
     }
     if let Some(m) = &local.mounts {
