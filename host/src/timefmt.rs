@@ -111,10 +111,13 @@ pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
     u64::try_from(ms).map_err(|_| bad())
 }
 
-/// A time on the command line: RFC 3339, epoch milliseconds (13 digits or more), epoch seconds, or a
-/// duration before `now_ms` (`2h` = two hours ago).
+/// A time on the command line: RFC 3339, epoch milliseconds (13 digits or more), epoch seconds,
+/// `now` (`now_ms`), or a duration before `now_ms` (`2h` = two hours ago).
 pub fn parse_time(text: &str, now_ms: u64) -> Result<u64, String> {
     let t = text.trim();
+    if t == "now" {
+        return Ok(now_ms);
+    }
     if t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty() {
         let n: u64 = t.parse().map_err(|_| format!("`{t}` is out of range"))?;
         return Ok(if t.len() >= 13 { n } else { n * 1000 });
@@ -123,7 +126,7 @@ pub fn parse_time(text: &str, now_ms: u64) -> Result<u64, String> {
         return parse_rfc3339(t);
     }
     let ago = parse_duration(t).map_err(|_| {
-        format!("`{t}` is not a time: use 2026-12-02T14:05:09Z, epoch seconds or ms, or a duration ago like 2h")
+        format!("`{t}` is not a time: use 2026-12-02T14:05:09Z, epoch seconds or ms, `now`, or a duration ago like 2h")
     })?;
     Ok(now_ms.saturating_sub(ago.as_millis() as u64))
 }
@@ -159,6 +162,7 @@ mod tests {
     fn command_line_times() {
         let now = 1_796_219_603_566;
         assert_eq!(parse_time("2h", now), Ok(now - 7_200_000));
+        assert_eq!(parse_time("now", now), Ok(now));
         assert_eq!(parse_time("1796219603", now), Ok(1_796_219_603_000));
         assert_eq!(parse_time("1796219603566", now), Ok(now));
         assert!(parse_time("soon", now)
