@@ -173,3 +173,33 @@ fn bad_rows_are_named_skipped_and_nothing_else_is_lost() {
         .unwrap();
     assert!(!strict.status.success());
 }
+
+#[test]
+fn a_corrupt_timestamp_is_skipped_with_its_line_and_does_not_skew_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.csv");
+    let t0 = T0_S * 1000;
+    let mut text = String::from("timestamp,value\n");
+    for i in 0..10u64 {
+        text.push_str(&format!("{},{}\n", t0 + i * 60_000, 50 + i));
+        if i == 4 {
+            text.push_str(&format!("{},{}\n", u64::MAX, 55));
+        }
+    }
+    std::fs::write(&path, text).unwrap();
+    let out = rackwatch().arg("analyze").arg(&path).output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 7: `18446744073709551615` is after the year 9999"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("10 rows (1 skipped)"), "{stderr}");
+    // The rows after it keep their own times: the last is nine minutes after the first.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap();
+    assert!(
+        last.starts_with(&rackwatch::timefmt::format_utc(t0 + 9 * 60_000)),
+        "{last}"
+    );
+}

@@ -24,21 +24,32 @@ pub struct SeriesReader<R> {
     pub bytes: u64,
 }
 
-/// A timestamp in any accepted form, as ms since the epoch.
+/// The latest time a series may carry: 9999-12-31T23:59:59.999Z. Beyond it a timestamp is
+/// corrupt, and taking it would skew every forecast after it.
+const LATEST_MS: u64 = 253_402_300_799_999;
+
+/// A timestamp in any accepted form, as ms since the epoch, up to the year 9999.
 fn parse_timestamp(text: &str) -> Result<u64, String> {
     let t = text.trim().trim_matches('"');
-    if let Ok(n) = t.parse::<f64>() {
+    let ms = if let Ok(n) = t.parse::<f64>() {
         if !(n.is_finite() && n >= 0.0) {
             return Err(format!("`{t}` is not a time"));
         }
         // Epoch milliseconds from 1973 on are > 1e11; seconds stay below until the year 5138.
-        return Ok(if n >= 1e11 {
+        if n >= 1e11 {
             n as u64
         } else {
             (n * 1000.0) as u64
-        });
+        }
+    } else {
+        parse_rfc3339(t)?
+    };
+    if ms > LATEST_MS {
+        return Err(format!(
+            "`{t}` is after the year 9999: not a time this series can have"
+        ));
     }
-    parse_rfc3339(t)
+    Ok(ms)
 }
 
 /// The timestamp and value columns a CSV header names, if the first row is a header.
@@ -159,5 +170,21 @@ mod tests {
             r.next_row(),
             Some(Err("line 3: no `timestamp` field".into()))
         );
+    }
+
+    #[test]
+    fn a_timestamp_past_the_year_9999_is_an_error_on_its_line() {
+        let text = "timestamp,value\n1796219603566,1\n18446744073709551615,2\n1796219613566,3\n";
+        let mut r = SeriesReader::new(text.as_bytes());
+        assert_eq!(r.next_row(), Some(Ok((2, 1_796_219_603_566, 1.0))));
+        let Some(Err(e)) = r.next_row() else {
+            panic!("u64::MAX ms was taken as a time");
+        };
+        assert!(
+            e.starts_with("line 3: `18446744073709551615` is after the year 9999"),
+            "{e}"
+        );
+        assert_eq!(r.next_row(), Some(Ok((4, 1_796_219_613_566, 3.0))));
+        assert_eq!(parse_timestamp("9999-12-31T23:59:59Z"), Ok(LATEST_MS - 999));
     }
 }
