@@ -289,6 +289,9 @@ impl Config {
             let d = at.duration(v, "ingest.default_heartbeat", MAX_INTERVAL)?;
             self.ingest.default_heartbeat_ms = d.as_millis().max(1) as u64;
         }
+        if let Some(n) = ingest.max_nodes {
+            self.ingest.max_nodes = n.max(1);
+        }
         Ok(())
     }
 }
@@ -310,6 +313,7 @@ impl PartialEq for Config {
         let IngestSettings {
             missed_heartbeats,
             default_heartbeat_ms,
+            max_nodes,
         } = ingest;
         *file == other.file
             && *store_path == other.store_path
@@ -317,6 +321,7 @@ impl PartialEq for Config {
             && *max_size == other.max_size
             && *missed_heartbeats == other.ingest.missed_heartbeats
             && *default_heartbeat_ms == other.ingest.default_heartbeat_ms
+            && *max_nodes == other.ingest.max_nodes
             && *sources == other.sources
             && *listen == other.listen
             && *rules == other.rules

@@ -119,6 +119,9 @@ pub struct Snapshot {
     pub decode_errors: BTreeMap<String, u64>,
     /// Bytes of partial frames lost at disconnections.
     pub truncated_bytes: u64,
+    /// Frames dropped because their node was beyond `ingest.max_nodes`.
+    #[serde(default)]
+    pub refused_node_frames: u64,
     /// Sources.
     pub sources: Vec<SourceView>,
     /// Nodes, by id.
@@ -139,6 +142,7 @@ impl Snapshot {
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             truncated_bytes: totals.truncated_bytes,
+            refused_node_frames: totals.refused_node_frames,
             sources: sources.to_vec(),
             nodes: ingest.nodes().values().map(node_view).collect(),
         }

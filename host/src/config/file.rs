@@ -43,6 +43,7 @@ pub(super) struct RawStore {
 pub(super) struct RawIngest {
     pub missed_heartbeats: Option<u32>,
     pub default_heartbeat: Option<Spanned<String>>,
+    pub max_nodes: Option<u32>,
 }
 
 /// One `[[source]]`.

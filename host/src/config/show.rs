@@ -46,6 +46,7 @@ impl Config {
                 default_heartbeat: Some(unspanned(format_duration(Duration::from_millis(
                     self.ingest.default_heartbeat_ms,
                 )))),
+                max_nodes: Some(self.ingest.max_nodes),
             },
             source: listed
                 .iter()

@@ -167,7 +167,10 @@ fn show_writes_every_key_with_its_default() {
         value[section].as_table().unwrap().keys().cloned().collect()
     };
     assert_eq!(keys("store"), ["max_age", "max_size", "path"]);
-    assert_eq!(keys("ingest"), ["default_heartbeat", "missed_heartbeats"]);
+    assert_eq!(
+        keys("ingest"),
+        ["default_heartbeat", "max_nodes", "missed_heartbeats"]
+    );
     assert_eq!(
         keys("local"),
         ["enabled", "interval", "mounts", "node_id", "processes"]
@@ -175,5 +178,6 @@ fn show_writes_every_key_with_its_default() {
     assert_eq!(value["store"]["max_age"].as_str(), Some("30d"));
     assert_eq!(value["store"]["max_size"].as_str(), Some("none"));
     assert_eq!(value["ingest"]["default_heartbeat"].as_str(), Some("5s"));
+    assert_eq!(value["ingest"]["max_nodes"].as_integer(), Some(1024));
     assert_eq!(value["http"]["listen"].as_str(), Some("127.0.0.1:9187"));
 }

@@ -288,10 +288,11 @@ mod tests {
         }
     }
 
-    fn heartbeat(seq: u16) -> Vec<u8> {
+    /// A heartbeat frame of `node`, boot 0xB007, on the line.
+    fn heartbeat_of(node: u16, seq: u16) -> Vec<u8> {
         let frame = Frame {
             header: Header {
-                node_id: 7,
+                node_id: node,
                 boot_id: 0xB007,
                 seq,
             },
@@ -307,6 +308,10 @@ mod tests {
         let mut out = [0u8; MAX_ENCODED_LEN];
         let n = frame.encode(&mut out).unwrap();
         out[..n].to_vec()
+    }
+
+    fn heartbeat(seq: u16) -> Vec<u8> {
+        heartbeat_of(7, seq)
     }
 
     fn pipeline(sinks: usize) -> (Pipeline, Vec<Batches>) {
@@ -381,5 +386,44 @@ mod tests {
                 ..
             }
         )));
+    }
+
+    #[test]
+    fn frames_from_nodes_beyond_the_limit_are_refused_and_counted() {
+        let spec = SourceSpec {
+            name: "capture".into(),
+            kind: SourceKind::Capture(PathBuf::from("test.rwcap")),
+        };
+        let settings = crate::ingest::IngestSettings {
+            max_nodes: 1,
+            ..Default::default()
+        };
+        let pipeline = Pipeline::new(
+            Ingest::new(HostRules::default(), settings),
+            vec![spec],
+            Vec::new(),
+            Vec::new(),
+        );
+        let (tx, rx) = sync_channel(16);
+        let frames = [
+            heartbeat(0),
+            heartbeat_of(8, 0),
+            heartbeat(1),
+            heartbeat_of(8, 1),
+        ];
+        for (i, bytes) in frames.into_iter().enumerate() {
+            tx.send(SourceMsg::Bytes {
+                source: 0,
+                wall_ms: 1_000 + i as u64 * 1_000,
+                bytes,
+            })
+            .unwrap();
+        }
+        let (snapshot, _) = pipeline.run(&rx, || true).unwrap();
+        assert_eq!(snapshot.nodes.len(), 1);
+        assert_eq!(snapshot.nodes[0].id, 7);
+        assert_eq!(snapshot.nodes[0].counters.frames, 2);
+        assert_eq!(snapshot.refused_node_frames, 2);
+        assert_eq!(snapshot.frames, 4);
     }
 }

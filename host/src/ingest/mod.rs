@@ -28,6 +28,7 @@ pub mod monitors;
 mod node;
 
 pub use event::{Event, NodeEventKind, Origin};
+use node::NodeTable;
 pub use node::{
     IngestSettings, LastReading, MetricState, MetricTable, NodeCounters, NodeState, Totals,
     HOST_WINDOW,
@@ -47,7 +48,7 @@ struct SourceState {
 
 /// The pipeline. See the [module docs](self).
 pub struct Ingest {
-    nodes: BTreeMap<u16, NodeState>,
+    nodes: NodeTable,
     sources: BTreeMap<String, SourceState>,
     rules: HostRules,
     settings: IngestSettings,
@@ -60,7 +61,7 @@ impl Ingest {
     /// A pipeline with the host's rules.
     pub fn new(rules: HostRules, settings: IngestSettings) -> Ingest {
         Ingest {
-            nodes: BTreeMap::new(),
+            nodes: NodeTable::new(settings.max_nodes),
             sources: BTreeMap::new(),
             rules,
             settings,
@@ -76,7 +77,7 @@ impl Ingest {
 
     /// The nodes, by id.
     pub fn nodes(&self) -> &BTreeMap<u16, NodeState> {
-        &self.nodes
+        self.nodes.all()
     }
 
     /// The counters over everything.
@@ -133,7 +134,7 @@ impl Ingest {
         out: &mut Vec<Event>,
     ) {
         *self.totals.decode_errors.entry(error.name()).or_default() += 1;
-        if let Some(node) = error.header().and_then(|h| self.nodes.get_mut(&h.node_id)) {
+        if let Some(node) = error.header().and_then(|h| self.nodes.get_mut(h.node_id)) {
             node.counters.decode_errors += 1;
         }
         tracing::warn!(
@@ -154,10 +155,10 @@ impl Ingest {
     pub fn frame(&mut self, wall_ms: u64, frame: Frame, out: &mut Vec<Event>) {
         self.totals.frames += 1;
         let header = frame.header;
-        let node = self
-            .nodes
-            .entry(header.node_id)
-            .or_insert_with(|| NodeState::new(header.node_id, wall_ms));
+        let Some(node) = self.nodes.get_or_add(header.node_id, wall_ms) else {
+            self.totals.refused_node_frames += 1;
+            return;
+        };
         let Admission::Admit { boot } =
             admission::admit(node, &header, wall_ms, &self.known_anchors, out)
         else {
@@ -183,7 +184,7 @@ impl Ingest {
     /// Time passes: nodes silent too long go down, and the host's monitors apply missing-data
     /// policies up to the node time corresponding to `wall_ms`.
     pub fn tick(&mut self, wall_ms: u64, out: &mut Vec<Event>) {
-        for node in self.nodes.values_mut() {
+        for node in self.nodes.iter_mut() {
             self.settings.check_liveness(node, wall_ms, out);
             monitors::poll(node, wall_ms, out);
         }

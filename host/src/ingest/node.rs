@@ -6,6 +6,8 @@
 //!   `reordered`, the only decrement, and it undoes a count the same boot made).
 //! - A node holds at most [`MAX_METRICS`] metrics: the cap is enforced in [`MetricTable::insert`]
 //!   and nowhere else, so memory per node is bounded whatever its frames say.
+//! - The host tracks at most `ingest.max_nodes` nodes, enforced in `NodeTable::get_or_add`: a
+//!   corrupt or hostile line naming ever new node ids cannot grow memory without bound.
 //! - A boot's wall-clock anchor, once set, never moves: every reading of the boot is dated from it.
 
 use super::admission::BootState;
@@ -57,6 +59,8 @@ pub struct Totals {
     pub decode_errors: BTreeMap<&'static str, u64>,
     /// Bytes of partial frames discarded when a source disconnected.
     pub truncated_bytes: u64,
+    /// Frames dropped because they came from a node beyond `ingest.max_nodes`.
+    pub refused_node_frames: u64,
 }
 
 /// The latest reading of a metric.
@@ -246,6 +250,75 @@ impl NodeState {
     }
 }
 
+/// The nodes by id, at most `max_nodes` of them.
+#[derive(Debug)]
+pub(super) struct NodeTable {
+    nodes: BTreeMap<u16, NodeState>,
+    max_nodes: usize,
+    /// Node ids refused for want of room, one bit each (8 KiB covers every id), so that each is
+    /// logged once.
+    refused: Box<[u64; 1024]>,
+    /// Distinct node ids refused.
+    refused_ids: u32,
+}
+
+/// How many refused node ids are logged one by one before the log says no more.
+const LOGGED_REFUSALS: u32 = 10;
+
+impl NodeTable {
+    pub(super) fn new(max_nodes: u32) -> NodeTable {
+        NodeTable {
+            nodes: BTreeMap::new(),
+            max_nodes: max_nodes.max(1) as usize,
+            refused: Box::new([0; 1024]),
+            refused_ids: 0,
+        }
+    }
+
+    /// The node with this id, added if there is room for it; `None` when the table is full (the
+    /// first refusal of an id is logged).
+    pub(super) fn get_or_add(&mut self, id: u16, wall_ms: u64) -> Option<&mut NodeState> {
+        if self.nodes.len() >= self.max_nodes && !self.nodes.contains_key(&id) {
+            let (word, bit) = (usize::from(id / 64), id % 64);
+            if self.refused[word] >> bit & 1 == 0 {
+                self.refused[word] |= 1 << bit;
+                self.refused_ids += 1;
+                if self.refused_ids <= LOGGED_REFUSALS {
+                    tracing::warn!(
+                        node = id,
+                        max_nodes = self.max_nodes,
+                        "frames from node {id} dropped: already tracking ingest.max_nodes nodes; \
+                         raise it in the configuration if this node is real{}",
+                        if self.refused_ids == LOGGED_REFUSALS {
+                            " (further refused nodes are counted in /state, not logged)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+            return None;
+        }
+        Some(
+            self.nodes
+                .entry(id)
+                .or_insert_with(|| NodeState::new(id, wall_ms)),
+        )
+    }
+
+    pub(super) fn get_mut(&mut self, id: u16) -> Option<&mut NodeState> {
+        self.nodes.get_mut(&id)
+    }
+
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut NodeState> {
+        self.nodes.values_mut()
+    }
+
+    pub(super) fn all(&self) -> &BTreeMap<u16, NodeState> {
+        &self.nodes
+    }
+}
+
 /// Liveness and monitoring settings.
 #[derive(Debug, Clone)]
 pub struct IngestSettings {
@@ -253,6 +326,8 @@ pub struct IngestSettings {
     pub missed_heartbeats: u32,
     /// The heartbeat interval assumed before one has been learned.
     pub default_heartbeat_ms: u64,
+    /// The most nodes tracked: frames from further node ids are dropped and counted.
+    pub max_nodes: u32,
 }
 
 impl Default for IngestSettings {
@@ -260,6 +335,7 @@ impl Default for IngestSettings {
         IngestSettings {
             missed_heartbeats: 5,
             default_heartbeat_ms: 5_000,
+            max_nodes: 1024,
         }
     }
 }
@@ -324,5 +400,19 @@ mod tests {
         assert_eq!(metric.monitor.window().len(), 0);
         assert_eq!(metric.last.map(|r| r.value), Some(20.0));
         assert_eq!(metric.node_level, Some(Level::Warning));
+    }
+
+    #[test]
+    fn the_node_table_refuses_nodes_beyond_its_limit_and_keeps_the_ones_it_has() {
+        let mut table = NodeTable::new(2);
+        assert!(table.get_or_add(1, 0).is_some());
+        assert!(table.get_or_add(2, 0).is_some());
+        assert!(table.get_or_add(3, 0).is_none());
+        assert!(table.get_or_add(3, 0).is_none());
+        assert!(table.get_or_add(u16::MAX, 0).is_none());
+        assert!(table.get_or_add(1, 0).is_some());
+        assert_eq!(table.all().keys().copied().collect::<Vec<_>>(), [1, 2]);
+        // Each refused id is remembered once, in the fixed bitmap.
+        assert_eq!(table.refused.iter().map(|w| w.count_ones()).sum::<u32>(), 2);
     }
 }

@@ -75,6 +75,7 @@ fn snapshot() -> Snapshot {
         frames: 456,
         decode_errors: BTreeMap::from([("crc".to_string(), 2), ("cobs".to_string(), 1)]),
         truncated_bytes: 0,
+        refused_node_frames: 0,
         sources: vec![SourceView {
             name: "tcp:127.0.0.1:4000".into(),
             connected: true,
