@@ -122,6 +122,9 @@ pub struct Snapshot {
     /// Frames dropped because their node was beyond `ingest.max_nodes`.
     #[serde(default)]
     pub refused_node_frames: u64,
+    /// How the sinks that can fall behind (history) are doing.
+    #[serde(default)]
+    pub sinks: Vec<crate::sink::SinkStatus>,
     /// Sources.
     pub sources: Vec<SourceView>,
     /// Nodes, by id.
@@ -143,6 +146,7 @@ impl Snapshot {
                 .collect(),
             truncated_bytes: totals.truncated_bytes,
             refused_node_frames: totals.refused_node_frames,
+            sinks: Vec::new(),
             sources: sources.to_vec(),
             nodes: ingest.nodes().values().map(node_view).collect(),
         }

@@ -19,7 +19,6 @@ use crate::ingest::Ingest;
 use crate::sink::{History, JsonLines, Sink, SnapshotPublisher};
 use crate::source::{self, Backoff, SourceMsg};
 use crate::state::Snapshot;
-use crate::store::Store;
 use anyhow::Context;
 use pipeline::Pipeline;
 use std::path::PathBuf;
@@ -168,19 +167,20 @@ impl Daemon {
     }
 }
 
-/// History as a sink: the store opened, the boots an earlier run anchored handed to the pipeline,
-/// and the retention limits applied once before the first write.
+/// History as a sink: the store opened (or, on a full disk, to be opened when space returns), the
+/// boots an earlier run anchored handed to the pipeline, and the retention limits applied once
+/// before the first write.
 fn open_history(config: &Config, ingest: &mut Ingest) -> anyhow::Result<Box<dyn Sink>> {
-    let mut store = Store::open(&config.store_path)?;
-    tracing::info!(path = %config.store_path.display(), "history");
-    for (node, boot, anchor) in store.boot_anchors()? {
-        ingest.remember_boot(node, boot, anchor);
-    }
     let max_age_ms = config.max_age.map(|d| d.as_millis() as u64);
-    if max_age_ms.is_some() || config.max_size.is_some() {
-        store.retain(source::now_ms(), max_age_ms, config.max_size)?;
+    let mut history = History::open(&config.store_path, max_age_ms, config.max_size)?;
+    if let Some(store) = history.store_mut() {
+        tracing::info!(path = %config.store_path.display(), "history");
+        for (node, boot, anchor) in store.boot_anchors()? {
+            ingest.remember_boot(node, boot, anchor);
+        }
     }
-    Ok(Box::new(History::new(store, max_age_ms, config.max_size)))
+    history.maintain(source::now_ms())?;
+    Ok(Box::new(history))
 }
 
 /// One capture writer per source in `dir` (`<source>.rwcap`), when recording.

@@ -11,7 +11,7 @@
 
 use crate::capture::CaptureWriter;
 use crate::ingest::{Event, Ingest};
-use crate::sink::{Batch, Sink};
+use crate::sink::{Batch, Sink, SinkStatus};
 use crate::source::{self, SourceKind, SourceMsg, SourceSpec};
 use crate::state::{Snapshot, SourceView};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -229,11 +229,13 @@ impl Pipeline {
 
     /// The events so far, to every sink.
     fn deliver(&mut self, now_ms: u64) -> anyhow::Result<()> {
+        let statuses = self.sink_statuses();
         let batch = Batch {
             events: &self.events,
             ingest: &self.ingest,
             sources: &self.views,
             now_ms,
+            sinks: &statuses,
         };
         for sink in &mut self.sinks {
             sink.deliver(&batch)?;
@@ -242,6 +244,11 @@ impl Pipeline {
         self.events.clear();
         self.last_flush = Instant::now();
         Ok(())
+    }
+
+    /// How the sinks that can fall behind are doing.
+    fn sink_statuses(&self) -> Vec<SinkStatus> {
+        self.sinks.iter().filter_map(|s| s.status()).collect()
     }
 
     /// Whatever is still queued was received: it is handled like any message before the last
@@ -258,10 +265,12 @@ impl Pipeline {
         }
         let now = self.clock();
         self.deliver(now)?;
-        Ok((
-            Snapshot::build(&self.ingest, &self.views, now),
-            self.delivered,
-        ))
+        for sink in &mut self.sinks {
+            sink.finish()?;
+        }
+        let mut snapshot = Snapshot::build(&self.ingest, &self.views, now);
+        snapshot.sinks = self.sink_statuses();
+        Ok((snapshot, self.delivered))
     }
 }
 

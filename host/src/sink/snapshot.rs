@@ -19,7 +19,8 @@ impl SnapshotPublisher {
 
 impl Sink for SnapshotPublisher {
     fn deliver(&mut self, batch: &Batch<'_>) -> anyhow::Result<()> {
-        let snapshot = Snapshot::build(batch.ingest, batch.sources, batch.now_ms);
+        let mut snapshot = Snapshot::build(batch.ingest, batch.sources, batch.now_ms);
+        snapshot.sinks = batch.sinks.to_vec();
         // A reader that panicked holding the lock leaves a poisoned mutex: the data is still whole.
         let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         *shared = snapshot;

@@ -109,6 +109,24 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The disk (or the file system's quota) is full: writing may work again once space returns.
+    pub fn is_disk_full(&self) -> bool {
+        const ENOSPC: i32 = 28;
+        const EDQUOT: i32 = 122;
+        match self {
+            StoreError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            } => e.code == rusqlite::ErrorCode::DiskFull,
+            StoreError::Directory { source, .. } => {
+                matches!(source.raw_os_error(), Some(ENOSPC | EDQUOT))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Row counts per table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {

@@ -76,6 +76,7 @@ fn snapshot() -> Snapshot {
         decode_errors: BTreeMap::from([("crc".to_string(), 2), ("cobs".to_string(), 1)]),
         truncated_bytes: 0,
         refused_node_frames: 0,
+        sinks: Vec::new(),
         sources: vec![SourceView {
             name: "tcp:127.0.0.1:4000".into(),
             connected: true,
