@@ -99,34 +99,22 @@ fn a_version_2_database_is_migrated_in_place_without_losing_rows() {
 
     // The migrated keys are version 3's: the first pass's gap and the boot are not written again,
     // and the new columns take what version 3 writes (a NaN reading, a gap in a later epoch).
+    let event = |kind| Event::NodeEvent {
+        node: 1,
+        boot: 7,
+        wall_ms: 99_999,
+        kind,
+    };
+    let gap = |epoch| NodeEventKind::Gap {
+        after_seq: 12,
+        lost: 4,
+        epoch,
+    };
     store
         .write(&[
-            Event::NodeEvent {
-                node: 1,
-                boot: 7,
-                wall_ms: 99_999,
-                kind: NodeEventKind::Gap {
-                    after_seq: 12,
-                    lost: 4,
-                    epoch: 0,
-                },
-            },
-            Event::NodeEvent {
-                node: 1,
-                boot: 7,
-                wall_ms: 99_999,
-                kind: NodeEventKind::Boot { first_seq: 0 },
-            },
-            Event::NodeEvent {
-                node: 1,
-                boot: 7,
-                wall_ms: 99_999,
-                kind: NodeEventKind::Gap {
-                    after_seq: 12,
-                    lost: 4,
-                    epoch: 5,
-                },
-            },
+            event(gap(0)),
+            event(NodeEventKind::Boot { first_seq: 0 }),
+            event(gap(5)),
             Event::Reading {
                 node: 1,
                 boot: 7,
