@@ -115,6 +115,19 @@ pub enum StoreError {
         /// Its version.
         found: i64,
     },
+    /// The database has an older schema and could not be migrated (read-only file, say).
+    #[error(
+        "history database {path} has schema version {found} and could not be migrated to \
+         {SCHEMA_VERSION}: {reason}; run rackwatch once with write access to it"
+    )]
+    OlderSchema {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Why the migration failed.
+        reason: String,
+    },
 }
 
 /// Row counts per table.
@@ -162,19 +175,32 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing database for queries only.
+    /// Opens an existing database for queries only. One of an older schema is migrated first
+    /// (queries know only the current one), which needs write access once.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| sqlite(path, e))?;
-        let store = Store {
-            conn,
-            path: path.to_path_buf(),
+        let open = || -> Result<Store, StoreError> {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| sqlite(path, e))?;
+            Ok(Store {
+                conn,
+                path: path.to_path_buf(),
+            })
         };
-        store.check_version()?;
-        Ok(store)
+        let store = open()?;
+        let found = store.check_version()?;
+        if !(1..SCHEMA_VERSION).contains(&found) {
+            return Ok(store);
+        }
+        drop(store);
+        Store::open(path).map_err(|e| StoreError::OlderSchema {
+            path: path.to_path_buf(),
+            found,
+            reason: e.to_string(),
+        })?;
+        open()
     }
 
     /// The database file.

@@ -133,6 +133,16 @@ fn a_version_2_database_is_migrated_in_place_without_losing_rows() {
 }
 
 #[test]
+fn a_version_2_database_opened_for_queries_is_migrated_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    v2_database(&path);
+    let store = Store::open_read_only(&path).unwrap();
+    assert_eq!(store.readings(&Query::default()).unwrap().len(), 2);
+    assert_eq!(store.node_events(&Query::default()).unwrap().len(), 6);
+}
+
+#[test]
 fn a_newer_schema_is_still_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v99.db");
