@@ -1,4 +1,8 @@
 //! `rackwatch history`: stored readings, by node, metric and time.
+//!
+//! Every stored value is printed, non-finite ones included: `NaN`, `inf` and `-inf` in the table
+//! and CSV (Rust's own spelling of an f32), and the same words as JSON strings in `--format json`,
+//! since JSON has no such numbers and `null` would read as a missing reading.
 
 use super::{open_history, print_rows, ConfigArgs, QueryArgs, StoreArgs};
 use crate::timefmt::format_utc;

@@ -6,6 +6,10 @@
 //!   [`SEQ_WINDOW`] numbers: duplicates are counted and dropped, never handed on.
 //! - Every loss is counted: a gap adds its frames to `lost` (and a late frame takes one back), a
 //!   frame from a boot older than the current one is counted as stale and dropped.
+//! - A jump backwards beyond the window within one boot (a capture replayed into a running daemon)
+//!   is a `SeqRestart` event, never a loss: only a forward jump counts frames as lost.
+//! - Every gap and restart carries the boot's sequence epoch (wraps and restarts so far), so that
+//!   `(epoch, sequence)` names one place in the boot's stream, derived from the data alone.
 //! - A new boot id resets everything the host keeps for the node's previous boot (its Hello, specs,
 //!   monitors, readings) and is announced as a `Boot` event, preceded by a `Reset` when the node had
 //!   another boot before.
@@ -47,8 +51,9 @@ pub fn admit(
     mark_up(node, wall_ms, out);
     let admission = match &mut node.boot {
         Some(boot) if boot.id == header.boot_id => {
+            let epoch = boot.seqs.epoch;
             let verdict = boot.seqs.accept(header.seq);
-            count_sequence(node, header, verdict, wall_ms, out)
+            count_sequence(node, header, verdict, epoch, wall_ms, out)
         }
         _ if node.old_boots.contains(&header.boot_id) => {
             node.counters.stale_boot_frames += 1;
@@ -83,11 +88,13 @@ fn mark_up(node: &mut NodeState, wall_ms: u64, out: &mut Vec<Event>) {
     }
 }
 
-/// Counts what a sequence verdict means for the current boot.
+/// Counts what a sequence verdict means for the current boot; `epoch` is the window's before the
+/// frame, the one its gap starts in.
 fn count_sequence(
     node: &mut NodeState,
     header: &Header,
     verdict: SeqVerdict,
+    epoch: u32,
     wall_ms: u64,
     out: &mut Vec<Event>,
 ) -> Admission {
@@ -111,6 +118,25 @@ fn count_sequence(
                 kind: NodeEventKind::Gap {
                     after_seq: header.seq.wrapping_sub(lost).wrapping_sub(1),
                     lost,
+                    epoch,
+                },
+            });
+        }
+        SeqVerdict::Restart { from_seq, epoch } => {
+            tracing::warn!(
+                node = node.id,
+                from_seq,
+                to_seq = header.seq,
+                "sequence restarted"
+            );
+            out.push(Event::NodeEvent {
+                node: node.id,
+                boot: header.boot_id,
+                wall_ms,
+                kind: NodeEventKind::SeqRestart {
+                    from_seq,
+                    to_seq: header.seq,
+                    epoch,
                 },
             });
         }
@@ -180,6 +206,9 @@ pub struct BootState {
 #[derive(Debug, Clone)]
 pub(super) struct SeqWindow {
     highest: u16,
+    /// How often `highest` wrapped past 65535 or restarted: with a sequence number, one place in
+    /// the boot's stream.
+    epoch: u32,
     /// Bit `i` set: `highest - i` was seen (bit 0 is `highest` itself).
     seen: [u64; (SEQ_WINDOW / 64) as usize],
 }
@@ -188,16 +217,37 @@ pub(super) struct SeqWindow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SeqVerdict {
     New,
-    Gap { lost: u16 },
+    Gap {
+        lost: u16,
+    },
     Duplicate,
     Late,
+    /// Far behind the highest: the stream started over at this frame (a replay), in a new epoch.
+    Restart {
+        from_seq: u16,
+        epoch: u32,
+    },
 }
 
 impl SeqWindow {
     fn starting_at(seq: u16) -> SeqWindow {
         let mut seen = [0; (SEQ_WINDOW / 64) as usize];
         seen[0] = 1;
-        SeqWindow { highest: seq, seen }
+        SeqWindow {
+            highest: seq,
+            epoch: 0,
+            seen,
+        }
+    }
+
+    /// `seq` becomes the highest, `by` after the one before.
+    fn advance(&mut self, seq: u16, by: u16) {
+        if seq < self.highest {
+            self.epoch += 1;
+        }
+        self.shift(by);
+        self.highest = seq;
+        self.set(0);
     }
 
     fn bit(&self, back: u16) -> bool {
@@ -239,15 +289,11 @@ impl SeqWindow {
         match SeqStep::between(self.highest, seq) {
             SeqStep::Repeat => SeqVerdict::Duplicate,
             SeqStep::Next => {
-                self.shift(1);
-                self.highest = seq;
-                self.set(0);
+                self.advance(seq, 1);
                 SeqVerdict::New
             }
             SeqStep::Gap { lost } => {
-                self.shift(lost + 1);
-                self.highest = seq;
-                self.set(0);
+                self.advance(seq, lost + 1);
                 SeqVerdict::Gap { lost }
             }
             SeqStep::Behind { by } if by < SEQ_WINDOW => {
@@ -258,13 +304,16 @@ impl SeqWindow {
                     SeqVerdict::Late
                 }
             }
-            // Older than anything remembered, or 32 768 or more frames lost: the numbers cannot tell.
-            // Taking it as the stream's new position keeps the node's data flowing; the distance is
-            // counted as lost, never silently (a replayed old capture is deduplicated by the store).
+            // Older than anything remembered: within one boot a node's numbers only go forward, so
+            // this is the stream starting over (a capture replayed), not 30 000 or more frames lost.
+            // Taking it as the new position keeps the data flowing (the store drops what it already
+            // holds); a new epoch keeps the replay's events apart from the first pass's.
             SeqStep::Behind { .. } => {
-                let lost = rackwatch_core::wire::seq_distance(self.highest, seq).wrapping_sub(1);
+                let from_seq = self.highest;
+                let epoch = self.epoch + 1;
                 *self = SeqWindow::starting_at(seq);
-                SeqVerdict::Gap { lost }
+                self.epoch = epoch;
+                SeqVerdict::Restart { from_seq, epoch }
             }
         }
     }
@@ -287,9 +336,54 @@ mod tests {
         // A jump of more than the window forgets everything before it.
         assert_eq!(w.accept(3000), SeqVerdict::Gap { lost: 2996 });
         assert_eq!(w.accept(2999), SeqVerdict::Late);
-        // Beyond the window behind: the new position, the forward distance counted as lost.
-        assert_eq!(w.accept(1000), SeqVerdict::Gap { lost: 63535 });
+        // Beyond the window behind: the stream restarted there, in a new epoch, nothing lost.
+        assert_eq!(
+            w.accept(1000),
+            SeqVerdict::Restart {
+                from_seq: 3000,
+                epoch: 2
+            }
+        );
         assert_eq!(w.accept(1001), SeqVerdict::New);
+    }
+
+    #[test]
+    fn epochs_count_wraps_and_restarts() {
+        let mut w = SeqWindow::starting_at(65534);
+        assert_eq!(w.accept(65535), SeqVerdict::New);
+        assert_eq!(w.epoch, 0);
+        assert_eq!(w.accept(0), SeqVerdict::New);
+        assert_eq!(w.epoch, 1);
+        assert_eq!(w.accept(5), SeqVerdict::Gap { lost: 4 });
+        assert_eq!(w.epoch, 1);
+        assert_eq!(
+            w.accept(40000),
+            SeqVerdict::Restart {
+                from_seq: 5,
+                epoch: 2
+            }
+        );
+        assert_eq!(w.accept(3), SeqVerdict::Gap { lost: 25538 });
+        assert_eq!(w.epoch, 3);
+    }
+
+    #[test]
+    fn a_replayed_sequence_is_restarts_and_duplicates_never_losses() {
+        let mut w = SeqWindow::starting_at(1);
+        let mut restarts = 0;
+        for pass in 0..4 {
+            for seq in 1..=2000u16 {
+                if pass == 0 && seq == 1 {
+                    continue;
+                }
+                match w.accept(seq) {
+                    SeqVerdict::New => {}
+                    SeqVerdict::Restart { from_seq: 2000, .. } => restarts += 1,
+                    other => panic!("pass {pass} frame {seq}: {other:?}"),
+                }
+            }
+        }
+        assert_eq!(restarts, 3);
     }
 
     #[test]

@@ -51,6 +51,20 @@ pub enum NodeEventKind {
         after_seq: u16,
         /// Frames lost.
         lost: u16,
+        /// The boot's sequence epoch at `after_seq` (wraps and restarts before it): with
+        /// `after_seq`, the gap's place in the boot's stream. 0 in rows written before it existed.
+        #[serde(default)]
+        epoch: u32,
+    },
+    /// The node's sequence numbers went back beyond the duplicate window within one boot: the
+    /// stream started over (a capture replayed into a running daemon), nothing lost.
+    SeqRestart {
+        /// The highest sequence number before.
+        from_seq: u16,
+        /// The first sequence number after.
+        to_seq: u16,
+        /// The boot's new sequence epoch: one per restart, the restart's identity in the boot.
+        epoch: u32,
     },
     /// The node sent nothing for longer than its liveness limit.
     Down {
@@ -73,6 +87,7 @@ impl NodeEventKind {
             NodeEventKind::Boot { .. } => "boot",
             NodeEventKind::Reset { .. } => "reset",
             NodeEventKind::Gap { .. } => "gap",
+            NodeEventKind::SeqRestart { .. } => "seq_restart",
             NodeEventKind::Down { .. } => "down",
             NodeEventKind::Up => "up",
             NodeEventKind::SchemaMismatch { .. } => "schema_mismatch",
@@ -198,9 +213,17 @@ impl std::fmt::Display for NodeEventKind {
             NodeEventKind::Reset { previous_boot } => {
                 write!(f, "rebooted (previous boot {previous_boot:08x})")
             }
-            NodeEventKind::Gap { after_seq, lost } => {
+            NodeEventKind::Gap {
+                after_seq, lost, ..
+            } => {
                 write!(f, "{lost} frames lost after frame {after_seq}")
             }
+            NodeEventKind::SeqRestart {
+                from_seq, to_seq, ..
+            } => write!(
+                f,
+                "sequence started over at frame {to_seq} after frame {from_seq} (a replay)"
+            ),
             NodeEventKind::Down { silent_ms } => {
                 write!(f, "silent for {}", crate::timefmt::format_span(*silent_ms))
             }
@@ -237,9 +260,19 @@ mod tests {
                 NodeEventKind::Gap {
                     after_seq: 12,
                     lost: 4,
+                    epoch: 0,
                 },
                 "gap",
                 "4 frames lost after frame 12",
+            ),
+            (
+                NodeEventKind::SeqRestart {
+                    from_seq: 2000,
+                    to_seq: 1,
+                    epoch: 3,
+                },
+                "seq_restart",
+                "sequence started over at frame 1 after frame 2000 (a replay)",
             ),
             (
                 NodeEventKind::Down { silent_ms: 30_000 },
@@ -259,6 +292,16 @@ mod tests {
         assert_eq!(
             NodeEventKind::SchemaMismatch { node_hash: 1 }.name(),
             "schema_mismatch"
+        );
+        // A gap stored before epochs existed reads back in epoch 0.
+        assert_eq!(
+            serde_json::from_str::<NodeEventKind>(r#"{"kind":"gap","after_seq":7,"lost":2}"#)
+                .unwrap(),
+            NodeEventKind::Gap {
+                after_seq: 7,
+                lost: 2,
+                epoch: 0
+            }
         );
     }
 }

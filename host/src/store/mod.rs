@@ -1,10 +1,17 @@
 //! History in SQLite: readings, transitions, node events, heartbeats and decode errors.
 //!
 //! Invariants:
-//! - Idempotent: every table's primary key is the identity of what it records (a reading is
-//!   `(node, boot, metric, node time)`, a transition `(node, boot, metric, origin, sequence, time)`, a
-//!   decode error `(source, time, stream position)`), and rows are inserted with `INSERT OR IGNORE`,
-//!   so ingesting the same capture twice changes nothing.
+//! - Idempotent: every table's primary key is the identity of what it records, taken from the data
+//!   and never from when it arrived (a reading is `(node, boot, metric, node time)`, a transition
+//!   `(node, boot, metric, origin, sequence, time)`, a node event `(node, boot, kind, key)` with the
+//!   key from [`write::node_event_key`], a decode error `(source, stream position, kind, detail)`),
+//!   and rows are inserted with `INSERT OR IGNORE`, so ingesting the same capture or raw file twice
+//!   changes nothing. A decode error's position counts from the source's (re)connection: two equal
+//!   errors at the same offset of two connections of one live source are stored once.
+//! - Every reading is stored exactly: `readings.value` is the REAL (NULL for NaN) for SQL readers,
+//!   and `readings.bits` the f32 bits when the REAL is not exact (NaN, ±inf, −0.0), which queries
+//!   prefer.
+//! - Older schemas are migrated in place on open (see [`migrate`]); a newer one is refused.
 //! - A boot's wall-clock anchor is fixed by the first writer (`COALESCE`), so a restarted daemon and a
 //!   re-ingested capture place a boot's readings at the same wall times.
 //! - Writes are batched: one transaction per [`Store::write`]; WAL journal, `synchronous = NORMAL`.
@@ -30,13 +37,14 @@ const TABLES: [&str; 8] = [
 /// Where the tables with a wall time start in [`TABLES`].
 const TABLES_BY_TIME: usize = 2;
 
+mod migrate;
 mod query;
 mod write;
 
 pub use query::{NodeEventRow, Query, ReadingRow, TransitionRow};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS boots (
@@ -49,7 +57,7 @@ CREATE TABLE IF NOT EXISTS metrics (
     PRIMARY KEY (node, boot, metric)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS readings (
     node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL, t_ms INTEGER NOT NULL,
-    wall_ms INTEGER NOT NULL, value REAL NOT NULL,
+    wall_ms INTEGER NOT NULL, value REAL, bits INTEGER,
     PRIMARY KEY (node, boot, metric, t_ms)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_by_time ON readings (wall_ms);
 CREATE TABLE IF NOT EXISTS transitions (
@@ -59,9 +67,9 @@ CREATE TABLE IF NOT EXISTS transitions (
     PRIMARY KEY (node, boot, metric, origin, alert_seq, at_ms)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS transitions_by_time ON transitions (wall_ms);
 CREATE TABLE IF NOT EXISTS node_events (
-    node INTEGER NOT NULL, boot INTEGER NOT NULL, kind TEXT NOT NULL, wall_ms INTEGER NOT NULL,
-    detail TEXT NOT NULL,
-    PRIMARY KEY (node, boot, kind, wall_ms)) WITHOUT ROWID;
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, kind TEXT NOT NULL, key INTEGER NOT NULL,
+    wall_ms INTEGER NOT NULL, detail TEXT NOT NULL,
+    PRIMARY KEY (node, boot, kind, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS heartbeats (
     node INTEGER NOT NULL, boot INTEGER NOT NULL, uptime_ms INTEGER NOT NULL, wall_ms INTEGER NOT NULL,
     reset TEXT NOT NULL, frames_sent INTEGER NOT NULL, frames_dropped INTEGER NOT NULL,
@@ -70,7 +78,7 @@ CREATE TABLE IF NOT EXISTS heartbeats (
 CREATE TABLE IF NOT EXISTS decode_errors (
     source TEXT NOT NULL, wall_ms INTEGER NOT NULL, position INTEGER NOT NULL, kind TEXT NOT NULL,
     detail TEXT NOT NULL,
-    PRIMARY KEY (source, wall_ms, position)) WITHOUT ROWID;
+    PRIMARY KEY (source, position, kind, detail)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS logs (
     node INTEGER NOT NULL, boot INTEGER NOT NULL, wall_ms INTEGER NOT NULL, seq INTEGER NOT NULL,
     bytes BLOB NOT NULL,
@@ -106,6 +114,19 @@ pub enum StoreError {
         path: PathBuf,
         /// Its version.
         found: i64,
+    },
+    /// The database has an older schema and could not be migrated (read-only file, say).
+    #[error(
+        "history database {path} has schema version {found} and could not be migrated to \
+         {SCHEMA_VERSION}: {reason}; run rackwatch once with write access to it"
+    )]
+    OlderSchema {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Why the migration failed.
+        reason: String,
     },
 }
 
@@ -172,19 +193,32 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing database for queries only.
+    /// Opens an existing database for queries only. One of an older schema is migrated first
+    /// (queries know only the current one), which needs write access once.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| sqlite(path, e))?;
-        let store = Store {
-            conn,
-            path: path.to_path_buf(),
+        let open = || -> Result<Store, StoreError> {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| sqlite(path, e))?;
+            Ok(Store {
+                conn,
+                path: path.to_path_buf(),
+            })
         };
-        store.check_version()?;
-        Ok(store)
+        let store = open()?;
+        let found = store.check_version()?;
+        if !(1..SCHEMA_VERSION).contains(&found) {
+            return Ok(store);
+        }
+        drop(store);
+        Store::open(path).map_err(|e| StoreError::OlderSchema {
+            path: path.to_path_buf(),
+            found,
+            reason: e.to_string(),
+        })?;
+        open()
     }
 
     /// The database file.
@@ -226,6 +260,11 @@ impl Store {
                  PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;",
             )
             .map_err(|e| self.err(e))?;
+        if (1..3).contains(&found) {
+            self.conn
+                .execute_batch(migrate::FROM_2)
+                .map_err(|e| self.err(e))?;
+        }
         self.conn.execute_batch(SCHEMA).map_err(|e| self.err(e))?;
         self.conn
             .execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))

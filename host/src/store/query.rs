@@ -30,7 +30,8 @@ pub struct Query {
     pub limit: Option<u64>,
 }
 
-/// A stored reading.
+/// A stored reading. In JSON its value is a number, or the string `NaN`, `inf` or `-inf` (JSON has
+/// no number for those, and `null` would read as a missing value).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReadingRow {
     /// Node id.
@@ -47,8 +48,17 @@ pub struct ReadingRow {
     pub t_ms: u64,
     /// Wall time.
     pub wall_ms: u64,
-    /// Value.
+    /// Value, exactly as the node sent it (NaN and infinities included).
+    #[serde(serialize_with = "value_json")]
     pub value: f64,
+}
+
+fn value_json<S: serde::Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if value.is_finite() {
+        s.serialize_f64(*value)
+    } else {
+        s.serialize_str(&format!("{}", *value as f32))
+    }
 }
 
 /// A stored transition.
@@ -146,7 +156,7 @@ impl Store {
         let (filter, values) = Self::filter(q, "wall_ms");
         let sql = format!(
             "SELECT * FROM (SELECT x.node, x.boot, x.metric, COALESCE(m.name, 'metric_' || x.metric),
-               COALESCE(m.unit, ''), x.t_ms, x.wall_ms, x.value
+               COALESCE(m.unit, ''), x.t_ms, x.wall_ms, x.value, x.bits
              FROM readings x LEFT JOIN metrics m
                ON m.node = x.node AND m.boot = x.boot AND m.metric = x.metric
              {filter} ORDER BY x.wall_ms DESC, x.node, x.metric LIMIT {})
@@ -164,7 +174,10 @@ impl Store {
                     unit: r.get(4)?,
                     t_ms: r.get::<_, i64>(5)? as u64,
                     wall_ms: r.get::<_, i64>(6)? as u64,
-                    value: r.get(7)?,
+                    value: match r.get::<_, Option<i64>>(8)? {
+                        Some(bits) => f64::from(f32::from_bits(bits as u32)),
+                        None => r.get(7)?,
+                    },
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -265,4 +278,42 @@ fn parsed<T>(
             format!("column {column}: `{text}` is not a value this rackwatch knows").into(),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::Event;
+
+    #[test]
+    fn readings_read_back_bit_for_bit_and_print_non_finite_values_as_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        let sent = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 0.0, 1.25];
+        let events: Vec<Event> = sent
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| Event::Reading {
+                node: 1,
+                boot: 2,
+                metric: 0,
+                t_ms: i as u64,
+                wall_ms: 1000 + i as u64,
+                value,
+            })
+            .collect();
+        store.write(&events).unwrap();
+        let rows = store.readings(&Query::default()).unwrap();
+        let bits: Vec<u32> = rows.iter().map(|r| (r.value as f32).to_bits()).collect();
+        let expected: Vec<u32> = sent.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(bits, expected);
+        let json: Vec<String> = rows
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap()["value"].to_string())
+            .collect();
+        assert_eq!(
+            json,
+            [r#""NaN""#, r#""inf""#, r#""-inf""#, "-0.0", "0.0", "1.25"]
+        );
+    }
 }

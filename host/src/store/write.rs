@@ -4,6 +4,11 @@
 //! - Idempotent: every insert is `INSERT OR IGNORE` on a key that is the identity of what it
 //!   records, so writing the same events twice changes nothing.
 //! - A boot's anchor, firmware and schema are set by the first writer that knows them (`COALESCE`).
+//! - A reading's value round-trips bit for bit: `value` holds it as REAL, and `bits` its f32 bits
+//!   when REAL cannot hold it exactly (NaN, which SQLite stores as NULL, ±inf and −0.0; see
+//!   [`exact_bits`]).
+//! - Node events are keyed by their identity in the data ([`node_event_key`]), never by the time
+//!   they arrived, and decode errors by their place in the source's stream.
 //! - Typed values are stored by their stable names ([`crate::names`]) or as serde JSON of core
 //!   types whose names a test pins ([`cause_json`]).
 
@@ -46,8 +51,8 @@ fn insert(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
             value,
         } => {
             let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO readings (node, boot, metric, t_ms, wall_ms, value)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR IGNORE INTO readings (node, boot, metric, t_ms, wall_ms, value, bits)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             let row = (node, boot, metric, *t_ms as i64, *wall_ms as i64);
             stmt.execute(params![
@@ -56,7 +61,8 @@ fn insert(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
                 row.2,
                 row.3,
                 row.4,
-                f64::from(*value)
+                f64::from(*value),
+                exact_bits(*value)
             ])?;
             Ok(())
         }
@@ -185,13 +191,14 @@ fn insert_node_event(
     kind: &NodeEventKind,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT OR IGNORE INTO node_events (node, boot, kind, wall_ms, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT OR IGNORE INTO node_events (node, boot, kind, key, wall_ms, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         node,
         boot,
         kind.name(),
+        node_event_key(kind, wall_ms),
         wall_ms as i64,
         serde_json::to_string(kind).unwrap_or_default()
     ])?;
@@ -245,6 +252,30 @@ fn insert_decode_error(
     Ok(())
 }
 
+/// The f32 bits of a value that SQLite's REAL would not give back exactly, `None` for the others.
+/// NaN (bound as NULL), ±inf and −0.0 are the values a REAL loses or may normalise.
+pub(super) fn exact_bits(value: f32) -> Option<i64> {
+    let plain = value.is_finite() && !(value == 0.0 && value.is_sign_negative());
+    (!plain).then(|| i64::from(value.to_bits()))
+}
+
+/// A node event's identity within its (node, boot, kind), from the data alone, so a re-ingested
+/// capture or raw file gives the same keys and events in the same millisecond stay apart: a boot and
+/// a schema mismatch happen once per boot; a reset is named by the boot before it; a gap by the place
+/// after which frames are missing (`epoch << 16 | after_seq`), a restart by its epoch. Down and up
+/// are about time itself, so their time is their identity (a replay's clock is its recorded one).
+pub(super) fn node_event_key(kind: &NodeEventKind, wall_ms: u64) -> i64 {
+    match kind {
+        NodeEventKind::Boot { .. } | NodeEventKind::SchemaMismatch { .. } => 0,
+        NodeEventKind::Reset { previous_boot } => i64::from(*previous_boot),
+        NodeEventKind::Gap {
+            after_seq, epoch, ..
+        } => i64::from(*epoch) << 16 | i64::from(*after_seq),
+        NodeEventKind::SeqRestart { epoch, .. } => i64::from(*epoch),
+        NodeEventKind::Down { .. } | NodeEventKind::Up => wall_ms as i64,
+    }
+}
+
 /// A cause as stored: serde's JSON of the core's [`Cause`] (`{"Value":{"value":31.5,"bound":30.0}}`,
 /// `"SensorFault"`), whose names the tests pin.
 pub(super) fn cause_json(cause: &Cause) -> String {
@@ -254,6 +285,35 @@ pub(super) fn cause_json(cause: &Cause) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_values_a_real_loses_keep_their_bits() {
+        for plain in [0.0f32, 1.5, -2.25, f32::MAX, f32::MIN_POSITIVE, 1e-45] {
+            assert_eq!(exact_bits(plain), None, "{plain}");
+        }
+        for odd in [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0] {
+            assert_eq!(exact_bits(odd), Some(i64::from(odd.to_bits())));
+        }
+    }
+
+    #[test]
+    fn node_event_keys_follow_the_data_not_the_clock() {
+        let gap = |after_seq, epoch| NodeEventKind::Gap {
+            after_seq,
+            lost: 3,
+            epoch,
+        };
+        assert_eq!(node_event_key(&gap(7, 0), 1), node_event_key(&gap(7, 0), 2));
+        assert_ne!(node_event_key(&gap(7, 0), 1), node_event_key(&gap(8, 0), 1));
+        assert_ne!(node_event_key(&gap(7, 0), 1), node_event_key(&gap(7, 1), 1));
+        let reset = |previous_boot| NodeEventKind::Reset { previous_boot };
+        assert_eq!(node_event_key(&reset(9), 1), node_event_key(&reset(9), 5));
+        assert_ne!(node_event_key(&reset(9), 1), node_event_key(&reset(10), 1));
+        assert_ne!(
+            node_event_key(&NodeEventKind::Up, 1),
+            node_event_key(&NodeEventKind::Up, 2)
+        );
+    }
 
     #[test]
     fn stored_causes_keep_their_names() {
