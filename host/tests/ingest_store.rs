@@ -197,3 +197,42 @@ fn retention_drops_the_oldest_data_first() {
     store.retain(T0 + 60_000, None, Some(1)).unwrap();
     assert_eq!(store.counts().unwrap().readings, 0);
 }
+
+#[test]
+fn a_metric_the_hello_announced_is_stored_by_name_without_a_metric_frame() {
+    let spec = MetricSpec::new(
+        0,
+        "inlet_temperature",
+        "degC",
+        Rule::above(30.0, 35.0),
+        AnomalyConfig::DEFAULT,
+    )
+    .unwrap();
+    let mut hello = Hello::new("0.0.9".try_into().unwrap());
+    hello.metrics.push(spec.descriptor()).unwrap();
+    let mut node = Node {
+        id: 9,
+        boot: 0xB009,
+        seq: 0,
+    };
+    let mut bytes = node.line(Body::Hello(hello));
+    bytes.extend(node.readings(1, &[21.0, 31.0, 31.5, 32.0]));
+    let mut ingest = Ingest::new(HostRules::default(), IngestSettings::default());
+    let mut events = Vec::new();
+    ingest.bytes("old-firmware", T0, &bytes, &mut events);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+    store.write(&events).unwrap();
+    let rows = store.readings(&Query::default()).unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(rows
+        .iter()
+        .all(|r| r.name == "inlet_temperature" && r.unit == "degC"));
+    // The node's own Metric frame, when it comes, replaces what the host derived.
+    let mut again = node.line(Body::Metric(spec));
+    again.extend(node.readings(5, &[22.0]));
+    let mut events = Vec::new();
+    ingest.bytes("old-firmware", T0 + 10_000, &again, &mut events);
+    store.write(&events).unwrap();
+    assert_eq!(store.counts().unwrap().metrics, 1);
+}

@@ -100,7 +100,7 @@ pub fn process_readings(cx: FrameContext<'_>, rules: &HostRules, readings: Readi
             wall_ms,
             value,
         });
-        if let Some(state) = monitors::metric_for(rules, node, metric, t_ms) {
+        if let Some(state) = monitors::metric_for(rules, node, metric, t_ms, cx.out) {
             state.last = Some(LastReading {
                 t_ms,
                 wall_ms,

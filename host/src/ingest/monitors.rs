@@ -21,12 +21,14 @@ use rackwatch_core::wire::Transition;
 const POLL_SLACK_MS: u64 = 5_000;
 
 /// The metric's state, created from the host's rules when the node has not described it yet; `None`
-/// when the node already has as many metrics as the wire allows.
+/// when the node already has as many metrics as the wire allows. A metric its Hello announced gets
+/// that name, unit and thresholds, and an [`Event::Metric`] so history knows it by name.
 pub fn metric_for<'a>(
     rules: &HostRules,
     node: &'a mut NodeState,
     metric: u16,
     t_ms: u64,
+    out: &mut Vec<Event>,
 ) -> Option<&'a mut MetricState> {
     if node.metrics.get(metric).is_none() {
         // Not described by a Metric frame (joined mid-boot, or older firmware).
@@ -35,6 +37,13 @@ pub fn metric_for<'a>(
             .as_ref()
             .and_then(|h| h.metrics.iter().find(|d| d.id == metric));
         let spec = rules.spec_for(node.id, metric, None, announced);
+        if announced.is_some() {
+            out.push(Event::Metric {
+                node: node.id,
+                boot: node.boot.as_ref().map_or(0, |b| b.id),
+                spec: Box::new(spec.clone()),
+            });
+        }
         return node.metrics.insert(metric, MetricState::new(spec, t_ms));
     }
     node.metrics.get_mut(metric)

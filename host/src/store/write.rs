@@ -1,9 +1,11 @@
 //! Writing a batch of events: one transaction, one insert per event kind.
 //!
 //! Invariants:
-//! - Idempotent: every insert is `INSERT OR IGNORE` on a key that is the identity of what it
+//! - Idempotent: every insert (but a metric's spec, below) is `INSERT OR IGNORE` on a key that is the identity of what it
 //!   records, so writing the same events twice changes nothing.
 //! - A boot's anchor, firmware and schema are set by the first writer that knows them (`COALESCE`).
+//! - A metric's spec is the latest the boot announced: one the host derived from the Hello is
+//!   replaced by the node's own Metric frame when it comes (the same events give the same row).
 //! - A reading's value round-trips bit for bit: `value` holds it as REAL, and `bits` its f32 bits
 //!   when REAL cannot hold it exactly (NaN, which SQLite stores as NULL, ±inf and −0.0; see
 //!   [`exact_bits`]).
@@ -140,8 +142,10 @@ fn insert_metric(
     spec: &MetricSpec,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT OR IGNORE INTO metrics (node, boot, metric, name, unit, spec)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO metrics (node, boot, metric, name, unit, spec)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (node, boot, metric) DO UPDATE SET
+           name = excluded.name, unit = excluded.unit, spec = excluded.spec",
     )?
     .execute(params![
         node,
