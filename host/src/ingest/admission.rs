@@ -33,6 +33,9 @@ pub enum Admission {
     Admit {
         /// The boot the frame belongs to.
         boot: u32,
+        /// The frame's sequence epoch in that boot: with its sequence number, one place in the
+        /// boot's stream.
+        epoch: u32,
     },
     /// Seen already, or from a boot before the current one: counted and dropped.
     Drop,
@@ -63,13 +66,19 @@ pub fn admit(
             start_boot(node, header, wall_ms, anchors, out);
             Admission::Admit {
                 boot: header.boot_id,
+                epoch: 0,
             }
         }
     };
-    if admission != Admission::Drop {
-        node.counters.frames += 1;
-    }
-    admission
+    let Admission::Admit { boot, .. } = admission else {
+        return Admission::Drop;
+    };
+    node.counters.frames += 1;
+    let epoch = node
+        .boot
+        .as_ref()
+        .map_or(0, |b| b.seqs.epoch_of(header.seq));
+    Admission::Admit { boot, epoch }
 }
 
 /// Any frame from a node that was down brings it back up.
@@ -143,6 +152,7 @@ fn count_sequence(
     }
     Admission::Admit {
         boot: header.boot_id,
+        epoch: 0,
     }
 }
 
@@ -230,6 +240,16 @@ pub(super) enum SeqVerdict {
 }
 
 impl SeqWindow {
+    /// The epoch of an admitted `seq`: the current one, or the one before for a late frame from
+    /// before the last wrap (numerically above the highest).
+    fn epoch_of(&self, seq: u16) -> u32 {
+        if seq > self.highest {
+            self.epoch.saturating_sub(1)
+        } else {
+            self.epoch
+        }
+    }
+
     fn starting_at(seq: u16) -> SeqWindow {
         let mut seen = [0; (SEQ_WINDOW / 64) as usize];
         seen[0] = 1;
@@ -396,5 +416,15 @@ mod tests {
             assert!(w.bit(back), "{back}");
         }
         assert!(!w.bit(201));
+    }
+
+    #[test]
+    fn a_late_frame_from_before_a_wrap_keeps_the_epoch_it_was_sent_in() {
+        let mut w = SeqWindow::starting_at(65530);
+        assert_eq!(w.epoch_of(65530), 0);
+        assert!(matches!(w.accept(2), SeqVerdict::Gap { .. }));
+        assert_eq!(w.epoch_of(2), 1);
+        assert_eq!(w.accept(65533), SeqVerdict::Late);
+        assert_eq!(w.epoch_of(65533), 0);
     }
 }

@@ -176,7 +176,9 @@ pub enum Event {
         boot: u32,
         /// When it arrived.
         wall_ms: u64,
-        /// The frame's sequence number: the order of log frames within a boot.
+        /// The frame's sequence epoch in the boot: with `seq`, the log's place in the boot.
+        epoch: u32,
+        /// The frame's sequence number: the order of log frames within an epoch.
         seq: u16,
         /// The defmt bytes.
         bytes: Vec<u8>,

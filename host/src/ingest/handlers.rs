@@ -22,6 +22,8 @@ pub struct FrameContext<'a> {
     pub node: &'a mut NodeState,
     /// The boot it belongs to.
     pub boot: u32,
+    /// The frame's sequence epoch in the boot (wraps and restarts before it).
+    pub epoch: u32,
     /// The frame's sequence number.
     pub seq: u16,
     /// When it arrived.
@@ -152,12 +154,13 @@ pub fn process_heartbeat(cx: FrameContext<'_>, heartbeat: Heartbeat) {
     });
 }
 
-/// defmt log bytes, kept in the order of the frames' sequence numbers.
+/// defmt log bytes, kept in the order of the frames' (epoch, sequence number).
 pub fn process_log(cx: FrameContext<'_>, log: Log) {
     cx.out.push(Event::Log {
         node: cx.node.id,
         boot: cx.boot,
         wall_ms: cx.wall_ms,
+        epoch: cx.epoch,
         seq: cx.seq,
         bytes: log.defmt.to_vec(),
     });

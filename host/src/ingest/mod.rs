@@ -159,7 +159,7 @@ impl Ingest {
             self.totals.refused_node_frames += 1;
             return;
         };
-        let Admission::Admit { boot } =
+        let Admission::Admit { boot, epoch } =
             admission::admit(node, &header, wall_ms, &self.known_anchors, out)
         else {
             return;
@@ -167,6 +167,7 @@ impl Ingest {
         let cx = FrameContext {
             node,
             boot,
+            epoch,
             seq: header.seq,
             wall_ms,
             out,

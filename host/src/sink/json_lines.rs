@@ -86,11 +86,12 @@ pub fn to_json(event: &Event) -> String {
             node,
             boot,
             wall_ms,
+            epoch,
             seq,
             bytes,
         } => json!({
-            "type": "log", "node": node, "boot": boot, "wall_ms": wall_ms, "seq": seq,
-            "defmt_len": bytes.len(),
+            "type": "log", "node": node, "boot": boot, "wall_ms": wall_ms, "epoch": epoch,
+            "seq": seq, "defmt_len": bytes.len(),
         }),
         Event::DecodeError {
             source,

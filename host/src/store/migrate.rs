@@ -7,7 +7,9 @@
 //!   apart but version 3 would merge (the same gap after two wraps, a boot joined twice) get the next
 //!   free key of their kind by time, so they stay rows. Decode errors that differed only by arrival
 //!   time (a raw file ingested twice) are the duplicates version 3 exists to avoid, and are merged.
-//! - Only the three re-keyed tables are rebuilt; `SCHEMA` then creates their indexes.
+//! - Log records are keyed by (epoch, sequence) instead of arrival time; version 2 kept no epoch, so
+//!   the n-th record of a sequence number in a boot gets epoch n (by time): none is merged.
+//! - Only the four re-keyed tables are rebuilt; `SCHEMA` then creates their indexes.
 
 /// The migration, run after the connection's pragmas and before `SCHEMA`.
 pub(super) const FROM_2: &str = "
@@ -52,6 +54,17 @@ CREATE TABLE decode_errors_v3 (
 INSERT OR IGNORE INTO decode_errors_v3 SELECT * FROM decode_errors ORDER BY wall_ms;
 DROP TABLE decode_errors;
 ALTER TABLE decode_errors_v3 RENAME TO decode_errors;
+CREATE TABLE logs_v3 (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+    wall_ms INTEGER NOT NULL, bytes BLOB NOT NULL,
+    PRIMARY KEY (node, boot, epoch, seq)) WITHOUT ROWID;
+INSERT INTO logs_v3
+SELECT node, boot,
+    ROW_NUMBER() OVER (PARTITION BY node, boot, seq ORDER BY wall_ms) - 1,
+    seq, wall_ms, bytes
+FROM logs;
+DROP TABLE logs;
+ALTER TABLE logs_v3 RENAME TO logs;
 PRAGMA user_version = 3;
 COMMIT;
 ";

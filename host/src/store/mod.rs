@@ -80,9 +80,9 @@ CREATE TABLE IF NOT EXISTS decode_errors (
     detail TEXT NOT NULL,
     PRIMARY KEY (source, position, kind, detail)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS logs (
-    node INTEGER NOT NULL, boot INTEGER NOT NULL, wall_ms INTEGER NOT NULL, seq INTEGER NOT NULL,
-    bytes BLOB NOT NULL,
-    PRIMARY KEY (node, boot, wall_ms, seq)) WITHOUT ROWID;
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+    wall_ms INTEGER NOT NULL, bytes BLOB NOT NULL,
+    PRIMARY KEY (node, boot, epoch, seq)) WITHOUT ROWID;
 ";
 
 /// What went wrong with the history database, and where.

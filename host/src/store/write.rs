@@ -97,14 +97,15 @@ fn insert(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
             node,
             boot,
             wall_ms,
+            epoch,
             seq,
             bytes,
         } => {
             tx.prepare_cached(
-                "INSERT OR IGNORE INTO logs (node, boot, wall_ms, seq, bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR IGNORE INTO logs (node, boot, epoch, seq, wall_ms, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![node, boot, *wall_ms as i64, seq, bytes])?;
+            .execute(params![node, boot, epoch, seq, *wall_ms as i64, bytes])?;
             Ok(())
         }
     }

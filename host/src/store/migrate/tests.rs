@@ -58,6 +58,7 @@ INSERT INTO node_events VALUES
     (1, 7, 'boot', 5000, '{"kind":"boot","first_seq":40}'),
     (1, 7, 'up', 3000, '{"kind":"up"}');
 INSERT INTO decode_errors VALUES ('serial:a', 1500, 64, 'crc', 'bad crc');
+INSERT INTO logs VALUES (1, 7, 1100, 3, x'01'), (1, 7, 9100, 3, x'02'), (1, 7, 1200, 4, x'03');
 "#;
 
 fn v2_database(path: &std::path::Path) {
@@ -127,6 +128,19 @@ fn a_version_2_database_is_migrated_in_place_without_losing_rows() {
         .unwrap();
     let counts = store.counts().unwrap();
     assert_eq!((counts.readings, counts.node_events), (3, 7));
+    // Log records keep apart by epoch: the two of sequence 3 (a replay) stay two rows, and the
+    // first pass's record written again is not a third.
+    assert_eq!(counts.logs, 3);
+    let log = Event::Log {
+        node: 1,
+        boot: 7,
+        wall_ms: 77_777,
+        epoch: 0,
+        seq: 3,
+        bytes: vec![1],
+    };
+    store.write(&[log]).unwrap();
+    assert_eq!(store.counts().unwrap().logs, 3);
     drop(store);
     // Opening again migrates nothing twice.
     assert_eq!(Store::open(&path).unwrap().counts().unwrap(), counts);
