@@ -162,3 +162,45 @@ impl AsyncWrite for Watched {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_idle(clock: &Clock) -> bool {
+        matches!(clock.phase(), Phase::Idle(_))
+    }
+
+    #[test]
+    fn a_request_moves_idle_to_head_to_answer_and_back_to_idle_once_written() {
+        let clock = Clock::new();
+        assert!(is_idle(&clock));
+        clock.read();
+        assert!(matches!(clock.phase(), Phase::Head(_)));
+        clock.head_done();
+        // A flush before any response byte (hyper flushes eagerly) does not end the answer.
+        clock.flushed();
+        assert!(matches!(clock.phase(), Phase::Answer { wrote: false, .. }));
+        clock.wrote();
+        clock.flushed();
+        assert!(is_idle(&clock));
+    }
+
+    #[test]
+    fn a_trickling_head_keeps_the_deadline_of_its_first_byte() {
+        let clock = Clock::new();
+        clock.read();
+        let first = clock.deadline();
+        clock.read();
+        clock.read();
+        assert_eq!(clock.deadline(), first);
+    }
+
+    #[test]
+    fn bytes_read_while_answering_do_not_start_a_head() {
+        let clock = Clock::new();
+        clock.head_done();
+        clock.read();
+        assert!(matches!(clock.phase(), Phase::Answer { .. }));
+    }
+}
