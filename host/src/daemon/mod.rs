@@ -55,7 +55,7 @@ pub struct Daemon {
     snapshot: Arc<Mutex<Snapshot>>,
     stop: Arc<AtomicBool>,
     ingest: Option<JoinHandle<anyhow::Result<Summary>>>,
-    http: Option<(Arc<tiny_http::Server>, JoinHandle<()>)>,
+    http: Option<http::HttpServer>,
     /// The state endpoint's address, when it listens.
     pub listening: Option<std::net::SocketAddr>,
 }
@@ -84,9 +84,7 @@ impl Daemon {
             Some(addr) => Some(http::serve(addr, Arc::clone(&snapshot))?),
             None => None,
         };
-        let listening = http
-            .as_ref()
-            .and_then(|(server, _)| server.server_addr().to_ip());
+        let listening = http.as_ref().map(http::HttpServer::local_addr);
         let mut ingest = Ingest::new(config.rules.clone(), config.ingest.clone());
         let mut sinks = Vec::new();
         if options.store {
@@ -159,9 +157,8 @@ impl Daemon {
             None => Ok(Summary::default()),
         };
         self.stop();
-        if let Some((server, handle)) = self.http.take() {
-            server.unblock();
-            let _ = handle.join();
+        if let Some(server) = self.http.take() {
+            server.stop();
         }
         summary
     }
