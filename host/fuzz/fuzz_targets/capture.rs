@@ -6,14 +6,17 @@
 
 use libfuzzer_sys::fuzz_target;
 use rackwatch::capture::{CaptureReader, CaptureWriter};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One file per fuzzing process (parallel jobs share the directory), rewritten for every input.
 fn scratch(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("rackwatch-fuzz-{}-{name}", std::process::id()))
 }
 
-fn read_all(path: &PathBuf) -> Option<(String, Vec<(u64, Vec<u8>)>, bool)> {
+/// The source name, the records before the first error, and whether there was one.
+type Read = (String, Vec<(u64, Vec<u8>)>, bool);
+
+fn read_all(path: &Path) -> Option<Read> {
     let mut reader = match CaptureReader::open(path) {
         Ok(reader) => reader,
         Err(e) => {
