@@ -19,7 +19,7 @@ pub struct SeriesReader<R> {
     line: usize,
     columns: Option<(usize, usize)>,
     json: Option<bool>,
-    buf: String,
+    buf: Vec<u8>,
     /// Bytes read so far.
     pub bytes: u64,
 }
@@ -92,7 +92,7 @@ impl<R: BufRead> SeriesReader<R> {
             line: 0,
             columns: None,
             json: None,
-            buf: String::new(),
+            buf: Vec::new(),
             bytes: 0,
         }
     }
@@ -127,13 +127,18 @@ impl<R: BufRead> SeriesReader<R> {
     pub fn next_row(&mut self) -> Option<Result<(usize, u64, f32), String>> {
         loop {
             self.buf.clear();
-            match self.input.read_line(&mut self.buf) {
+            // Bytes, not `read_line`: a line that is not UTF-8 must still count as a line (and its
+            // bytes as read), or every later error would name the line before its own.
+            match self.input.read_until(b'\n', &mut self.buf) {
                 Ok(0) => return None,
                 Ok(n) => self.bytes += n as u64,
                 Err(e) => return Some(Err(format!("line {}: {e}", self.line + 1))),
             }
             self.line += 1;
-            let text = self.buf.trim().to_string();
+            let Ok(text) = std::str::from_utf8(&self.buf) else {
+                return Some(Err(format!("line {}: not UTF-8 text", self.line)));
+            };
+            let text = text.trim().to_string();
             if text.is_empty() || text.starts_with('#') {
                 continue;
             }
@@ -186,5 +191,18 @@ mod tests {
         );
         assert_eq!(r.next_row(), Some(Ok((4, 1_796_219_613_566, 3.0))));
         assert_eq!(parse_timestamp("9999-12-31T23:59:59Z"), Ok(LATEST_MS - 999));
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_an_error_on_its_line_and_the_next_keeps_its_number() {
+        // Found by the `series` fuzz target: the bad line was not counted, so the next row was
+        // numbered as the bad one and the byte count fell short.
+        let text = b"1796219603566,1\n\xdb,2\n1796219613566,3\n";
+        let mut r = SeriesReader::new(&text[..]);
+        assert_eq!(r.next_row(), Some(Ok((1, 1_796_219_603_566, 1.0))));
+        assert_eq!(r.next_row(), Some(Err("line 2: not UTF-8 text".into())));
+        assert_eq!(r.next_row(), Some(Ok((3, 1_796_219_613_566, 3.0))));
+        assert_eq!(r.next_row(), None);
+        assert_eq!(r.bytes, text.len() as u64);
     }
 }

@@ -1,0 +1,68 @@
+//! Arbitrary bytes as a capture file (the reader opens a path, so the input goes to a temporary file
+//! first). Properties: no panic; every error names the file; nothing follows an error; the non-empty
+//! records read before it, written again with `CaptureWriter`, read back identically and without
+//! error.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rackwatch::capture::{CaptureReader, CaptureWriter};
+use std::path::{Path, PathBuf};
+
+/// One file per fuzzing process (parallel jobs share the directory), rewritten for every input.
+fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("rackwatch-fuzz-{}-{name}", std::process::id()))
+}
+
+/// The source name, the records before the first error, and whether there was one.
+type Read = (String, Vec<(u64, Vec<u8>)>, bool);
+
+fn read_all(path: &Path) -> Option<Read> {
+    let mut reader = match CaptureReader::open(path) {
+        Ok(reader) => reader,
+        Err(e) => {
+            assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+            return None;
+        }
+    };
+    let mut records = Vec::new();
+    let mut failed = false;
+    for record in reader.by_ref() {
+        assert!(!failed, "a record after an error");
+        match record {
+            Ok(record) => records.push(record),
+            Err(e) => {
+                assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+                failed = true;
+            }
+        }
+    }
+    Some((reader.source().to_owned(), records, failed))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let input = scratch("in");
+    std::fs::write(&input, data).expect("the temporary directory is writable");
+    let Some((source, records, _)) = read_all(&input) else {
+        return;
+    };
+    // Known, reported, not yet fixed (capture.rs is being changed elsewhere): a name of invalid
+    // UTF-8 is read lossily, up to three times longer, and the writer does not bound the name the
+    // reader bounds to 4096 bytes. Such a copy is refused; everything else must round-trip.
+    if source.len() > 4096 {
+        return;
+    }
+    // An empty record reads fine, but the writer splits chunks and an empty chunk writes nothing.
+    let records: Vec<_> = records.into_iter().filter(|(_, b)| !b.is_empty()).collect();
+
+    let copy = scratch("copy");
+    let mut writer = CaptureWriter::create(&copy, &source).expect("create the copy");
+    for (wall_ms, bytes) in &records {
+        writer.record(*wall_ms, bytes).expect("write the copy");
+    }
+    writer.flush().expect("flush the copy");
+    drop(writer);
+    let (source_again, again, failed) = read_all(&copy).expect("a written capture opens");
+    assert!(!failed, "a written capture reads without error");
+    assert_eq!(source_again, source);
+    assert_eq!(again, records);
+});
