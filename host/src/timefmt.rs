@@ -104,7 +104,13 @@ pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
                     _ => return Err(bad()),
                 };
                 let (oh, om) = offset[1..].split_once(':').ok_or_else(bad)?;
-                ms -= sign * (num(oh)? * 3600 + num(om)? * 60) * 1000;
+                let (oh, om) = (num(oh)?, num(om)?);
+                // RFC 3339 offsets are at most ±23:59; anything else is not a time (and would
+                // overflow the arithmetic below).
+                if !(0..24).contains(&oh) || !(0..60).contains(&om) {
+                    return Err(bad());
+                }
+                ms -= sign * (oh * 3600 + om * 60) * 1000;
             }
         }
     }
@@ -163,6 +169,13 @@ mod tests {
         let now = 1_796_219_603_566;
         assert_eq!(parse_time("2h", now), Ok(now - 7_200_000));
         assert_eq!(parse_time("now", now), Ok(now));
+        // Found by fuzzing: a huge offset overflowed; offsets beyond ±23:59 are not times.
+        assert!(parse_rfc3339("2026-12-02T10:00:00+9999999999999999:00").is_err());
+        assert!(parse_rfc3339("2026-12-02T10:00:00+24:00").is_err());
+        assert_eq!(
+            parse_rfc3339("2026-12-02T10:00:00+01:30"),
+            Ok(1_796_205_600_000 - 5_400_000)
+        );
         assert_eq!(parse_time("1796219603", now), Ok(1_796_219_603_000));
         assert_eq!(parse_time("1796219603566", now), Ok(now));
         assert!(parse_time("soon", now)
