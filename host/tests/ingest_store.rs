@@ -236,3 +236,41 @@ fn a_metric_the_hello_announced_is_stored_by_name_without_a_metric_frame() {
     store.write(&events).unwrap();
     assert_eq!(store.counts().unwrap().metrics, 1);
 }
+
+#[test]
+fn a_node_reset_mid_frame_costs_only_the_cut_frame() {
+    // Injected 50 times: boot n sends ten frames and is cut off halfway through an eleventh; boot
+    // n + 1 starts, as the firmware does, with a delimiter, then its Hello and readings.
+    const RESETS: u32 = 50;
+    let mut bytes = Vec::new();
+    for boot in 0..=RESETS {
+        let mut node = Node {
+            id: 5,
+            boot: 0xB000 + boot,
+            seq: 0,
+        };
+        bytes.push(0);
+        bytes.extend(node.boot_frames());
+        for i in 0..8 {
+            bytes.extend(node.readings(i, &[20.0]));
+        }
+        if boot < RESETS {
+            let cut = node.readings(8, &[20.0, 21.0, 22.0]);
+            bytes.extend(&cut[..cut.len() / 2]);
+        }
+    }
+    let mut ingest = Ingest::new(HostRules::default(), IngestSettings::default());
+    let mut events = Vec::new();
+    ingest.bytes("ttyACM0", T0, &bytes, &mut events);
+    let node = &ingest.nodes()[&5];
+    assert_eq!(node.counters.resets, u64::from(RESETS));
+    // Every whole frame of every boot arrived: 1 + 1 + 8 frames each, and nothing counted lost.
+    assert_eq!(node.counters.frames, u64::from(RESETS + 1) * 10);
+    assert_eq!(node.counters.lost, 0);
+    assert_eq!(node.counters.readings, u64::from(RESETS + 1) * 8);
+    // Each cut frame is one decode error, no more.
+    assert_eq!(
+        ingest.totals().decode_errors.values().sum::<u64>(),
+        u64::from(RESETS)
+    );
+}
