@@ -28,8 +28,12 @@ pub struct SourceView {
     pub connects: u64,
     /// Connections lost.
     pub disconnects: u64,
-    /// Why the last connection ended.
+    /// Why the last connection ended, or the last open or read failed.
     pub last_error: Option<String>,
+    /// Opens and reads that failed (a missing device counts once per retry); absent in the state
+    /// of older daemons, hence the default.
+    #[serde(default)]
+    pub failures: u64,
 }
 
 /// A forecast.

@@ -131,6 +131,7 @@ impl Pipeline {
             } => self.process_bytes(source, wall_ms, &bytes)?,
             SourceMsg::Connected { source } => self.process_connected(source),
             SourceMsg::Disconnected { source, reason } => self.process_disconnected(source, reason),
+            SourceMsg::Failed { source, reason } => self.process_failed(source, reason),
             SourceMsg::Finished { source } => return Ok(self.process_finished(source)),
         }
         Ok(Flow::Continue)
@@ -165,6 +166,13 @@ impl Pipeline {
             view.disconnects += 1;
             view.last_error = Some(reason);
             self.ingest.disconnected(&spec.name);
+        }
+    }
+
+    fn process_failed(&mut self, source: usize, reason: String) {
+        if let Some(view) = self.views.get_mut(source) {
+            view.failures += 1;
+            view.last_error = Some(reason);
         }
     }
 
