@@ -101,7 +101,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 }
 
 /// Files, captures and standard input: read once, as opposed to devices and sockets.
-fn is_finite(kind: &SourceKind) -> bool {
+pub(crate) fn is_finite(kind: &SourceKind) -> bool {
     matches!(
         kind,
         SourceKind::Capture(_) | SourceKind::Raw(_) | SourceKind::Stdin
@@ -111,7 +111,7 @@ fn is_finite(kind: &SourceKind) -> bool {
 /// What went wrong with the sources of a run that ended by itself, one sentence each: a source
 /// that read nothing, and a finite source that failed part-way (a corrupt record, a read error).
 /// A live source that failed and then recovered is in the log and `/state`, not here.
-fn source_problems(sources: &[SourceView], finite: &[bool]) -> Vec<String> {
+pub(crate) fn source_problems(sources: &[SourceView], finite: &[bool]) -> Vec<String> {
     sources
         .iter()
         .zip(finite)
