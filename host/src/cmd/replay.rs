@@ -36,7 +36,8 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     let mut line = LineOut::open(&args.to)
         .map_err(|e| anyhow::anyhow!("cannot open `{}` for the replay: {e}", args.to))?;
     if let Some(path) = line.path() {
-        eprintln!("replaying on {}", path.display());
+        // Not `eprintln!`: it panics when standard error is a closed pipe.
+        let _ = writeln!(std::io::stderr(), "replaying on {}", path.display());
     }
     let mut defects = 0u64;
     loop {

@@ -90,7 +90,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     // A second Ctrl-C while stopping is left to the default (the handler is set once per process).
     let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Relaxed));
     let summary = daemon.wait()?;
-    print_summary(&summary)?;
+    // With standard error closed (`2>&1 | head`) the figures are lost but the exit status is not.
+    if let Err(e) = print_summary(&summary) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
     if finite_run {
         let problems = source_problems(&summary.snapshot.sources, &finite);
         if !problems.is_empty() {
