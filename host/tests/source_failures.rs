@@ -193,3 +193,44 @@ fn a_device_held_by_another_process_fails_the_run_and_the_daemon_shows_it_in_sta
         "{view:?}"
     );
 }
+
+#[test]
+fn three_hours_of_a_raw_file_land_before_the_time_it_was_read_not_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("line.bin");
+    let sim = rackwatch()
+        .args(["sim", "--nodes", "2", "--for", "3h", "--speed", "0"])
+        .stdout(std::fs::File::create(&raw).unwrap())
+        .status()
+        .unwrap();
+    assert!(sim.success());
+    let db = dir.path().join("history.db");
+    let before = rackwatch::source::now_ms();
+    let output = rackwatch()
+        .args(["run", &format!("raw:{}", raw.display()), "--no-local"])
+        .args(["--listen", "none", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let after = rackwatch::source::now_ms();
+    assert!(output.status.success(), "{output:?}");
+    let store = rackwatch::store::Store::open_read_only(&db).unwrap();
+    let readings = store.readings(&Default::default()).unwrap();
+    let newest = readings.iter().map(|r| r.wall_ms).max().unwrap();
+    let oldest = readings.iter().map(|r| r.wall_ms).min().unwrap();
+    assert!(
+        newest <= after,
+        "{} s in the future",
+        (newest - after) / 1000
+    );
+    // The file's own spacing is kept: its three hours end about when it was read.
+    assert!(
+        newest + 60_000 >= before,
+        "{} s before the read",
+        (before - newest) / 1000
+    );
+    assert!(
+        oldest + 2 * 3_600_000 < before,
+        "the oldest reading is not hours back"
+    );
+}

@@ -8,13 +8,17 @@
 //! | `tcp:HOST:PORT` | a TCP connection (a serial-to-network bridge, `socat`) |
 //! | `unix:/run/rackwatch.sock` | a unix stream socket |
 //! | `capture:FILE` (or a `.rwcap` path) | a capture made by `rackwatch record`, with its times |
-//! | `raw:FILE` | raw line bytes (e.g. `cat /dev/ttyACM0 > FILE`) |
+//! | `raw:FILE` | raw line bytes (e.g. `cat /dev/ttyACM0 > FILE`), dated as [`raw`] explains |
 //! | `-` or `stdin` | standard input |
 //! | `local` | this machine: disk, memory, load, processes |
 //!
 //! Invariants: a failing source never blocks or stops another; a live source (serial, TCP, unix)
 //! reconnects with exponential backoff and jitter until stopped; finite sources (files, stdin) end with
-//! [`SourceMsg::Finished`]. Each read is a chunk with the wall time it arrived.
+//! [`SourceMsg::Finished`]. Each read is a chunk with the wall time it arrived, except a raw file's,
+//! whose arrival times are unknown (see [`raw`]). A source that cannot be opened or read says so at
+//! once: a warning and a [`SourceMsg::Failed`].
+
+pub mod raw;
 
 use crate::capture::CaptureReader;
 use crate::local::{LocalNode, LocalSettings};
@@ -240,10 +244,9 @@ pub enum SourceMsg {
 /// Reconnection delays: exponential from `initial` to `max`, each with ±25 % jitter so that many
 /// sources failing together do not retry in lockstep.
 ///
-/// The default cap is 1.5 s: with the jitter the longest wait is 1.875 s, so a device unplugged
-/// for any length of time and plugged back is opened again within 2 s (a node's line has no
-/// buffer worth speaking of, so every second spent waiting is data lost). One failed `open` of a
-/// missing path a second and a half is no load worth backing off further from.
+/// The default cap is 1.5 s: with the jitter the longest wait is 1.875 s, so a device plugged back
+/// is opened again within 2 s (a node's line has no buffer: every second waited is data lost), and
+/// one failed `open` every second and a half is no load worth backing off further from.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     /// The first delay.
@@ -465,7 +468,19 @@ fn read_stream(
                 if !send(SourceMsg::Connected { source: index }) {
                     return;
                 }
-                let Some(ended) = pump(index, stream, &mut buf, send, stop) else {
+                let stamp = match raw::stamp(&spec.kind) {
+                    Ok(stamp) => stamp,
+                    Err(reason) => {
+                        tracing::warn!(source = spec.name, "{reason}");
+                        send(SourceMsg::Failed {
+                            source: index,
+                            reason,
+                        });
+                        send(SourceMsg::Finished { source: index });
+                        return;
+                    }
+                };
+                let Some(ended) = pump(index, stream, stamp, &mut buf, send, stop) else {
                     return;
                 };
                 if finite {
@@ -536,11 +551,12 @@ struct Ended {
     failed: bool,
 }
 
-/// Forwards a connection's bytes until it ends. `None` when the thread should end instead: `stop`
-/// was set or the receiver is gone.
+/// Forwards a connection's bytes until it ends, each chunk stamped with the time it arrived or with
+/// `stamp`. `None` when the thread should end instead: `stop` was set or the receiver is gone.
 fn pump(
     index: usize,
     mut stream: Stream,
+    stamp: Option<u64>,
     buf: &mut [u8],
     send: &impl Fn(SourceMsg) -> bool,
     stop: &AtomicBool,
@@ -556,7 +572,7 @@ fn pump(
                 data_flowed = true;
                 if !send(SourceMsg::Bytes {
                     source: index,
-                    wall_ms: now_ms(),
+                    wall_ms: stamp.unwrap_or_else(now_ms),
                     bytes: buf[..n].to_vec(),
                 }) {
                     return None;
