@@ -319,6 +319,15 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    fn a_source_view_from_a_daemon_without_the_failure_counter_still_parses() {
+        let old = r#"{"name":"ttyACM0","connected":false,"finished":false,"bytes":0,
+            "connects":0,"disconnects":0,"last_error":null}"#;
+        let view: SourceView = serde_json::from_str(old).unwrap();
+        assert_eq!(view.failures, 0);
+        assert_eq!(view.name, "ttyACM0");
+    }
+
+    #[test]
     fn a_server_that_trickles_its_answer_is_given_up_on_at_the_deadline() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

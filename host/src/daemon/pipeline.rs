@@ -370,4 +370,27 @@ mod tests {
             }
         )));
     }
+
+    #[test]
+    fn a_failed_open_is_counted_and_kept_as_the_last_error_until_the_next_one() {
+        let (mut pipeline, _) = pipeline(1);
+        for reason in [
+            "cannot open /dev/ttyACM0: busy",
+            "cannot open /dev/ttyACM0: gone",
+        ] {
+            let flow = pipeline
+                .handle(SourceMsg::Failed {
+                    source: 0,
+                    reason: reason.into(),
+                })
+                .unwrap();
+            assert_eq!(flow, Flow::Continue);
+        }
+        let view = &pipeline.views[0];
+        assert_eq!((view.failures, view.connects, view.disconnects), (2, 0, 0));
+        assert_eq!(
+            view.last_error.as_deref(),
+            Some("cannot open /dev/ttyACM0: gone")
+        );
+    }
 }
