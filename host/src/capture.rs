@@ -5,18 +5,29 @@
 //! - a header line: `rackwatch-capture 1 <source name>\n` (the name is UTF-8 without a newline);
 //! - records until the end of the file: `wall_ms` u64 LE, `len` u32 LE, then `len` bytes.
 //!
-//! Invariants: the reader never panics and never allocates more than [`MAX_RECORD_LEN`] per record on
-//! untrusted input; every complete record before a defect is delivered before the error, which names
-//! the byte offset.
+//! The format has no sync marks, so after a defect (a length over [`MAX_RECORD_LEN`], a time that
+//! jumps more than [`MAX_TIME_JUMP_MS`] from the record before, a file that ends mid-record) the
+//! reader looks for the next offset where two plausible records follow each other (or one ends the
+//! file) and reads on from there.
+//!
+//! Invariants: the reader never panics and never allocates more than [`MAX_RECORD_LEN`] per record
+//! (plus a fixed scan window) on untrusted input; every complete record before a defect is delivered
+//! before the error, which names the byte offset of the defect and where reading went on.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The first bytes of every capture.
 pub const MAGIC: &[u8] = b"rackwatch-capture 1 ";
 /// The largest record a reader accepts.
 pub const MAX_RECORD_LEN: u32 = 1 << 20;
+
+/// The largest gap between two records' times that a capture can hold: a recorder writes as bytes
+/// arrive, so a bigger jump is a corrupt header, not a pause.
+pub const MAX_TIME_JUMP_MS: u64 = 400 * 24 * 3_600_000;
+/// How much of the file one step of the resynchronising scan holds in memory.
+const SCAN_WINDOW: u64 = 1 << 16;
 
 /// What is wrong with a capture file, and where.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +47,7 @@ pub enum CaptureError {
         path: PathBuf,
     },
     /// A record is malformed.
-    #[error("capture {path}: byte offset {offset}: {what}; the records before it were read")]
+    #[error("capture {path}: byte offset {offset}: {what}")]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -103,6 +114,23 @@ pub struct CaptureReader {
     offset: u64,
     source: String,
     failed: bool,
+    /// The time of the last good record, to tell a header from noise.
+    last_wall: Option<u64>,
+}
+
+/// Why a record could not be read.
+enum Defect {
+    /// The file could not be read.
+    Io(io::Error),
+    /// The bytes are not a record: what is wrong.
+    Bad(String),
+}
+
+/// A record header's time and length.
+fn parse_header(head: &[u8]) -> (u64, u32) {
+    let wall_ms = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
+    let len = u32::from_le_bytes(head[8..12].try_into().unwrap_or_default());
+    (wall_ms, len)
 }
 
 impl CaptureReader {
@@ -148,6 +176,7 @@ impl CaptureReader {
             offset,
             source: String::from_utf8_lossy(&name).into_owned(),
             failed: false,
+            last_wall: None,
         })
     }
 
@@ -156,17 +185,106 @@ impl CaptureReader {
         &self.source
     }
 
-    fn corrupt(
-        &mut self,
-        offset: u64,
-        what: String,
-    ) -> Option<Result<(u64, Vec<u8>), CaptureError>> {
+    /// Why a header with these fields cannot start a record here, if it cannot.
+    fn check_header(&self, wall_ms: u64, len: u32) -> Result<(), String> {
+        if len > MAX_RECORD_LEN {
+            return Err(format!(
+                "a record claims {len} bytes, more than the {MAX_RECORD_LEN} allowed"
+            ));
+        }
+        match self.last_wall {
+            Some(last) if wall_ms.abs_diff(last) > MAX_TIME_JUMP_MS => Err(format!(
+                "a record's time is {} days from the record before it",
+                wall_ms.abs_diff(last) / 86_400_000
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The record at the current offset; `None` at the end of the file.
+    fn read_record(&mut self) -> Result<Option<(u64, Vec<u8>)>, Defect> {
+        let mut head = [0u8; 12];
+        let mut got = 0;
+        while got < head.len() {
+            match self.input.read(&mut head[got..]) {
+                Ok(0) if got == 0 => return Ok(None),
+                Ok(0) => {
+                    return Err(Defect::Bad(format!(
+                        "the file ends inside a record header ({got} of 12 bytes)"
+                    )))
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Defect::Io(e)),
+            }
+        }
+        let (wall_ms, len) = parse_header(&head);
+        self.check_header(wall_ms, len).map_err(Defect::Bad)?;
+        let mut bytes = vec![0u8; len as usize];
+        if self.input.read_exact(&mut bytes).is_err() {
+            return Err(Defect::Bad(format!(
+                "the file ends inside a record of {len} bytes (the recorder stopped mid-write)"
+            )));
+        }
+        self.offset += 12 + u64::from(len);
+        self.last_wall = Some(wall_ms);
+        Ok(Some((wall_ms, bytes)))
+    }
+
+    /// Finds the first offset after `start` where a plausible record is followed by another (or
+    /// by the end of the file), and reads on from there. `None`: no record follows.
+    fn resync(&mut self, start: u64) -> io::Result<Option<u64>> {
+        let file_len = self.input.get_ref().metadata()?.len();
+        let mut base = start + 1;
+        let mut window = Vec::new();
+        while base + 12 <= file_len {
+            self.input.seek(SeekFrom::Start(base))?;
+            window.clear();
+            (&mut self.input)
+                .take(SCAN_WINDOW)
+                .read_to_end(&mut window)?;
+            for (i, head) in window.windows(12).enumerate() {
+                let (wall_ms, len) = parse_header(head);
+                // The writer never writes an empty record, and a run of zeros would pass for them.
+                if len == 0 || self.check_header(wall_ms, len).is_err() {
+                    continue;
+                }
+                let at = base + i as u64;
+                if self.header_follows(at + 12 + u64::from(len), file_len)? {
+                    self.input.seek(SeekFrom::Start(at))?;
+                    self.offset = at;
+                    return Ok(Some(at));
+                }
+            }
+            // The next window starts at the first offset this one could not check.
+            base += window.len().saturating_sub(11).max(1) as u64;
+        }
+        Ok(None)
+    }
+
+    /// Whether a plausible record (or the end of the file) is at `at`.
+    fn header_follows(&mut self, at: u64, file_len: u64) -> io::Result<bool> {
+        if at == file_len {
+            return Ok(true);
+        }
+        if at + 12 > file_len {
+            return Ok(false);
+        }
+        self.input.seek(SeekFrom::Start(at))?;
+        let mut head = [0u8; 12];
+        self.input.read_exact(&mut head)?;
+        let (wall_ms, len) = parse_header(&head);
+        Ok(len > 0
+            && self.check_header(wall_ms, len).is_ok()
+            && at + 12 + u64::from(len) <= file_len)
+    }
+
+    fn io_error(&mut self, source: io::Error) -> CaptureError {
         self.failed = true;
-        Some(Err(CaptureError::Corrupt {
+        CaptureError::Io {
             path: self.path.clone(),
-            offset,
-            what,
-        }))
+            source,
+        }
     }
 }
 
@@ -178,47 +296,27 @@ impl Iterator for CaptureReader {
             return None;
         }
         let start = self.offset;
-        let mut head = [0u8; 12];
-        let mut got = 0;
-        while got < head.len() {
-            match self.input.read(&mut head[got..]) {
-                Ok(0) if got == 0 => return None,
-                Ok(0) => {
-                    return self.corrupt(
-                        start,
-                        format!("the file ends inside a record header ({got} of 12 bytes)"),
-                    )
-                }
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    self.failed = true;
-                    return Some(Err(CaptureError::Io {
-                        path: self.path.clone(),
-                        source,
-                    }));
-                }
+        let defect = match self.read_record() {
+            Ok(record) => return record.map(Ok),
+            Err(Defect::Io(e)) => return Some(Err(self.io_error(e))),
+            Err(Defect::Bad(what)) => what,
+        };
+        let what = match self.resync(start) {
+            Ok(Some(next)) => format!(
+                "{defect}; {} bytes skipped, reading on at byte offset {next}",
+                next - start
+            ),
+            Ok(None) => {
+                self.failed = true;
+                format!("{defect}; no record follows it (the records before it were read)")
             }
-        }
-        let wall_ms = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
-        let len = u32::from_le_bytes(head[8..].try_into().unwrap_or_default());
-        if len > MAX_RECORD_LEN {
-            return self.corrupt(
-                start,
-                format!("a record claims {len} bytes, more than the {MAX_RECORD_LEN} allowed"),
-            );
-        }
-        let mut bytes = vec![0u8; len as usize];
-        if self.input.read_exact(&mut bytes).is_err() {
-            return self.corrupt(
-                start,
-                format!(
-                    "the file ends inside a record of {len} bytes (the recorder stopped mid-write)"
-                ),
-            );
-        }
-        self.offset += 12 + u64::from(len);
-        Some(Ok((wall_ms, bytes)))
+            Err(e) => return Some(Err(self.io_error(e))),
+        };
+        Some(Err(CaptureError::Corrupt {
+            path: self.path.clone(),
+            offset: start,
+            what,
+        }))
     }
 }
 
@@ -277,5 +375,56 @@ mod tests {
             CaptureReader::open(&path),
             Err(CaptureError::NotACapture { .. })
         ));
+    }
+
+    /// A capture of `n` records of 100 bytes each, a second apart, and its bytes.
+    fn hundred_byte_records(path: &Path, n: u64) -> Vec<u8> {
+        let mut w = CaptureWriter::create(path, "tty").unwrap();
+        for i in 0..n {
+            w.record(1_800_000_000_000 + i * 1_000, &[i as u8; 100])
+                .unwrap();
+        }
+        w.flush().unwrap();
+        drop(w);
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn a_corrupt_record_in_the_middle_is_reported_where_it_is_and_the_rest_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.rwcap");
+        let mut bytes = hundred_byte_records(&path, 10);
+        let header = b"rackwatch-capture 1 tty\n".len();
+        // Record 4's length claims 200 bytes: it swallows record 5's header and half its bytes.
+        let fourth = header + 4 * 112;
+        bytes[fourth + 8..fourth + 12].copy_from_slice(&200u32.to_le_bytes());
+        // Record 8's time is garbage.
+        let eighth = header + 8 * 112;
+        bytes[eighth..eighth + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let results: Vec<_> = CaptureReader::open(&path).unwrap().collect();
+        let good: Vec<u8> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|(_, b)| b[0]))
+            .collect();
+        let errors: Vec<String> = results
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(ToString::to_string))
+            .collect();
+        // Record 4 is read with the wrong length (a capture has no checksum); what follows it is
+        // noise until record 6, found again; record 8 is lost, record 9 found again.
+        assert_eq!(good, [0, 1, 2, 3, 4, 6, 7, 9], "{errors:?}");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let after_fourth = fourth + 212;
+        assert!(
+            errors[0].contains(&format!("byte offset {after_fourth}"))
+                && errors[0].contains(&format!("reading on at byte offset {}", header + 6 * 112)),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].contains(&format!("byte offset {eighth}"))
+                && errors[1].contains("days from the record before"),
+            "{errors:?}"
+        );
     }
 }

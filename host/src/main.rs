@@ -1,6 +1,7 @@
 //! `rackwatch`: the host command line. Each subcommand lives in `rackwatch::cmd::<name>`.
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use rackwatch::cmd;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Early warning for racks and hosts: gathers rackwatch sensor nodes over serial, keeps their
@@ -77,10 +78,13 @@ fn init_logging(cli: &Cli) {
     // (set and not empty, as no-color.org asks) turns it off on a terminal too.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    // A closed standard error (`2>&1 | head`) drops log lines: the subscriber's own report of the
+    // failure would be an `eprintln!` on that same closed pipe, which panics.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(colour);
+        .with_ansi(colour)
+        .log_internal_errors(false);
     match cli.log_format {
         LogFormat::Human => builder.with_target(false).init(),
         LogFormat::Json => builder.json().init(),
@@ -142,7 +146,8 @@ fn main() -> ExitCode {
                     text = format!("{text}: {cause}");
                 }
             }
-            eprintln!("rackwatch: {text}");
+            // Not `eprintln!`: it panics when standard error is a closed pipe.
+            let _ = writeln!(std::io::stderr(), "rackwatch: {text}");
             ExitCode::FAILURE
         }
     }

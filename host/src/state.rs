@@ -28,8 +28,12 @@ pub struct SourceView {
     pub connects: u64,
     /// Connections lost.
     pub disconnects: u64,
-    /// Why the last connection ended.
+    /// Why the last connection ended, or the last open or read failed.
     pub last_error: Option<String>,
+    /// Opens and reads that failed (a missing device counts once per retry); absent in the state
+    /// of older daemons, hence the default.
+    #[serde(default)]
+    pub failures: u64,
 }
 
 /// A forecast.
@@ -240,7 +244,8 @@ fn metric_view(node: &NodeState, id: u16, metric: &MetricState) -> MetricView {
 }
 
 /// Fetches a daemon's snapshot from `url` (`http://HOST:PORT`, `/state` appended unless the URL has
-/// a path), with a timeout. HTTP/1.0, no redirects: the daemon's endpoint is local and simple.
+/// a path), within `timeout` for the whole request. HTTP/1.0, no redirects: the daemon's endpoint is
+/// local and simple.
 pub fn fetch(url: &str, timeout: std::time::Duration) -> Result<Snapshot, String> {
     use std::io::{Read, Write};
     let rest = url
@@ -256,21 +261,54 @@ pub fn fetch(url: &str, timeout: std::time::Duration) -> Result<Snapshot, String
     let addr = addrs
         .first()
         .ok_or_else(|| format!("`{authority}` has no address"))?;
+    // One deadline for the whole request: a server that trickles its answer a byte at a time
+    // would otherwise reset a per-read timeout forever.
+    let deadline = std::time::Instant::now() + timeout;
+    let too_slow = || {
+        format!(
+            "{url}: no complete answer within {:.1} s",
+            timeout.as_secs_f64()
+        )
+    };
+    let remaining = || {
+        deadline
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|d| !d.is_zero())
+    };
     let mut stream = std::net::TcpStream::connect_timeout(addr, timeout).map_err(|e| {
         format!("cannot reach the daemon at {url}: {e}; is `rackwatch run` running?")
     })?;
-    let _ = stream.set_read_timeout(Some(timeout));
-    let _ = stream.set_write_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(remaining());
     // One write: some servers answer (and close) after the first packet.
     let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("{url}: {e}"))?;
     let mut response = Vec::new();
-    stream
-        .take(64 << 20)
-        .read_to_end(&mut response)
-        .map_err(|e| format!("{url}: {e}"))?;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let left = remaining().ok_or_else(too_slow)?;
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| format!("{url}: {e}"))?;
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) if response.len() + n > 64 << 20 => {
+                return Err(format!("{url}: the answer is larger than 64 MiB"))
+            }
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(too_slow())
+            }
+            Err(e) => return Err(format!("{url}: {e}")),
+        }
+    }
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text
         .split_once("\r\n\r\n")
@@ -280,4 +318,39 @@ pub fn fetch(url: &str, timeout: std::time::Duration) -> Result<Snapshot, String
         return Err(format!("{url}: {status}"));
     }
     serde_json::from_str(body).map_err(|e| format!("{url}: not a rackwatch state: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::time::Duration;
+
+    #[test]
+    fn a_source_view_from_a_daemon_without_the_failure_counter_still_parses() {
+        let old = r#"{"name":"ttyACM0","connected":false,"finished":false,"bytes":0,
+            "connects":0,"disconnects":0,"last_error":null}"#;
+        let view: SourceView = serde_json::from_str(old).unwrap();
+        assert_eq!(view.failures, 0);
+        assert_eq!(view.name, "ttyACM0");
+    }
+
+    #[test]
+    fn a_server_that_trickles_its_answer_is_given_up_on_at_the_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut client, _) = listener.accept().unwrap();
+            // A byte every 50 ms, each well within any per-read timeout, for up to 10 s.
+            for &b in b"HTTP/1.0 200 OK\r\n\r\n".iter().cycle().take(200) {
+                if client.write_all(&[b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let err = fetch(&url, Duration::from_millis(300)).unwrap_err();
+        assert!(err.contains("no complete answer within 0.3 s"), "{err}");
+        server.join().unwrap();
+    }
 }

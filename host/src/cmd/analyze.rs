@@ -440,7 +440,7 @@ pub fn run(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             Ok(())
         }
     };
-    let warn = |m: &str| progress.suspend(|| eprintln!("rackwatch: {m}"));
+    let warn = |m: &str| progress.suspend(|| drop(writeln!(std::io::stderr(), "rackwatch: {m}")));
     let summary = analyze_window(&mut reader, args, emit, warn, &progress)?;
     progress.finish_and_clear();
     if args.format == Format::Table && !args.summary_only {

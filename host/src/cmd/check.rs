@@ -31,7 +31,7 @@ pub struct CheckArgs {
     /// Data older than this is UNKNOWN.
     #[arg(long, value_parser = parse_duration, default_value = "5m")]
     pub max_age: Duration,
-    /// How long to wait for the daemon.
+    /// How long the whole request to the daemon may take (connecting, asking, reading the answer).
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub timeout: Duration,
 }

@@ -1,6 +1,7 @@
 //! `rackwatch record`: capture sources' raw bytes with their arrival times, for `replay` or for
 //! re-ingesting with `rackwatch run capture:FILE`.
 
+use super::run::{is_finite, source_problems};
 use crate::config::{parse_duration, Config};
 use crate::daemon::{Daemon, DaemonOptions};
 use crate::source::SourceSpec;
@@ -28,6 +29,8 @@ pub fn run(args: &RecordArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut config = Config::defaults();
     config.sources = args.sources.clone();
     config.listen = None;
+    let finite_run = args.run_for.is_some() || args.sources.iter().all(|s| is_finite(&s.kind));
+    let finite: Vec<bool> = args.sources.iter().map(|s| is_finite(&s.kind)).collect();
     let daemon = Daemon::start(
         config,
         DaemonOptions {
@@ -47,6 +50,11 @@ pub fn run(args: &RecordArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             args.out.join(format!("{}.rwcap", source.name)).display(),
             source.bytes
         )?;
+    }
+    // As for `run`: a recording that ended by itself with a source that gave nothing has failed.
+    let problems = source_problems(&summary.snapshot.sources, &finite);
+    if finite_run && !problems.is_empty() {
+        anyhow::bail!("{}", problems.join("; "));
     }
     Ok(())
 }

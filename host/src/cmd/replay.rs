@@ -1,7 +1,7 @@
 //! `rackwatch replay`: plays a capture's bytes back at any speed, to standard output, a pty (a
 //! virtual serial port), a TCP client or a device.
 
-use crate::capture::CaptureReader;
+use crate::capture::{CaptureError, CaptureReader};
 use crate::line_out::LineOut;
 use clap::Args;
 use std::io::Write;
@@ -36,14 +36,25 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     let mut line = LineOut::open(&args.to)
         .map_err(|e| anyhow::anyhow!("cannot open `{}` for the replay: {e}", args.to))?;
     if let Some(path) = line.path() {
-        eprintln!("replaying on {}", path.display());
+        // Not `eprintln!`: it panics when standard error is a closed pipe.
+        let _ = writeln!(std::io::stderr(), "replaying on {}", path.display());
     }
+    let mut defects = 0u64;
     loop {
         let reader = CaptureReader::open(&args.capture)?;
         let started = Instant::now();
         let mut first: Option<u64> = None;
         for record in reader {
-            let (wall_ms, bytes) = record?;
+            // A corrupt stretch is skipped (the reader finds the records after it) and reported.
+            let (wall_ms, bytes) = match record {
+                Ok(record) => record,
+                Err(e @ CaptureError::Corrupt { .. }) => {
+                    tracing::warn!("{e}");
+                    defects += 1;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let t0 = *first.get_or_insert(wall_ms);
             if args.speed > 0.0 {
                 let due = Duration::from_secs_f64(
@@ -62,5 +73,11 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     }
     // Give a reader time to drain the line before it disappears.
     std::thread::sleep(args.hold);
+    if defects > 0 {
+        anyhow::bail!(
+            "{}: {defects} corrupt stretch(es) skipped, see the warnings above",
+            args.capture.display()
+        );
+    }
     Ok(())
 }

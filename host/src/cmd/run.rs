@@ -2,8 +2,9 @@
 
 use super::{ConfigArgs, StoreArgs};
 use crate::config::parse_duration;
-use crate::daemon::{Daemon, DaemonOptions};
+use crate::daemon::{Daemon, DaemonOptions, Summary};
 use crate::source::{SourceKind, SourceSpec};
+use crate::state::SourceView;
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -65,6 +66,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             "no sources: name one (e.g. `rackwatch run /dev/ttyACM0`) or drop --no-local"
         );
     }
+    // A run that ends by itself: then a source that gave nothing (or failed) is the run's failure.
+    let finite_run = args.run_for.is_some() || config.sources.iter().all(|s| is_finite(&s.kind));
+    let finite: Vec<bool> = config.sources.iter().map(|s| is_finite(&s.kind)).collect();
     match args.listen.as_deref() {
         Some("none" | "off" | "") => config.listen = None,
         Some(addr) => config.listen = Some(addr.to_string()),
@@ -86,6 +90,60 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     // A second Ctrl-C while stopping is left to the default (the handler is set once per process).
     let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Relaxed));
     let summary = daemon.wait()?;
+    // With standard error closed (`2>&1 | head`) the figures are lost but the exit status is not.
+    if let Err(e) = print_summary(&summary) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
+    if finite_run {
+        let problems = source_problems(&summary.snapshot.sources, &finite);
+        if !problems.is_empty() {
+            anyhow::bail!("{}", problems.join("; "));
+        }
+    }
+    Ok(())
+}
+
+/// Files, captures and standard input: read once, as opposed to devices and sockets.
+pub(crate) fn is_finite(kind: &SourceKind) -> bool {
+    matches!(
+        kind,
+        SourceKind::Capture(_) | SourceKind::Raw(_) | SourceKind::Stdin
+    )
+}
+
+/// What went wrong with the sources of a run that ended by itself, one sentence each: a source
+/// that read nothing, and a finite source that failed part-way (a corrupt record, a read error).
+/// A live source that failed and then recovered is in the log and `/state`, not here.
+pub(crate) fn source_problems(sources: &[SourceView], finite: &[bool]) -> Vec<String> {
+    sources
+        .iter()
+        .zip(finite)
+        .filter_map(|(view, &finite)| {
+            let error = view.last_error.as_deref();
+            if view.bytes == 0 {
+                Some(format!(
+                    "source `{}` read nothing{}",
+                    view.name,
+                    error.map_or_else(String::new, |e| format!(": {e}"))
+                ))
+            } else if finite && view.failures > 0 {
+                Some(format!(
+                    "source `{}` failed after {} bytes: {}",
+                    view.name,
+                    view.bytes,
+                    error.unwrap_or("an error")
+                ))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The run's figures on standard error.
+fn print_summary(summary: &Summary) -> std::io::Result<()> {
     let s = &summary.snapshot;
     let errors: u64 = s.decode_errors.values().sum();
     let mut err = std::io::stderr().lock();
@@ -128,4 +186,44 @@ fn peak_rss_kib() -> Option<u64> {
         .next()?
         .parse()
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(name: &str, bytes: u64, failures: u64, error: Option<&str>) -> SourceView {
+        SourceView {
+            name: name.into(),
+            bytes,
+            failures,
+            last_error: error.map(Into::into),
+            ..SourceView::default()
+        }
+    }
+
+    #[test]
+    fn a_source_that_read_nothing_or_a_file_that_failed_is_a_problem_a_recovered_device_is_not() {
+        let sources = [
+            view(
+                "ttyACM0",
+                0,
+                3,
+                Some("cannot open /dev/ttyACM0: No such file"),
+            ),
+            view("ttyACM1", 500, 2, Some("cannot open /dev/ttyACM1: busy")),
+            view("good.rwcap", 900, 0, None),
+            view("bad.rwcap", 800, 1, Some("byte offset 4242: bad record")),
+            view("empty", 0, 0, None),
+        ];
+        let problems = source_problems(&sources, &[false, false, true, true, true]);
+        assert_eq!(
+            problems,
+            [
+                "source `ttyACM0` read nothing: cannot open /dev/ttyACM0: No such file",
+                "source `bad.rwcap` failed after 800 bytes: byte offset 4242: bad record",
+                "source `empty` read nothing",
+            ]
+        );
+    }
 }

@@ -61,6 +61,12 @@ fn parse_scenario(text: &str) -> Result<Scenario, String> {
         })
 }
 
+/// A line on standard error for whoever started the run; lost if nobody reads it (`eprintln!`
+/// would panic on a closed pipe).
+fn announce(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Where the nodes' bytes go.
 enum Output {
     /// One pty per node.
@@ -89,7 +95,7 @@ impl Output {
                 let line = LineOut::open(spec)
                     .map_err(|e| anyhow::anyhow!("cannot open `{spec}`: {e}"))?;
                 if let Some(path) = line.path() {
-                    eprintln!("{} nodes on {}", args.nodes, path.display());
+                    announce(format_args!("{} nodes on {}", args.nodes, path.display()));
                 }
                 Ok(Output::Shared(line))
             }
@@ -105,11 +111,11 @@ impl Output {
             let link = dir.join(format!("node-{id}"));
             // A reader that falls behind for a whole second drops bytes: a UART does not wait.
             let line = LineOut::pty(Some(&link), Duration::from_secs(1))?;
-            eprintln!(
+            announce(format_args!(
                 "node {id} ({}) on {}",
                 rack.scenario(i).map_or("", |s| s.name()),
                 link.display()
-            );
+            ));
             lines.push(line);
         }
         Ok(Output::PerNode(lines))
@@ -205,6 +211,10 @@ pub fn run(args: &SimArgs) -> anyhow::Result<()> {
             }
         });
         if let Some(e) = write_error.take() {
+            // A reader that went away (`sim | head -c 100`) ends the run quietly, in `main`.
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Err(e.into());
+            }
             anyhow::bail!("the simulated line failed: {e}");
         }
     }

@@ -135,6 +135,7 @@ impl Pipeline {
             } => self.process_bytes(source, wall_ms, &bytes)?,
             SourceMsg::Connected { source } => self.process_connected(source),
             SourceMsg::Disconnected { source, reason } => self.process_disconnected(source, reason),
+            SourceMsg::Failed { source, reason } => self.process_failed(source, reason),
             SourceMsg::Finished { source } => return Ok(self.process_finished(source)),
         }
         Ok(Flow::Continue)
@@ -175,6 +176,13 @@ impl Pipeline {
             view.disconnects += 1;
             view.last_error = Some(reason);
             self.ingest.disconnected(&spec.name);
+        }
+    }
+
+    fn process_failed(&mut self, source: usize, reason: String) {
+        if let Some(view) = self.views.get_mut(source) {
+            view.failures += 1;
+            view.last_error = Some(reason);
         }
     }
 
@@ -434,5 +442,28 @@ mod tests {
         assert_eq!(snapshot.nodes[0].counters.frames, 2);
         assert_eq!(snapshot.refused_node_frames, 2);
         assert_eq!(snapshot.frames, 4);
+    }
+
+    #[test]
+    fn a_failed_open_is_counted_and_kept_as_the_last_error_until_the_next_one() {
+        let (mut pipeline, _) = pipeline(1);
+        for reason in [
+            "cannot open /dev/ttyACM0: busy",
+            "cannot open /dev/ttyACM0: gone",
+        ] {
+            let flow = pipeline
+                .handle(SourceMsg::Failed {
+                    source: 0,
+                    reason: reason.into(),
+                })
+                .unwrap();
+            assert_eq!(flow, Flow::Continue);
+        }
+        let view = &pipeline.views[0];
+        assert_eq!((view.failures, view.connects, view.disconnects), (2, 0, 0));
+        assert_eq!(
+            view.last_error.as_deref(),
+            Some("cannot open /dev/ttyACM0: gone")
+        );
     }
 }

@@ -8,13 +8,17 @@
 //! | `tcp:HOST:PORT` | a TCP connection (a serial-to-network bridge, `socat`) |
 //! | `unix:/run/rackwatch.sock` | a unix stream socket |
 //! | `capture:FILE` (or a `.rwcap` path) | a capture made by `rackwatch record`, with its times |
-//! | `raw:FILE` | raw line bytes (e.g. `cat /dev/ttyACM0 > FILE`) |
+//! | `raw:FILE` | raw line bytes (e.g. `cat /dev/ttyACM0 > FILE`), dated as [`raw`] explains |
 //! | `-` or `stdin` | standard input |
 //! | `local` | this machine: disk, memory, load, processes |
 //!
 //! Invariants: a failing source never blocks or stops another; a live source (serial, TCP, unix)
 //! reconnects with exponential backoff and jitter until stopped; finite sources (files, stdin) end with
-//! [`SourceMsg::Finished`]. Each read is a chunk with the wall time it arrived.
+//! [`SourceMsg::Finished`]. Each read is a chunk with the wall time it arrived, except a raw file's,
+//! whose arrival times are unknown (see [`raw`]). A source that cannot be opened or read says so at
+//! once: a warning and a [`SourceMsg::Failed`].
+
+pub mod raw;
 
 use crate::capture::CaptureReader;
 use crate::local::{LocalNode, LocalSettings};
@@ -222,6 +226,14 @@ pub enum SourceMsg {
         /// Why, for the log.
         reason: String,
     },
+    /// The source could not be opened or read: a missing device, a refused connection, a file that
+    /// is not what it claims. A live source tries again; a finite one then finishes.
+    Failed {
+        /// Source index.
+        source: usize,
+        /// What failed and what to do about it, for the log and `/state`.
+        reason: String,
+    },
     /// A finite source has delivered everything.
     Finished {
         /// Source index.
@@ -231,6 +243,10 @@ pub enum SourceMsg {
 
 /// Reconnection delays: exponential from `initial` to `max`, each with ±25 % jitter so that many
 /// sources failing together do not retry in lockstep.
+///
+/// The default cap is 1.5 s: with the jitter the longest wait is 1.875 s, so a device plugged back
+/// is opened again within 2 s (a node's line has no buffer: every second waited is data lost), and
+/// one failed `open` every second and a half is no load worth backing off further from.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     /// The first delay.
@@ -243,8 +259,20 @@ impl Default for Backoff {
     fn default() -> Self {
         Backoff {
             initial: Duration::from_millis(200),
-            max: Duration::from_secs(30),
+            max: Duration::from_millis(1_500),
         }
+    }
+}
+
+impl Backoff {
+    /// The delay after `delay`: doubled, up to the cap.
+    pub fn next(&self, delay: Duration) -> Duration {
+        (delay * 2).min(self.max)
+    }
+
+    /// `delay` with ±25 % jitter drawn from `rng`.
+    pub fn jittered(&self, delay: Duration, rng: &mut XorShift64Star) -> Duration {
+        delay.mul_f64(0.75 + 0.5 * rng.uniform())
     }
 }
 
@@ -348,8 +376,8 @@ fn run(
     }
 }
 
-/// Sends the records of a capture file with their recorded times, then [`SourceMsg::Finished`]
-/// (also after an unreadable file or record, which is logged).
+/// Sends the records of a capture file with their recorded times, then [`SourceMsg::Finished`].
+/// An unreadable file or record is a [`SourceMsg::Failed`] (and a warning) first.
 fn replay_capture(
     index: usize,
     name: &str,
@@ -357,6 +385,13 @@ fn replay_capture(
     send: &impl Fn(SourceMsg) -> bool,
     stop: &AtomicBool,
 ) {
+    let fail = |reason: String| {
+        tracing::warn!(source = name, "{reason}");
+        send(SourceMsg::Failed {
+            source: index,
+            reason,
+        })
+    };
     match CaptureReader::open(path) {
         Ok(reader) => {
             send(SourceMsg::Connected { source: index });
@@ -364,24 +399,22 @@ fn replay_capture(
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
-                match record {
-                    Ok((wall_ms, bytes)) => {
-                        if !send(SourceMsg::Bytes {
-                            source: index,
-                            wall_ms,
-                            bytes,
-                        }) {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(source = name, "{e}");
-                        break;
-                    }
+                let sent = match record {
+                    Ok((wall_ms, bytes)) => send(SourceMsg::Bytes {
+                        source: index,
+                        wall_ms,
+                        bytes,
+                    }),
+                    Err(e) => fail(e.to_string()),
+                };
+                if !sent {
+                    return;
                 }
             }
         }
-        Err(e) => tracing::error!(source = name, "{e}"),
+        Err(e) => {
+            fail(e.to_string());
+        }
     }
     send(SourceMsg::Finished { source: index });
 }
@@ -426,17 +459,38 @@ fn read_stream(
     let mut jitter = XorShift64Star::new(fnv1a64(spec.name.as_bytes()) ^ now_ms());
     let mut delay = backoff.initial;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut failing = false;
     while !stop.load(Ordering::Relaxed) {
         match connect(&spec.kind) {
             Ok(stream) => {
+                failing = false;
                 tracing::info!(source = spec.name, "connected");
                 if !send(SourceMsg::Connected { source: index }) {
                     return;
                 }
-                let Some(ended) = pump(index, stream, &mut buf, send, stop) else {
+                let stamp = match raw::stamp(&spec.kind) {
+                    Ok(stamp) => stamp,
+                    Err(reason) => {
+                        tracing::warn!(source = spec.name, "{reason}");
+                        send(SourceMsg::Failed {
+                            source: index,
+                            reason,
+                        });
+                        send(SourceMsg::Finished { source: index });
+                        return;
+                    }
+                };
+                let Some(ended) = pump(index, stream, stamp, &mut buf, send, stop) else {
                     return;
                 };
                 if finite {
+                    if ended.failed {
+                        tracing::warn!(source = spec.name, "read failed: {}", ended.reason);
+                        send(SourceMsg::Failed {
+                            source: index,
+                            reason: format!("read failed: {}", ended.reason),
+                        });
+                    }
                     send(SourceMsg::Finished { source: index });
                     return;
                 }
@@ -452,23 +506,38 @@ fn read_stream(
                 }
             }
             Err(reason) => {
+                // The first failure of a run of them is a warning; the retries that follow are
+                // counted in `/state` but not logged again, or a missing device fills the log.
+                if finite || !failing {
+                    tracing::warn!(
+                        source = spec.name,
+                        "{reason}; {}",
+                        if finite {
+                            "check the path; nothing was read from it"
+                        } else {
+                            "retrying until it appears (check the device or address)"
+                        }
+                    );
+                } else {
+                    tracing::debug!(source = spec.name, "{reason}; retrying");
+                }
+                failing = true;
+                if !send(SourceMsg::Failed {
+                    source: index,
+                    reason,
+                }) {
+                    return;
+                }
                 if finite {
-                    tracing::error!(source = spec.name, "{reason}");
                     send(SourceMsg::Finished { source: index });
                     return;
                 }
-                tracing::debug!(
-                    source = spec.name,
-                    "{reason}; retrying in {:.1} s",
-                    delay.as_secs_f64()
-                );
             }
         }
-        let jittered = delay.mul_f64(0.75 + 0.5 * jitter.uniform());
-        if !sleep_unless_stopped(jittered, stop) {
+        if !sleep_unless_stopped(backoff.jittered(delay, &mut jitter), stop) {
             return;
         }
-        delay = (delay * 2).min(backoff.max);
+        delay = backoff.next(delay);
     }
 }
 
@@ -478,29 +547,32 @@ struct Ended {
     reason: String,
     /// Whether any bytes came: then the next failure starts the backoff afresh.
     data_flowed: bool,
+    /// A read error ended it, not the end of the stream.
+    failed: bool,
 }
 
-/// Forwards a connection's bytes until it ends. `None` when the thread should end instead: `stop`
-/// was set or the receiver is gone.
+/// Forwards a connection's bytes until it ends, each chunk stamped with the time it arrived or with
+/// `stamp`. `None` when the thread should end instead: `stop` was set or the receiver is gone.
 fn pump(
     index: usize,
     mut stream: Stream,
+    stamp: Option<u64>,
     buf: &mut [u8],
     send: &impl Fn(SourceMsg) -> bool,
     stop: &AtomicBool,
 ) -> Option<Ended> {
     let mut data_flowed = false;
-    let reason = loop {
+    let (reason, failed) = loop {
         if stop.load(Ordering::Relaxed) {
             return None;
         }
         match stream.read(buf) {
-            Ok(0) => break "end of stream".to_string(),
+            Ok(0) => break ("end of stream".to_string(), false),
             Ok(n) => {
                 data_flowed = true;
                 if !send(SourceMsg::Bytes {
                     source: index,
-                    wall_ms: now_ms(),
+                    wall_ms: stamp.unwrap_or_else(now_ms),
                     bytes: buf[..n].to_vec(),
                 }) {
                     return None;
@@ -513,12 +585,13 @@ fn pump(
                         | std::io::ErrorKind::WouldBlock
                         | std::io::ErrorKind::Interrupted
                 ) => {}
-            Err(e) => break e.to_string(),
+            Err(e) => break (e.to_string(), true),
         }
     };
     Some(Ended {
         reason,
         data_flowed,
+        failed,
     })
 }
 

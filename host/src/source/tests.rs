@@ -53,6 +53,7 @@ fn messages(spec: &str) -> Vec<String> {
             SourceMsg::Connected { source } => format!("connected {source}"),
             SourceMsg::Bytes { source, bytes, .. } => format!("{source}: {bytes:?}"),
             SourceMsg::Disconnected { source, reason } => format!("{source} gone: {reason}"),
+            SourceMsg::Failed { source, reason } => format!("{source} failed: {reason}"),
             SourceMsg::Finished { source } => format!("finished {source}"),
         })
         .collect()
@@ -68,12 +69,51 @@ fn finite_sources_deliver_their_bytes_then_finish_even_when_missing() {
         ["connected 3", "3: [1, 2, 0, 3]", "finished 3"]
     );
     let missing = dir.path().join("missing");
-    assert_eq!(
-        messages(&format!("raw:{}", missing.display())),
-        ["finished 3"]
+    for kind in ["raw", "capture"] {
+        let got = messages(&format!("{kind}:{}", missing.display()));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].starts_with("3 failed: ") && got[0].contains("missing"),
+            "an open failure says which file: {got:?}"
+        );
+        assert_eq!(got[1], "finished 3");
+    }
+    // Not a capture: the failure says so and how to read it instead.
+    let got = messages(&format!("capture:{}", path.display()));
+    assert!(
+        got[0].contains("not a rackwatch capture") && got[0].contains("raw:"),
+        "{got:?}"
     );
-    assert_eq!(
-        messages(&format!("capture:{}", missing.display())),
-        ["finished 3"]
+    assert_eq!(got.last().map(String::as_str), Some("finished 3"));
+    // A directory opens but cannot be read: a read failure, not an empty file.
+    let got = messages(&format!("raw:{}", dir.path().display()));
+    assert!(
+        got.iter()
+            .any(|m| m.starts_with("3 failed: ") && m.contains("directory")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn the_backoff_never_waits_long_enough_to_miss_a_replug_by_two_seconds() {
+    let backoff = Backoff::default();
+    let mut rng = XorShift64Star::new(7);
+    let mut delay = backoff.initial;
+    let mut longest = Duration::ZERO;
+    let mut shortest_at_cap = Duration::MAX;
+    for _ in 0..1_000 {
+        let waited = backoff.jittered(delay, &mut rng);
+        longest = longest.max(waited);
+        if delay == backoff.max {
+            shortest_at_cap = shortest_at_cap.min(waited);
+        }
+        delay = backoff.next(delay);
+    }
+    assert_eq!(delay, backoff.max, "the delay grows to the cap and stays");
+    assert!(longest < Duration::from_secs(2), "{longest:?}");
+    // The jitter spreads retries: at the cap, some waits are well under it.
+    assert!(
+        shortest_at_cap < backoff.max.mul_f64(0.8),
+        "{shortest_at_cap:?}"
     );
 }
