@@ -58,6 +58,21 @@ pub enum CaptureError {
     },
 }
 
+/// The longest source name a capture's header keeps, in bytes.
+pub const MAX_SOURCE_NAME: usize = 4096;
+
+/// `name` without newlines, cut at a character boundary to at most [`MAX_SOURCE_NAME`] bytes: the
+/// one form of a source name that writer and reader both keep, so a capture copies exactly.
+fn source_name(name: &str) -> String {
+    let mut name: String = name.chars().filter(|&c| c != '\n').collect();
+    let mut end = name.len().min(MAX_SOURCE_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name.truncate(end);
+    name
+}
+
 /// Writes a capture.
 pub struct CaptureWriter {
     out: BufWriter<File>,
@@ -72,7 +87,7 @@ impl CaptureWriter {
             source,
         };
         let mut out = BufWriter::new(File::create(path).map_err(io)?);
-        let name: String = source.chars().filter(|&c| c != '\n').collect();
+        let name = source_name(source);
         out.write_all(MAGIC)
             .and_then(|()| out.write_all(name.as_bytes()))
             .and_then(|()| out.write_all(b"\n"))
@@ -160,11 +175,11 @@ impl CaptureReader {
             if byte[0] == b'\n' {
                 break;
             }
-            if name.len() >= 4096 {
+            if name.len() >= MAX_SOURCE_NAME {
                 return Err(CaptureError::Corrupt {
                     path: path.to_path_buf(),
                     offset: MAGIC.len() as u64,
-                    what: "the source name is longer than 4096 bytes".into(),
+                    what: format!("the source name is longer than {MAX_SOURCE_NAME} bytes"),
                 });
             }
             name.push(byte[0]);
@@ -174,7 +189,8 @@ impl CaptureReader {
             input,
             path: path.to_path_buf(),
             offset,
-            source: String::from_utf8_lossy(&name).into_owned(),
+            // Invalid UTF-8 read lossily can grow up to threefold: bounded again, as written.
+            source: source_name(&String::from_utf8_lossy(&name)),
             failed: false,
             last_wall: None,
         })
@@ -426,5 +442,26 @@ mod tests {
                 && errors[1].contains("days from the record before"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn a_source_name_of_invalid_utf8_copies_exactly() {
+        // Found by fuzzing: 1366 bytes of 0xff read lossily as 1366 three-byte replacement
+        // characters, a name the writer then wrote and the reader refused.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("odd.rwcap");
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend(std::iter::repeat_n(0xffu8, 1366));
+        bytes.push(b'\n');
+        std::fs::write(&path, bytes).unwrap();
+        let source = CaptureReader::open(&path).unwrap().source().to_string();
+        assert!(source.len() <= MAX_SOURCE_NAME);
+        let copy = dir.path().join("copy.rwcap");
+        CaptureWriter::create(&copy, &source)
+            .unwrap()
+            .flush()
+            .unwrap();
+        assert_eq!(CaptureReader::open(&copy).unwrap().source(), source);
+        assert_eq!(source_name(&"é".repeat(3000)).len(), 4096);
     }
 }

@@ -45,12 +45,6 @@ fuzz_target!(|data: &[u8]| {
     let Some((source, records, _)) = read_all(&input) else {
         return;
     };
-    // Known, reported, not yet fixed (capture.rs is being changed elsewhere): a name of invalid
-    // UTF-8 is read lossily, up to three times longer, and the writer does not bound the name the
-    // reader bounds to 4096 bytes. Such a copy is refused; everything else must round-trip.
-    if source.len() > 4096 {
-        return;
-    }
     // An empty record reads fine, but the writer splits chunks and an empty chunk writes nothing.
     let records: Vec<_> = records.into_iter().filter(|(_, b)| !b.is_empty()).collect();
 
