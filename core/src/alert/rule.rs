@@ -451,6 +451,40 @@ impl Rule {
         }
     }
 
+    /// A critical value bound at or beyond the warning bound on the same side.
+    fn check_level_order(&self) -> Result<(), RuleError> {
+        for (field, warning, critical, above) in [
+            (
+                "value.critical.above",
+                self.value.warning.above,
+                self.value.critical.above,
+                true,
+            ),
+            (
+                "value.critical.below",
+                self.value.warning.below,
+                self.value.critical.below,
+                false,
+            ),
+        ] {
+            let (Some(w), Some(c)) = (warning, critical) else {
+                continue;
+            };
+            let inverted = if above {
+                c.raise.value < w.raise.value
+            } else {
+                c.raise.value > w.raise.value
+            };
+            if inverted {
+                return Err(RuleError::new(
+                    field,
+                    "the critical bound must be at or beyond the warning bound",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The first field outside its domain, if any. A rule that passes behaves exactly as written;
     /// one that does not is still run, with each field clamped into its domain.
     pub fn check(&self) -> Result<(), RuleError> {
@@ -491,35 +525,7 @@ impl Rule {
                 }
             }
         }
-        for (field, warning, critical, above) in [
-            (
-                "value.critical.above",
-                self.value.warning.above,
-                self.value.critical.above,
-                true,
-            ),
-            (
-                "value.critical.below",
-                self.value.warning.below,
-                self.value.critical.below,
-                false,
-            ),
-        ] {
-            let (Some(w), Some(c)) = (warning, critical) else {
-                continue;
-            };
-            let inverted = if above {
-                c.raise.value < w.raise.value
-            } else {
-                c.raise.value > w.raise.value
-            };
-            if inverted {
-                return Err(RuleError::new(
-                    field,
-                    "the critical bound must be at or beyond the warning bound",
-                ));
-            }
-        }
+        self.check_level_order()?;
         if let Some(p) = &self.predictive {
             if !p.threshold.is_finite() {
                 return Err(RuleError::new(
