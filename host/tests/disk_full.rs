@@ -168,3 +168,85 @@ fn the_daemon_starts_on_a_full_disk_keeps_monitoring_and_writes_everything_when_
     assert!(received > 0, "{stderr}");
     assert_eq!(counts.readings, received, "{stderr}");
 }
+
+/// `rackwatch run` of `capture` into `db` with the configuration file `config`: its exit status
+/// and standard error.
+fn ingest(capture: &Path, db: &Path, config: &Path) -> (std::process::ExitStatus, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rackwatch"))
+        .args(["run", "--no-local", "--listen", "none", "--config"])
+        .arg(config)
+        .arg("--db")
+        .arg(db)
+        .arg(format!("capture:{}", capture.display()))
+        .env_remove("RACKWATCH_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Bytes of the database and what SQLite keeps beside it (the write-ahead log).
+fn store_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("history.db"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+#[test]
+fn a_size_limit_keeps_the_store_under_it_so_the_disk_never_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("disk");
+    std::fs::create_dir(&mount).unwrap();
+    let _tmpfs = match Tmpfs::mount(&mount, "8m") {
+        Ok(t) => t,
+        Err(missing) => return missing.skip(),
+    };
+    // Two hours of 16 nodes sampling every second: about 30 MB of history without a limit.
+    let capture = dir.path().join("fleet.rwcap");
+    let sim = Command::new(env!("CARGO_BIN_EXE_rackwatch"))
+        .args(["sim", "--nodes", "16", "--period", "1s", "--speed", "0"])
+        .args(["--for", "2h", "--to"])
+        .arg(format!("capture:{}", capture.display()))
+        .status()
+        .unwrap();
+    assert!(sim.success());
+    let db = mount.join("history.db");
+    let unlimited = dir.path().join("unlimited.toml");
+    std::fs::write(&unlimited, "[store]\nmax_age = \"none\"\n").unwrap();
+    let limited = dir.path().join("limited.toml");
+    std::fs::write(
+        &limited,
+        "[store]\nmax_age = \"none\"\nmax_size = \"3MiB\"\n",
+    )
+    .unwrap();
+
+    // Without a limit, the 8 MiB disk fills, and the run says what it could not store.
+    let (status, stderr) = ingest(&capture, &db, &unlimited);
+    assert!(stderr.contains("disk is full"), "{stderr}");
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("history dropped"), "{stderr}");
+    for entry in std::fs::read_dir(&mount).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+
+    // With a limit below the free space, the oldest data goes and the disk never fills.
+    let (status, stderr) = ingest(&capture, &db, &limited);
+    assert!(status.success(), "{stderr}");
+    assert!(!stderr.contains("full"), "{stderr}");
+    assert!(
+        store_bytes(&mount) <= 3 << 20,
+        "{} bytes",
+        store_bytes(&mount)
+    );
+    let store = rackwatch::store::Store::open_read_only(&db).unwrap();
+    let newest = store.readings(&Default::default()).unwrap();
+    let last_t = newest.iter().map(|r| r.t_ms).max().unwrap();
+    assert!(last_t >= 7_199_000, "the newest reading is kept: {last_t}");
+    let first_t = newest.iter().map(|r| r.t_ms).min().unwrap();
+    assert!(first_t > 0, "the oldest readings are the ones deleted");
+}

@@ -3,6 +3,7 @@
 use super::{ConfigArgs, StoreArgs};
 use crate::config::parse_duration;
 use crate::daemon::{Daemon, DaemonOptions, Summary};
+use crate::sink::SinkStatus;
 use crate::source::{SourceKind, SourceSpec};
 use crate::state::SourceView;
 use clap::Args;
@@ -97,7 +98,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         }
     }
     if finite_run {
-        let problems = source_problems(&summary.snapshot.sources, &finite);
+        let mut problems = source_problems(&summary.snapshot.sources, &finite);
+        problems.extend(sink_problems(&summary.snapshot.sinks));
         if !problems.is_empty() {
             anyhow::bail!("{}", problems.join("; "));
         }
@@ -138,6 +140,25 @@ pub(crate) fn source_problems(sources: &[SourceView], finite: &[bool]) -> Vec<St
             } else {
                 None
             }
+        })
+        .collect()
+}
+
+/// The sinks that dropped events during a run that ended by itself, one sentence each: what was
+/// read is not all where the user asked it to go.
+pub(crate) fn sink_problems(sinks: &[SinkStatus]) -> Vec<String> {
+    sinks
+        .iter()
+        .filter(|sink| sink.dropped > 0)
+        .map(|sink| {
+            format!(
+                "{} dropped {} events{}",
+                sink.name,
+                sink.dropped,
+                sink.last_error
+                    .as_deref()
+                    .map_or_else(String::new, |e| format!(": {e}"))
+            )
         })
         .collect()
 }

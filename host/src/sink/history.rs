@@ -10,6 +10,11 @@
 //!   never duplicates a row.
 //! - The daemon starts on a full disk: a store that cannot be opened for want of space is opened
 //!   again at each retry.
+//! - The size limit holds between upkeeps, for the database and its write-ahead log together: the
+//!   log is bounded to an eighth of the limit ([`Store::bound_journal`]), the live pages to the
+//!   rest, and after every write the store's size is looked at (three pragmas, no scan) and the
+//!   oldest data goes as soon as it is over. So a limit smaller than the free disk keeps the disk
+//!   from filling; the limit may be exceeded by one batch at most.
 
 use super::{Batch, Sink, SinkStatus};
 use crate::ingest::Event;
@@ -22,8 +27,16 @@ use std::time::{Duration, Instant};
 /// The most events held in memory while the store cannot take them: about 100 bytes each, so
 /// some 20 MiB, a few minutes of a large fleet.
 pub const PENDING_LIMIT: usize = 200_000;
+/// The most events written in one transaction: the write-ahead log holds a transaction whole, so
+/// this bounds how far one write can take the store past its size limit (about 400 KB).
+pub const EVENTS_PER_WRITE: usize = 4096;
 /// How often a failing store is tried again.
 pub const RETRY_EVERY: Duration = Duration::from_secs(2);
+
+/// The write-ahead log's share of a size limit of `max_size` bytes.
+fn journal_budget(max_size: u64) -> u64 {
+    max_size / 8
+}
 
 /// A store with its retention limits, and what it could not take yet.
 pub struct History {
@@ -36,6 +49,8 @@ pub struct History {
     failures: u64,
     last_error: Option<String>,
     retry_at: Option<Instant>,
+    /// The time of the latest batch, for the size limit's upkeep at the end of a run.
+    now_ms: u64,
 }
 
 impl History {
@@ -57,13 +72,29 @@ impl History {
             failures: 0,
             last_error: None,
             retry_at: None,
+            now_ms: 0,
         };
-        match Store::open(path) {
-            Ok(store) => history.store = Some(store),
+        match history.open_store() {
+            Ok(()) => {}
             Err(e) if e.is_disk_full() => history.failed(&e),
             Err(e) => return Err(e),
         }
         Ok(history)
+    }
+
+    /// Opens the store with its write-ahead log bounded by the size limit.
+    fn open_store(&mut self) -> Result<(), StoreError> {
+        let store = Store::open(&self.path)?;
+        if let Some(max_size) = self.max_size {
+            store.bound_journal(journal_budget(max_size))?;
+        }
+        self.store = Some(store);
+        Ok(())
+    }
+
+    /// The live pages' share of the size limit: what the write-ahead log may not take.
+    fn pages_budget(&self) -> Option<u64> {
+        self.max_size.map(|max| max - journal_budget(max))
     }
 
     /// The store, when it is open: for what a run needs from it before the first batch.
@@ -82,16 +113,17 @@ impl History {
     }
 
     /// Writes everything held, opening the store first if it is closed.
-    fn flush(&mut self) -> Result<(), StoreError> {
+    fn flush(&mut self, now_ms: u64) -> Result<(), StoreError> {
         if self.store.is_none() {
-            self.store = Some(Store::open(&self.path)?);
+            self.open_store()?;
             tracing::info!(path = %self.path.display(), "history database opened");
         }
-        if let Some(store) = &mut self.store {
-            store.write(self.pending.make_contiguous())?;
+        let mut pending = std::mem::take(&mut self.pending);
+        let written = self.write(pending.make_contiguous(), now_ms);
+        if written.is_err() {
+            self.pending = pending;
         }
-        self.pending.clear();
-        Ok(())
+        written
     }
 
     fn failed(&mut self, error: &StoreError) {
@@ -113,6 +145,35 @@ impl History {
         self.store = None;
     }
 
+    /// Deletes the oldest data when the store has grown past its size limit.
+    fn keep_under_size(
+        store: &mut Store,
+        budget: Option<u64>,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let Some(budget) = budget else {
+            return Ok(());
+        };
+        if store.used_bytes()? > budget {
+            store.retain(now_ms, None, Some(budget))?;
+        }
+        Ok(())
+    }
+
+    /// Writes `events` in transactions of at most [`EVENTS_PER_WRITE`], keeping the store under
+    /// its size limit after each.
+    fn write(&mut self, events: &[Event], now_ms: u64) -> Result<(), StoreError> {
+        let budget = self.pages_budget();
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        for chunk in events.chunks(EVENTS_PER_WRITE) {
+            store.write(chunk)?;
+            Self::keep_under_size(store, budget, now_ms)?;
+        }
+        Ok(())
+    }
+
     fn recovered(&mut self) {
         if self.last_error.take().is_some() {
             tracing::warn!(
@@ -126,22 +187,21 @@ impl History {
 
 impl Sink for History {
     fn deliver(&mut self, batch: &Batch<'_>) -> anyhow::Result<()> {
-        // The common case, straight through: nothing held, the store open and well.
-        if let (true, Some(store)) = (self.pending.is_empty(), &mut self.store) {
-            match store.write(batch.events) {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    self.hold(batch.events);
-                    self.failed(&e);
-                    return Ok(());
-                }
+        self.now_ms = batch.now_ms;
+        // The common case, straight through: nothing held, the store open and well. A batch
+        // written in part is held whole: writing it again adds nothing twice.
+        if self.pending.is_empty() && self.store.is_some() {
+            if let Err(e) = self.write(batch.events, batch.now_ms) {
+                self.hold(batch.events);
+                self.failed(&e);
             }
+            return Ok(());
         }
         self.hold(batch.events);
         if self.retry_at.is_some_and(|at| Instant::now() < at) || self.pending.is_empty() {
             return Ok(());
         }
-        match self.flush() {
+        match self.flush(batch.now_ms) {
             Ok(()) => self.recovered(),
             Err(e) => self.failed(&e),
         }
@@ -152,8 +212,9 @@ impl Sink for History {
         if self.max_age_ms.is_none() && self.max_size.is_none() {
             return Ok(());
         }
+        let budget = self.pages_budget();
         if let Some(store) = &mut self.store {
-            if let Err(e) = store.retain(now_ms, self.max_age_ms, self.max_size) {
+            if let Err(e) = store.retain(now_ms, self.max_age_ms, budget) {
                 self.failed(&e);
             }
         }
@@ -164,7 +225,7 @@ impl Sink for History {
         if self.pending.is_empty() {
             return Ok(());
         }
-        match self.flush() {
+        match self.flush(self.now_ms) {
             Ok(()) => self.recovered(),
             Err(e) => {
                 let lost = self.pending.len() as u64;

@@ -395,6 +395,22 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Keeps the write-ahead log within `max_bytes` on disk: checkpoints once it holds that much
+    /// and truncates it back after each checkpoint. Without a bound the log may grow to 64 MiB
+    /// between checkpoints, which a small size limit could not account for.
+    pub fn bound_journal(&self, max_bytes: u64) -> Result<(), StoreError> {
+        let page_size: i64 = self
+            .conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        let pages = (max_bytes / page_size.max(512) as u64).clamp(16, 16_384);
+        self.conn
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint = {pages}; PRAGMA journal_size_limit = {max_bytes};"
+            ))
+            .map_err(|e| self.err(e))
+    }
+
     /// Bytes the database's live pages take.
     pub fn used_bytes(&self) -> Result<u64, StoreError> {
         let get = |pragma: &str| -> Result<i64, StoreError> {
