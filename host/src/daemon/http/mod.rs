@@ -7,8 +7,11 @@
 //! or slow clients cost a task each (a few KiB), never a thread.
 //!
 //! Invariants (each bound a named constant here):
-//! - At most [`MAX_CONNECTIONS`] connections are served at once; one accepted beyond that gets a
-//!   best-effort `503` written without blocking and is closed at once, with no task spawned.
+//! - At most [`MAX_CONNECTIONS`] connections are served at once. One accepted beyond that closes
+//!   the connection idle the longest (no request in flight: HTTP lets a server close those at any
+//!   time), so idle clients can never keep a scrape out; when every connection has a request in
+//!   flight, the new one gets a best-effort `503` written without blocking and is closed at once,
+//!   with no task spawned.
 //! - The request line and headers are at most [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] headers
 //!   (hyper answers `431` and closes beyond); hyper's read buffer is capped too, so a huge request
 //!   line is refused after at most a few tens of KiB are buffered.
@@ -45,6 +48,8 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// From a request's head arriving to the last byte of its response written.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new connection waits for the slot of the idle one closed for it.
+const EVICTION_WAIT: Duration = Duration::from_millis(500);
 /// A pause after a failed accept (out of file descriptors, say), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -108,6 +113,7 @@ async fn accept_loop(
     mut stopped: signal::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut served: Vec<watch::Clock> = Vec::with_capacity(MAX_CONNECTIONS);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -121,16 +127,42 @@ async fn accept_loop(
                 continue;
             }
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            refuse(&stream);
-            continue;
+        served.retain(watch::Clock::in_use);
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => match make_room(&slots, &served).await {
+                Some(slot) => slot,
+                None => {
+                    refuse(&stream);
+                    continue;
+                }
+            },
         };
+        let clock = watch::Clock::new();
+        served.push(clock.clone());
         let snapshot = Arc::clone(&snapshot);
         tokio::spawn(async move {
-            serve_connection(stream, snapshot).await;
+            serve_connection(stream, snapshot, clock).await;
             drop(slot);
         });
     }
+}
+
+/// Every slot is taken: ends the connection idle the longest and takes its slot once its task has
+/// let go of it; `None` when no connection is idle.
+async fn make_room(
+    slots: &Arc<Semaphore>,
+    served: &[watch::Clock],
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let mut idle: Vec<&watch::Clock> = served.iter().filter(|c| c.idle_since().is_some()).collect();
+    idle.sort_by_key(|c| c.idle_since());
+    if !idle.into_iter().any(watch::Clock::evict) {
+        return None;
+    }
+    tokio::time::timeout(EVICTION_WAIT, Arc::clone(slots).acquire_owned())
+        .await
+        .ok()?
+        .ok()
 }
 
 /// A connection beyond the limit: told so if its socket takes the bytes now, then closed.
@@ -141,9 +173,8 @@ fn refuse(stream: &TcpStream) {
 }
 
 /// One connection under hyper, dropped when a [`watch`] deadline passes.
-async fn serve_connection(stream: TcpStream, snapshot: Arc<Mutex<Snapshot>>) {
+async fn serve_connection(stream: TcpStream, snapshot: Arc<Mutex<Snapshot>>, clock: watch::Clock) {
     let _ = stream.set_nodelay(true);
-    let clock = watch::Clock::new();
     let io = TokioIo::new(watch::Watched::new(stream, clock.clone()));
     let service_clock = clock.clone();
     let service = hyper::service::service_fn(move |request| {

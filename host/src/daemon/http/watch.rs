@@ -56,6 +56,36 @@ impl Clock {
         }
     }
 
+    /// Since when the connection has had no request in flight; `None` while it has one.
+    pub fn idle_since(&self) -> Option<Instant> {
+        match self.phase() {
+            Phase::Idle(since) => Some(since),
+            _ => None,
+        }
+    }
+
+    /// Ends an idle connection now, to make room for a new one; a connection that has started a
+    /// request in the meantime is left alone. Returns whether it was ended.
+    pub fn evict(&self) -> bool {
+        let mut phase = self.phase.lock().unwrap_or_else(|e| e.into_inner());
+        let Phase::Idle(_) = *phase else {
+            return false;
+        };
+        // An idle phase that began a whole timeout ago has run out: the watchdog drops it.
+        let Some(expired) = Instant::now().checked_sub(IDLE_TIMEOUT) else {
+            return false;
+        };
+        *phase = Phase::Idle(expired);
+        drop(phase);
+        self.changed.notify_one();
+        true
+    }
+
+    /// Whether the connection is still served (someone besides the caller holds its clock).
+    pub fn in_use(&self) -> bool {
+        Arc::strong_count(&self.phase) > 1
+    }
+
     /// A request's head was parsed and handed to the router.
     pub fn head_done(&self) {
         self.set(Phase::Answer {
