@@ -16,6 +16,15 @@ use std::time::{Duration, Instant};
 struct Tmpfs(PathBuf);
 
 impl Tmpfs {
+    /// A tmpfs of `size` at `disk/` in a fresh temporary directory (which outlives it).
+    fn in_tempdir(size: &str) -> Result<(tempfile::TempDir, Tmpfs), Missing> {
+        let dir = tempfile::tempdir().unwrap();
+        let mount = dir.path().join("disk");
+        std::fs::create_dir(&mount).unwrap();
+        let tmpfs = Tmpfs::mount(&mount, size)?;
+        Ok((dir, tmpfs))
+    }
+
     fn mount(dir: &Path, size: &str) -> Result<Tmpfs, Missing> {
         let ok = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
@@ -89,13 +98,11 @@ fn history(s: &Snapshot) -> &rackwatch::sink::SinkStatus {
 
 #[test]
 fn the_daemon_starts_on_a_full_disk_keeps_monitoring_and_writes_everything_when_space_returns() {
-    let dir = tempfile::tempdir().unwrap();
-    let mount = dir.path().join("disk");
-    std::fs::create_dir(&mount).unwrap();
-    let _tmpfs = match Tmpfs::mount(&mount, "8m") {
+    let (dir, tmpfs) = match Tmpfs::in_tempdir("8m") {
         Ok(t) => t,
         Err(missing) => return missing.skip(),
     };
+    let mount = tmpfs.0.clone();
     let filler = fill(&mount);
     let db = mount.join("history.db");
     let bin = env!("CARGO_BIN_EXE_rackwatch");
@@ -199,13 +206,11 @@ fn store_bytes(dir: &Path) -> u64 {
 
 #[test]
 fn a_size_limit_keeps_the_store_under_it_so_the_disk_never_fills() {
-    let dir = tempfile::tempdir().unwrap();
-    let mount = dir.path().join("disk");
-    std::fs::create_dir(&mount).unwrap();
-    let _tmpfs = match Tmpfs::mount(&mount, "8m") {
+    let (dir, tmpfs) = match Tmpfs::in_tempdir("8m") {
         Ok(t) => t,
         Err(missing) => return missing.skip(),
     };
+    let mount = tmpfs.0.clone();
     // Two hours of 16 nodes sampling every second: about 30 MB of history without a limit.
     let capture = dir.path().join("fleet.rwcap");
     let sim = Command::new(env!("CARGO_BIN_EXE_rackwatch"))
