@@ -70,6 +70,31 @@ impl Ingest {
         }
     }
 
+    /// Judges by `rules` from now on (a configuration reload): every running metric whose spec
+    /// they change is re-specified (a fresh monitor from its latest reading on, as when a node
+    /// resends a changed Metric frame) and announced by an [`Event::Metric`]. Returns how many
+    /// metrics changed.
+    pub fn set_rules(&mut self, rules: HostRules, out: &mut Vec<Event>) -> usize {
+        let mut changed = 0;
+        for node in self.nodes.iter_mut() {
+            let boot = node.boot.as_ref().map_or(0, |b| b.id);
+            for (_, state) in node.metrics.iter_mut() {
+                let spec = rules.apply(node.id, state.base.clone());
+                if spec != state.spec {
+                    state.respecify(spec.clone());
+                    out.push(Event::Metric {
+                        node: node.id,
+                        boot,
+                        spec: Box::new(spec),
+                    });
+                    changed += 1;
+                }
+            }
+        }
+        self.rules = rules;
+        changed
+    }
+
     /// A boot an earlier run anchored: its readings keep the same wall times now.
     pub fn remember_boot(&mut self, node: u16, boot: u32, boot_wall_ms: u64) {
         self.known_anchors.insert((node, boot), boot_wall_ms);

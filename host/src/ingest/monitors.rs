@@ -36,7 +36,8 @@ pub fn metric_for<'a>(
             .hello
             .as_ref()
             .and_then(|h| h.metrics.iter().find(|d| d.id == metric));
-        let spec = rules.spec_for(node.id, metric, None, announced);
+        let base = HostRules::base_spec(metric, announced);
+        let spec = rules.apply(node.id, base.clone());
         if announced.is_some() {
             out.push(Event::Metric {
                 node: node.id,
@@ -44,7 +45,8 @@ pub fn metric_for<'a>(
                 spec: Box::new(spec.clone()),
             });
         }
-        return node.metrics.insert(metric, MetricState::new(spec, t_ms));
+        let state = MetricState::new(spec, t_ms).based_on(base);
+        return node.metrics.insert(metric, state);
     }
     node.metrics.get_mut(metric)
 }
