@@ -273,6 +273,53 @@ mod tests {
         }
     }
 
+    /// Log output captured in memory.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_node_line_carries_node_boot_seq_and_level_at_the_nodes_own_level() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(EnvFilter::new("info"))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let origin = NodeLogOrigin {
+                node: 7,
+                boot: 0x5EED,
+                seq: 42,
+            };
+            node_line(origin, NodeLogLevel::Warn, "fan 2 stalled");
+            node_line(origin, NodeLogLevel::Debug, "below the filter");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        for part in [
+            " WARN ",
+            "node=7",
+            "boot=24301",
+            "seq=42",
+            "level=\"warn\"",
+            "fan 2 stalled",
+        ] {
+            assert!(lines[0].contains(part), "{part} in {text}");
+        }
+    }
+
     #[test]
     fn node_log_levels_carry_defmts_names() {
         let names: Vec<&str> = [

@@ -212,26 +212,48 @@ impl Schedule {
         status: impl FnOnce() -> String,
     ) {
         let now = Instant::now();
-        if let (Some(due), Some(watchdog)) = (self.next_ping, manager.watchdog()) {
-            if now >= due {
-                if progress.is_recent(watchdog.stall_limit()) {
-                    manager.watchdog_ping();
-                } else {
-                    tracing::error!(
-                        stalled_ms = u64::try_from(progress.age().as_millis()).unwrap_or(u64::MAX),
-                        "the ingest pipeline has not moved for {:.1} s: watchdog pings stop, \
-                         and the service manager will restart rackwatch if it stays stuck",
-                        progress.age().as_secs_f64()
-                    );
-                }
-                self.next_ping = Some(now + watchdog.interval());
-            }
+        match self.ping_due(now, manager.watchdog(), progress) {
+            Ping::NotDue => {}
+            Ping::Healthy => manager.watchdog_ping(),
+            Ping::Stalled(age) => tracing::error!(
+                stalled_ms = u64::try_from(age.as_millis()).unwrap_or(u64::MAX),
+                "the ingest pipeline has not moved for {:.1} s: watchdog pings stop, and the \
+                 service manager will restart rackwatch if it stays stuck",
+                age.as_secs_f64()
+            ),
         }
         if now >= self.next_status {
             manager.status(&status());
             self.next_status = now + STATUS_EVERY;
         }
     }
+
+    /// Whether a watchdog ping is due at `now`, and whether the pipeline earned it.
+    fn ping_due(&mut self, now: Instant, watchdog: Option<Watchdog>, progress: &Progress) -> Ping {
+        let (Some(due), Some(watchdog)) = (self.next_ping, watchdog) else {
+            return Ping::NotDue;
+        };
+        if now < due {
+            return Ping::NotDue;
+        }
+        self.next_ping = Some(now + watchdog.interval());
+        if progress.is_recent(watchdog.stall_limit()) {
+            Ping::Healthy
+        } else {
+            Ping::Stalled(progress.age())
+        }
+    }
+}
+
+/// What the watchdog schedule says at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ping {
+    /// No ping due yet.
+    NotDue,
+    /// A ping is due and the pipeline moves: send it.
+    Healthy,
+    /// A ping is due but the pipeline has stood still this long: withhold it.
+    Stalled(Duration),
 }
 
 /// The status line `systemctl status rackwatch` shows: nodes, how many are down, frames per second
@@ -357,6 +379,44 @@ mod tests {
         };
         assert_eq!(long.interval(), Duration::from_secs(15));
         assert_eq!(long.stall_limit(), Duration::from_secs(15));
+    }
+
+    #[test]
+    fn a_stalled_pipeline_gets_no_ping_and_one_that_moves_again_gets_them_back() {
+        let watchdog = Watchdog {
+            timeout: Duration::from_millis(100),
+        };
+        let progress = Progress::new();
+        let start = Instant::now();
+        let mut schedule = Schedule {
+            next_ping: Some(start),
+            next_status: start + STATUS_EVERY,
+        };
+        progress.mark();
+        assert_eq!(
+            schedule.ping_due(start, Some(watchdog), &progress),
+            Ping::Healthy
+        );
+        // Not again before the interval.
+        assert_eq!(
+            schedule.ping_due(start, Some(watchdog), &progress),
+            Ping::NotDue
+        );
+        // The loop stands still for longer than the stall limit (a second, here).
+        std::thread::sleep(MIN_STALL + Duration::from_millis(50));
+        let later = Instant::now();
+        assert!(matches!(
+            schedule.ping_due(later, Some(watchdog), &progress),
+            Ping::Stalled(age) if age > MIN_STALL
+        ));
+        progress.mark();
+        let again = later + watchdog.interval();
+        assert_eq!(
+            schedule.ping_due(again, Some(watchdog), &progress),
+            Ping::Healthy
+        );
+        // No watchdog asked for: never a ping.
+        assert_eq!(schedule.ping_due(again, None, &progress), Ping::NotDue);
     }
 
     #[test]

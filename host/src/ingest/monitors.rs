@@ -72,7 +72,18 @@ pub fn observe(
         }
         Err(error) => {
             node.counters.rejected_readings += 1;
-            tracing::debug!(node = id, metric, "reading refused: {error}");
+            // A node error, so a warning; at the 1st, 2nd, 4th, 8th ... refusal of the node, so a
+            // node whose clock runs backwards cannot flood the log (the counter has every one).
+            let refused = node.counters.rejected_readings;
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    node = id,
+                    boot,
+                    metric,
+                    refused,
+                    "reading refused ({refused} so far from this node): {error}"
+                );
+            }
         }
     }
 }
