@@ -573,3 +573,27 @@ fn the_unit_file_passes_systemd_analyze_verify() {
         assert!(text.contains(key), "the unit sets {key}");
     }
 }
+
+#[test]
+fn the_configuration_shipped_for_the_unit_passes_config_check_and_keeps_history_in_the_state_directory(
+) {
+    let contrib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/systemd");
+    let out = rackwatch()
+        .args(["config", "check", "-c"])
+        .arg(contrib.join("rackwatch.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // StateDirectory=rackwatch is the one place the unit lets the service write.
+    assert!(
+        stdout.contains("history: /var/lib/rackwatch/history.db"),
+        "{stdout}"
+    );
+    let unit = std::fs::read_to_string(contrib.join("rackwatch.service")).unwrap();
+    assert!(unit.contains("--config /etc/rackwatch/rackwatch.toml"));
+}
