@@ -82,7 +82,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     }
     let mut status = StatusLine::new();
     manager.ready(&status.line(&daemon.snapshot()));
-    supervise(
+    let told = supervise(
         &daemon,
         args,
         &mut config,
@@ -90,7 +90,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         &mut manager,
         &mut status,
     );
-    manager.stopping();
+    if !told {
+        manager.stopping();
+    }
     let summary = daemon.wait()?;
     // With standard error closed (`2>&1 | head`) the figures are lost but the exit status is not.
     if let Err(e) = print_summary(&summary) {
@@ -141,7 +143,7 @@ fn effective_config(args: &RunArgs) -> anyhow::Result<Config> {
 }
 
 /// Until the ingest thread ends: signals acted on, the watchdog pinged while the pipeline moves,
-/// the status line refreshed.
+/// the status line refreshed. Returns whether a stop signal came (and `STOPPING=1` was sent).
 fn supervise(
     daemon: &Daemon,
     args: &RunArgs,
@@ -149,7 +151,7 @@ fn supervise(
     signals: &mut Signals,
     manager: &mut ServiceManager,
     status: &mut StatusLine,
-) {
+) -> bool {
     let progress = daemon.progress();
     let mut schedule = Schedule::new(manager);
     let mut stopping = false;
@@ -167,6 +169,7 @@ fn supervise(
         schedule.run(manager, &progress, || status.line(&daemon.snapshot()));
         std::thread::sleep(schedule.sleep_for(POLL));
     }
+    stopping
 }
 
 /// SIGHUP: the configuration re-read; what can change live is applied, what cannot is named, and a
