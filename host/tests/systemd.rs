@@ -239,7 +239,7 @@ fn wait_for_log(log: &Path, text: &str) -> String {
 }
 
 #[test]
-fn sighup_applies_new_rules_names_what_needs_a_restart_and_refuses_a_broken_file() {
+fn sighup_applies_new_rules_and_log_level_names_what_needs_a_restart_and_refuses_a_broken_file() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("rackwatch.toml");
     let log = dir.path().join("stderr.log");
@@ -305,6 +305,20 @@ fn sighup_applies_new_rules_names_what_needs_a_restart_and_refuses_a_broken_file
     );
     let s = fetch(&url, Duration::from_secs(2)).unwrap();
     assert_eq!(memory_used(&s).unwrap().warning, Some(99.8));
+
+    // `log.level = "warn"` applies at once: the reload's own info line is no longer written.
+    let reloaded = |log: &Path| {
+        std::fs::read_to_string(log)
+            .unwrap()
+            .matches("configuration reloaded")
+            .count()
+    };
+    let before = reloaded(&log);
+    let quiet = config_with_memory_bounds(moved, 99.8, 99.9) + "\n[log]\nlevel = \"warn\"\n";
+    std::fs::write(&config, quiet).unwrap();
+    signal(&daemon, "HUP");
+    notify.until("READY=1", &mut daemon);
+    assert_eq!(reloaded(&log), before, "the info line is filtered out");
 
     signal(&daemon, "TERM");
     assert!(daemon.wait().unwrap().success());

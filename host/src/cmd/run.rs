@@ -199,7 +199,8 @@ fn reload_config(
     let plan = reload::plan(running, &new);
     for key in &plan.needs_restart {
         tracing::warn!(
-            "configuration reload: `{key}` changed, which takes effect only at the next restart              (systemctl restart rackwatch); the running value stays until then"
+            "configuration reload: `{key}` changed, which takes effect only at the next restart \
+             (systemctl restart rackwatch); the running value stays until then"
         );
     }
     if let Some(level) = &plan.log_level {
@@ -211,11 +212,16 @@ fn reload_config(
             running.rules = rules.clone();
         }
     }
-    tracing::info!(
-        file = %new.file.as_deref().map_or_else(|| "(built-in defaults)".into(), |p| p.display().to_string()),
-        "configuration reloaded: {}",
-        if plan.changes_nothing_live() { "nothing that applies live changed" } else { "changes applied" }
+    let file = new.file.as_deref().map_or_else(
+        || "the built-in defaults".to_string(),
+        |p| p.display().to_string(),
     );
+    let outcome = if plan.changes_nothing_live() {
+        "nothing that applies live changed"
+    } else {
+        "rules and log level as the file says"
+    };
+    tracing::info!("configuration reloaded from {file}: {outcome}");
     manager.ready(&status.line(&daemon.snapshot()));
 }
 
