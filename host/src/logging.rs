@@ -80,6 +80,15 @@ struct Filter {
 
 static FILTER: OnceLock<Filter> = OnceLock::new();
 
+/// Set once the journal layer is installed.
+static TO_JOURNAL: OnceLock<()> = OnceLock::new();
+
+/// Whether log lines go to the journal: then a fatal error is logged (with `PRIORITY=3`) rather
+/// than printed, or the journal would file it as an ordinary line of standard error.
+pub fn to_journal() -> bool {
+    TO_JOURNAL.get().is_some()
+}
+
 /// Installs the process's logger. Call once, early in `main`.
 pub fn init(options: &LogOptions) {
     let pinned_filter = options
@@ -126,6 +135,9 @@ pub fn init(options: &LogOptions) {
         .is_ok();
     if installed {
         let _ = FILTER.set(Filter { handle, pinned });
+        if !on_stderr {
+            let _ = TO_JOURNAL.set(());
+        }
     }
     if let Some(e) = journal_error {
         tracing::warn!(

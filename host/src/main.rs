@@ -120,6 +120,10 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             let text = rackwatch::render::error_chain(&error);
+            if rackwatch::logging::to_journal() {
+                tracing::error!("{text}");
+                return ExitCode::FAILURE;
+            }
             // Not `eprintln!`: it panics when standard error is a closed pipe.
             let _ = writeln!(std::io::stderr(), "rackwatch: {text}");
             ExitCode::FAILURE

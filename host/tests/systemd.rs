@@ -516,6 +516,33 @@ fn under_systemd_log_lines_go_to_the_journal_with_node_fields_and_elsewhere_to_s
         "a line in the journal is not also on stderr: {stderr}"
     );
 
+    // A run that fails says why in the journal at PRIORITY=3 (err), not as a plain stderr line.
+    let log = dir.path().join("failed.log");
+    let missing = format!("capture:{}", dir.path().join("missing.rwcap").display());
+    let args = [
+        "run",
+        &missing,
+        "--no-local",
+        "--no-store",
+        "--listen",
+        "none",
+        "--log-target",
+        "journald",
+    ];
+    let status = run_with_journal(&flags, &journal, &args, &log, &[]);
+    assert!(!status.success());
+    let entries = journal.entries();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.get("PRIORITY").map(String::as_str) == Some("3")
+                && e.get("MESSAGE")
+                    .is_some_and(|m| m.contains("missing.rwcap") && m.contains("read nothing"))),
+        "{entries:#?}"
+    );
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(!stderr.contains("read nothing"), "{stderr}");
+
     // `auto`: the journal when standard error is the stream `$JOURNAL_STREAM` names.
     let log = dir.path().join("auto.log");
     std::fs::File::create(&log).unwrap();
