@@ -22,7 +22,7 @@ use crate::ingest::IngestSettings;
 use crate::local::LocalSettings;
 use crate::rules::{HostRules, RuleOverride};
 use crate::source::{SourceKind, SourceSpec};
-use file::{RawConfig, RawIngest, RawLocal, RawSource, RawStore};
+use file::{RawConfig, RawIngest, RawLocal, RawLog, RawSource, RawStore};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
@@ -71,7 +71,13 @@ pub struct Config {
     pub listen: Option<String>,
     /// The host's rules.
     pub rules: HostRules,
+    /// The log filter (`info`, `debug`, `rackwatch=trace`, ...), unless `--log` or `RUST_LOG` name
+    /// one.
+    pub log_level: String,
 }
+
+/// The log filter when nothing names one.
+pub const DEFAULT_LOG_LEVEL: &str = "info";
 
 /// The directory rackwatch keeps its data in: `$RACKWATCH_DATA_DIR`, else
 /// `$XDG_DATA_HOME/rackwatch`, else `~/.local/share/rackwatch`.
@@ -217,6 +223,7 @@ impl Config {
             }],
             listen: Some("127.0.0.1:9187".into()),
             rules: HostRules::default(),
+            log_level: DEFAULT_LOG_LEVEL.into(),
         }
     }
 
@@ -250,6 +257,7 @@ impl Config {
             Some(addr) => config.listen = Some(addr.to_string()),
             None => {}
         }
+        config.apply_log(&raw.log, &at)?;
         config.rules = rules(raw.rules, &at)?;
         Ok(config)
     }
@@ -277,6 +285,13 @@ impl Config {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    fn apply_log(&mut self, log: &RawLog, at: &Locator) -> Result<(), ConfigError> {
+        if let Some(level) = &log.level {
+            self.log_level = at.value(level, "log.level", parse_log_filter)?;
         }
         Ok(())
     }
@@ -309,6 +324,7 @@ impl PartialEq for Config {
             sources,
             listen,
             rules,
+            log_level,
         } = self;
         let IngestSettings {
             missed_heartbeats,
@@ -325,7 +341,43 @@ impl PartialEq for Config {
             && *sources == other.sources
             && *listen == other.listen
             && *rules == other.rules
+            && *log_level == other.log_level
     }
+}
+
+/// The levels a log filter names.
+const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// A log filter: comma-separated directives, each a level or `module=level`. Stricter than the
+/// logging library, which takes a lone word for a module name: `level = "verbose"` would silence
+/// every line instead of being reported.
+fn parse_log_filter(text: &str) -> Result<String, String> {
+    let bad = || {
+        format!(
+            "`{text}` is not a log filter; use one of {}, or `module=level` directives separated \
+             by commas (`info,rackwatch::source=debug`)",
+            LOG_LEVELS.join(", ")
+        )
+    };
+    for directive in text.split(',') {
+        let level = directive
+            .rsplit_once('=')
+            .map_or(
+                directive,
+                |(module, level)| {
+                    if module.trim().is_empty() {
+                        ""
+                    } else {
+                        level
+                    }
+                },
+            );
+        if !LOG_LEVELS.contains(&level.trim().to_ascii_lowercase().as_str()) {
+            return Err(bad());
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(text).map_err(|_| bad())?;
+    Ok(text.trim().to_string())
 }
 
 /// The `[[source]]` list, then `[local]`'s source unless it is disabled; names must be unique.

@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod ingest;
 pub mod line_out;
 pub mod local;
+pub mod logging;
 pub mod names;
 pub mod render;
 pub mod rules;

@@ -1,6 +1,7 @@
 //! `rackwatch`: the host command line. Each subcommand lives in `rackwatch::cmd::<name>`.
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand};
 use rackwatch::cmd;
+use rackwatch::logging::{LogFormat, LogOptions, LogTarget};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -12,17 +13,15 @@ struct Cli {
     /// Log format on standard error.
     #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
     log_format: LogFormat,
+    /// Where log lines go: `auto` writes to the systemd journal (with NODE, BOOT, SEQ, LEVEL fields)
+    /// when standard error is the service's journal stream, else to standard error.
+    #[arg(long, value_enum, default_value_t = LogTarget::Auto, global = true, value_name = "TARGET")]
+    log_target: LogTarget,
     /// Log level filter, e.g. `debug` or `rackwatch=trace` [default: $RUST_LOG, else `info`].
     #[arg(long, value_name = "FILTER", global = true)]
     log: Option<String>,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Human,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,35 +59,17 @@ enum Command {
 }
 
 fn init_logging(cli: &Cli) {
-    use tracing_subscriber::EnvFilter;
-    let filter = cli
-        .log
-        .as_deref()
-        .map(EnvFilter::new)
-        .or_else(|| EnvFilter::try_from_default_env().ok())
+    rackwatch::logging::init(&LogOptions {
+        target: cli.log_target,
+        format: cli.log_format,
+        filter: cli.log.clone(),
         // The demo tells its own story; its line noise is counted in its summary, not logged.
-        .unwrap_or_else(|| {
-            EnvFilter::new(if matches!(cli.command, Command::Demo(_)) {
-                "error"
-            } else {
-                "info"
-            })
-        });
-    // Colour only where a terminal renders it: `2>log` or a pipe gets plain text, and NO_COLOR
-    // (set and not empty, as no-color.org asks) turns it off on a terminal too.
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    // A closed standard error (`2>&1 | head`) drops log lines: the subscriber's own report of the
-    // failure would be an `eprintln!` on that same closed pipe, which panics.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .log_internal_errors(false);
-    match cli.log_format {
-        LogFormat::Human => builder.with_target(false).init(),
-        LogFormat::Json => builder.json().init(),
-    }
+        default_filter: if matches!(cli.command, Command::Demo(_)) {
+            "error".into()
+        } else {
+            rackwatch::config::DEFAULT_LOG_LEVEL.into()
+        },
+    });
 }
 
 fn main() -> ExitCode {
@@ -138,13 +119,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            // The chain, without repeating a cause a message already quotes.
-            let mut text = error.to_string();
-            for cause in error.chain().skip(1) {
-                let cause = cause.to_string();
-                if !text.contains(&cause) {
-                    text = format!("{text}: {cause}");
-                }
+            let text = rackwatch::render::error_chain(&error);
+            if rackwatch::logging::to_journal() {
+                tracing::error!("{text}");
+                return ExitCode::FAILURE;
             }
             // Not `eprintln!`: it panics when standard error is a closed pipe.
             let _ = writeln!(std::io::stderr(), "rackwatch: {text}");

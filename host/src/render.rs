@@ -88,6 +88,19 @@ pub fn transition(from: Level, to: Level, why: &Cause, unit: &str) -> String {
     format!("{from} -> {to}, {}", cause(why, unit))
 }
 
+/// An error and its causes on one line, `what: why: why`, without repeating a cause a message
+/// already quotes.
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

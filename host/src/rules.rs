@@ -82,6 +82,14 @@ impl HostRules {
         if let Some(spec) = known {
             return spec.clone();
         }
+        self.apply(node, Self::base_spec(metric, announced))
+    }
+
+    /// The spec of a metric the node sent no Metric frame for, before the host's overrides: what
+    /// its Hello announced, else `metric_<id>` with no alert conditions (see [`spec_for`]).
+    ///
+    /// [`spec_for`]: Self::spec_for
+    pub fn base_spec(metric: u16, announced: Option<&MetricDescriptor>) -> MetricSpec {
         let mut spec = MetricSpec {
             id: metric,
             name: heapless::String::try_from(format!("metric_{metric}").as_str())
@@ -109,7 +117,7 @@ impl HostRules {
             spec.rule.value.warning = limit(d.rule.warning);
             spec.rule.value.critical = limit(d.rule.critical);
         }
-        self.apply(node, spec)
+        spec
     }
 }
 

@@ -98,7 +98,7 @@ fn history(s: &Snapshot) -> &rackwatch::sink::SinkStatus {
 
 #[test]
 fn the_daemon_starts_on_a_full_disk_keeps_monitoring_and_writes_everything_when_space_returns() {
-    let (dir, tmpfs) = match Tmpfs::in_tempdir("8m") {
+    let (_dir, tmpfs) = match Tmpfs::in_tempdir("8m") {
         Ok(t) => t,
         Err(missing) => return missing.skip(),
     };

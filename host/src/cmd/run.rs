@@ -1,12 +1,23 @@
 //! `rackwatch run`: the daemon. Reads every source, keeps history, serves `/state`.
+//!
+//! Under systemd (`Type=notify`) it tells the service manager when it is ready, what it is doing
+//! (`STATUS=`), that its pipeline still moves (`WATCHDOG=1`), when it reloads and when it stops
+//! ([`crate::daemon::service`]). SIGHUP re-reads the configuration ([`crate::daemon::reload`]);
+//! SIGINT and SIGTERM stop it after everything received is delivered.
 
 use super::{ConfigArgs, StoreArgs};
 use crate::config::parse_duration;
+use crate::config::Config;
+use crate::daemon::reload;
+use crate::daemon::service::{Schedule, ServiceManager, StatusLine};
 use crate::daemon::{Daemon, DaemonOptions, Summary};
+use crate::logging::{self, LevelChange};
 use crate::sink::SinkStatus;
 use crate::source::{SourceKind, SourceSpec};
 use crate::state::SourceView;
 use clap::Args;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,8 +55,66 @@ pub struct RunArgs {
     pub record: Option<PathBuf>,
 }
 
+/// How often the supervising thread looks at signals and the service schedule: the longest a
+/// signal waits to be acted on.
+const POLL: Duration = Duration::from_millis(100);
+
 /// Runs the daemon until it is stopped or its sources end; prints a summary on standard error.
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let mut config = effective_config(args)?;
+    apply_log_level(&config.log_level);
+    // A run that ends by itself: then a source that gave nothing (or failed) is the run's failure.
+    let finite_run = args.run_for.is_some() || config.sources.iter().all(|s| is_finite(&s.kind));
+    let finite: Vec<bool> = config.sources.iter().map(|s| is_finite(&s.kind)).collect();
+    // Before any thread starts, so that no signal meant for the daemon hits a default handler.
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let mut manager = ServiceManager::from_env();
+    let daemon = Daemon::start(
+        config.clone(),
+        DaemonOptions {
+            store: !args.no_store,
+            run_for: args.run_for,
+            print_events: args.events,
+            record_dir: args.record.clone(),
+        },
+    )?;
+    if let Some(addr) = daemon.listening {
+        tracing::info!("state at http://{addr}/state");
+    }
+    let mut status = StatusLine::new();
+    manager.ready(&status.line(&daemon.snapshot()));
+    let told = supervise(
+        &daemon,
+        args,
+        &mut config,
+        &mut signals,
+        &mut manager,
+        &mut status,
+    );
+    if !told {
+        manager.stopping();
+    }
+    let summary = daemon.wait()?;
+    // With standard error closed (`2>&1 | head`) the figures are lost but the exit status is not.
+    if let Err(e) = print_summary(&summary) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
+    if finite_run {
+        let mut problems = source_problems(&summary.snapshot.sources, &finite);
+        problems.extend(sink_problems(&summary.snapshot.sinks));
+        if !problems.is_empty() {
+            anyhow::bail!("{}", problems.join("; "));
+        }
+    }
+    Ok(())
+}
+
+/// The configuration file with the command line's changes: `--db`, `--no-local`, the sources named
+/// on the command line, `--listen`. The same at start and on every reload, so that a reload
+/// compares like with like.
+fn effective_config(args: &RunArgs) -> anyhow::Result<Config> {
     let mut config = args.config.load()?;
     config.store_path = args.store.path(&config);
     if args.no_local {
@@ -67,44 +136,106 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             "no sources: name one (e.g. `rackwatch run /dev/ttyACM0`) or drop --no-local"
         );
     }
-    // A run that ends by itself: then a source that gave nothing (or failed) is the run's failure.
-    let finite_run = args.run_for.is_some() || config.sources.iter().all(|s| is_finite(&s.kind));
-    let finite: Vec<bool> = config.sources.iter().map(|s| is_finite(&s.kind)).collect();
     match args.listen.as_deref() {
         Some("none" | "off" | "") => config.listen = None,
         Some(addr) => config.listen = Some(addr.to_string()),
         None => {}
     }
-    let daemon = Daemon::start(
-        config,
-        DaemonOptions {
-            store: !args.no_store,
-            run_for: args.run_for,
-            print_events: args.events,
-            record_dir: args.record.clone(),
-        },
-    )?;
-    if let Some(addr) = daemon.listening {
-        tracing::info!("state at http://{addr}/state");
+    Ok(config)
+}
+
+/// Until the ingest thread ends: signals acted on, the watchdog pinged while the pipeline moves,
+/// the status line refreshed. Returns whether a stop signal came (and `STOPPING=1` was sent).
+fn supervise(
+    daemon: &Daemon,
+    args: &RunArgs,
+    running: &mut Config,
+    signals: &mut Signals,
+    manager: &mut ServiceManager,
+    status: &mut StatusLine,
+) -> bool {
+    let progress = daemon.progress();
+    let mut schedule = Schedule::new(manager);
+    let mut stopping = false;
+    while !daemon.is_finished() {
+        for signal in signals.pending() {
+            if signal == SIGHUP {
+                reload_config(daemon, args, running, manager, status);
+            } else if !stopping {
+                tracing::info!("stopping: delivering what was received");
+                manager.stopping();
+                daemon.stop();
+                stopping = true;
+            }
+        }
+        schedule.run(manager, &progress, || status.line(&daemon.snapshot()));
+        std::thread::sleep(schedule.sleep_for(POLL));
     }
-    let stop = daemon.stop_flag();
-    // A second Ctrl-C while stopping is left to the default (the handler is set once per process).
-    let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Relaxed));
-    let summary = daemon.wait()?;
-    // With standard error closed (`2>&1 | head`) the figures are lost but the exit status is not.
-    if let Err(e) = print_summary(&summary) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e.into());
+    stopping
+}
+
+/// SIGHUP: the configuration re-read; what can change live is applied, what cannot is named, and a
+/// file that does not load changes nothing.
+fn reload_config(
+    daemon: &Daemon,
+    args: &RunArgs,
+    running: &mut Config,
+    manager: &mut ServiceManager,
+    status: &mut StatusLine,
+) {
+    manager.reloading();
+    let new = match effective_config(args) {
+        Ok(new) => new,
+        Err(e) => {
+            tracing::error!(
+                "configuration reload refused, the running configuration stays: {}",
+                crate::render::error_chain(&e)
+            );
+            manager.ready(&format!(
+                "reload refused (see the log); {}",
+                status.line(&daemon.snapshot())
+            ));
+            return;
+        }
+    };
+    let plan = reload::plan(running, &new);
+    for key in &plan.needs_restart {
+        tracing::warn!(
+            "configuration reload: `{key}` changed, which takes effect only at the next restart \
+             (systemctl restart rackwatch); the running value stays until then"
+        );
+    }
+    if let Some(level) = &plan.log_level {
+        apply_log_level(level);
+        running.log_level = level.clone();
+    }
+    if let Some(rules) = &plan.rules {
+        if daemon.set_rules(rules.clone()) {
+            running.rules = rules.clone();
         }
     }
-    if finite_run {
-        let mut problems = source_problems(&summary.snapshot.sources, &finite);
-        problems.extend(sink_problems(&summary.snapshot.sinks));
-        if !problems.is_empty() {
-            anyhow::bail!("{}", problems.join("; "));
+    let file = new.file.as_deref().map_or_else(
+        || "the built-in defaults".to_string(),
+        |p| p.display().to_string(),
+    );
+    let outcome = if plan.changes_nothing_live() {
+        "nothing that applies live changed"
+    } else {
+        "rules and log level as the file says"
+    };
+    tracing::info!("configuration reloaded from {file}: {outcome}");
+    manager.ready(&status.line(&daemon.snapshot()));
+}
+
+/// The configuration's `log.level`, unless `--log` or `$RUST_LOG` pinned the filter.
+fn apply_log_level(level: &str) {
+    match logging::set_config_level(level) {
+        Ok(LevelChange::Applied | LevelChange::NoLogger) => {}
+        Ok(LevelChange::Pinned) => {
+            tracing::debug!("log.level `{level}` not applied: --log or RUST_LOG names the filter")
         }
+        Err(e) => tracing::error!("{e}"),
     }
-    Ok(())
 }
 
 /// Files, captures and standard input: read once, as opposed to devices and sockets.

@@ -24,6 +24,8 @@ pub(super) struct RawConfig {
     pub local: RawLocal,
     #[serde(default)]
     pub http: RawHttp,
+    #[serde(default)]
+    pub log: RawLog,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Spanned<RuleOverride>>,
 }
@@ -70,4 +72,11 @@ pub(super) struct RawLocal {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
     pub listen: Option<String>,
+}
+
+/// `[log]`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLog {
+    pub level: Option<Spanned<String>>,
 }

@@ -6,7 +6,7 @@
 //! configuration; the only keys left out are those whose absence is itself the meaning
 //! (`rules.node`: every node; `rules.rule`, `rules.anomaly`: the node's own).
 
-use super::file::{RawConfig, RawHttp, RawIngest, RawLocal, RawSource, RawStore};
+use super::file::{RawConfig, RawHttp, RawIngest, RawLocal, RawLog, RawSource, RawStore};
 use super::units::{format_duration, format_size};
 use super::Config;
 use crate::source::{Parity, SerialSettings, SourceKind, SourceSpec};
@@ -66,6 +66,9 @@ impl Config {
             },
             http: RawHttp {
                 listen: Some(self.listen.clone().unwrap_or_else(|| OFF.into())),
+            },
+            log: RawLog {
+                level: Some(unspanned(self.log_level.clone())),
             },
             rules: self
                 .rules

@@ -181,3 +181,20 @@ fn show_writes_every_key_with_its_default() {
     assert_eq!(value["ingest"]["max_nodes"].as_integer(), Some(1024));
     assert_eq!(value["http"]["listen"].as_str(), Some("127.0.0.1:9187"));
 }
+
+#[test]
+fn the_log_level_is_a_checked_filter_and_a_bad_one_is_located() {
+    let c = parse("[log]\nlevel = \"info,rackwatch::source=debug\"\n").unwrap();
+    assert_eq!(c.log_level, "info,rackwatch::source=debug");
+    assert_eq!(Config::defaults().log_level, DEFAULT_LOG_LEVEL);
+    for bad in ["verbose", "loud=", "info,rackwatch=loud", "=debug", ""] {
+        let e = parse(&format!("[log]\nlevel = \"{bad}\"\n")).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "rackwatch.toml:2:9: log.level: `{bad}` is not a log filter"
+            )),
+            "{e}"
+        );
+        assert!(e.contains("off, error, warn, info, debug, trace"), "{e}");
+    }
+}

@@ -9,21 +9,27 @@
 //!   the channel is bounded, so a slow store applies backpressure instead of growing memory).
 //! - On stop (Ctrl-C, SIGTERM, `--for`, or every finite source done) everything received is
 //!   delivered before the thread ends.
+//! - A running daemon changes only what [`Daemon::set_rules`] hands its pipeline; everything else
+//!   in its configuration is fixed until a restart ([`reload`] says which is which).
 
 mod http;
 pub mod pipeline;
+pub mod reload;
+pub mod service;
 
 use crate::capture::CaptureWriter;
 use crate::config::Config;
 use crate::ingest::Ingest;
+use crate::rules::HostRules;
 use crate::sink::{History, JsonLines, Sink, SnapshotPublisher};
 use crate::source::{self, Backoff, SourceMsg};
 use crate::state::Snapshot;
 use anyhow::Context;
-use pipeline::Pipeline;
+use pipeline::{Control, Pipeline};
+use service::Progress;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{channel, sync_channel, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -58,6 +64,8 @@ pub struct Daemon {
     http: Option<http::HttpServer>,
     /// The state endpoint's address, when it listens.
     pub listening: Option<std::net::SocketAddr>,
+    progress: Arc<Progress>,
+    control: Sender<Control>,
 }
 
 /// A file name for a source's capture.
@@ -103,7 +111,10 @@ impl Daemon {
             source::spawn(i, spec, tx.clone(), Arc::clone(&stop), Backoff::default())?;
         }
         drop(tx);
-        let pipeline = Pipeline::new(ingest, config.sources.clone(), recorders, sinks);
+        let progress = Progress::new();
+        let (control, control_rx) = channel();
+        let pipeline = Pipeline::new(ingest, config.sources.clone(), recorders, sinks)
+            .supervised(Arc::clone(&progress), control_rx);
         let thread_stop = Arc::clone(&stop);
         let run_for = options.run_for;
         let ingest_thread = std::thread::Builder::new().name("ingest".into()).spawn(
@@ -125,7 +136,20 @@ impl Daemon {
             ingest: Some(ingest_thread),
             http,
             listening,
+            progress,
+            control,
         })
+    }
+
+    /// When the ingest loop last turned, for the service watchdog.
+    pub fn progress(&self) -> Arc<Progress> {
+        Arc::clone(&self.progress)
+    }
+
+    /// Judge by `rules` from the next turn of the ingest loop on (a configuration reload). False
+    /// when the ingest thread has already ended.
+    pub fn set_rules(&self, rules: HostRules) -> bool {
+        self.control.send(Control::Rules(rules)).is_ok()
     }
 
     /// The latest snapshot.

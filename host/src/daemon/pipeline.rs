@@ -6,15 +6,22 @@
 //! - One thread owns the pipeline: no locks on the hot path.
 //! - With only finite sources (captures, files), time is the data's own: liveness and missing-data
 //!   checks run at the recorded times, so re-ingesting a capture writes the same rows.
+//! - The loop turns at least every [`WAIT`] while it is healthy, and marks each turn in its
+//!   [`Progress`]: the service watchdog pings only while it moves.
+//! - A [`Control`] message (a configuration reload) is applied between two source messages, never
+//!   in the middle of one.
 //! - Events reach the sinks in batches, at least every [`FLUSH_EVERY`] or [`FLUSH_EVENTS`] events,
 //!   and once more at the end: everything received before the stop is delivered.
 
+use super::service::Progress;
 use crate::capture::CaptureWriter;
 use crate::ingest::{Event, Ingest};
+use crate::rules::HostRules;
 use crate::sink::{Batch, Sink, SinkStatus};
 use crate::source::{self, SourceKind, SourceMsg, SourceSpec};
 use crate::state::{Snapshot, SourceView};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often events go to the sinks at the latest.
@@ -36,6 +43,13 @@ fn is_live(kind: &SourceKind) -> bool {
         kind,
         SourceKind::Capture(_) | SourceKind::Raw(_) | SourceKind::Stdin
     )
+}
+
+/// What the daemon asks of a running pipeline, besides the sources' messages.
+#[derive(Debug, Clone)]
+pub enum Control {
+    /// Judge by these rules from now on (a configuration reload).
+    Rules(HostRules),
 }
 
 /// Whether the loop goes on after a message.
@@ -66,6 +80,10 @@ pub struct Pipeline {
     last_flush: Instant,
     last_tick: Instant,
     last_maintain: Instant,
+    /// Marked at every turn of the loop, for the service watchdog.
+    progress: Option<Arc<Progress>>,
+    /// Reloads from the daemon.
+    control: Option<Receiver<Control>>,
 }
 
 impl Pipeline {
@@ -101,7 +119,17 @@ impl Pipeline {
             last_flush: now,
             last_tick: now,
             last_maintain: now,
+            progress: None,
+            control: None,
         }
+    }
+
+    /// The same pipeline, marking `progress` at every turn and taking [`Control`] messages from
+    /// `control`.
+    pub fn supervised(mut self, progress: Arc<Progress>, control: Receiver<Control>) -> Pipeline {
+        self.progress = Some(progress);
+        self.control = Some(control);
+        self
     }
 
     /// Reads messages until every source is done, the channel closes or `stop` says so, then
@@ -112,6 +140,8 @@ impl Pipeline {
         stop: impl Fn() -> bool,
     ) -> anyhow::Result<(Snapshot, u64)> {
         while !stop() {
+            self.mark_progress();
+            self.process_controls();
             let flow = match rx.recv_timeout(WAIT) {
                 Ok(msg) => self.handle(msg)?,
                 Err(RecvTimeoutError::Timeout) => Flow::Continue,
@@ -139,6 +169,35 @@ impl Pipeline {
             SourceMsg::Finished { source } => return Ok(self.process_finished(source)),
         }
         Ok(Flow::Continue)
+    }
+
+    fn mark_progress(&self) {
+        if let Some(progress) = &self.progress {
+            progress.mark();
+        }
+    }
+
+    /// Every control message waiting, in order.
+    fn process_controls(&mut self) {
+        let Some(control) = &self.control else {
+            return;
+        };
+        let pending: Vec<Control> = control.try_iter().collect();
+        for message in pending {
+            match message {
+                Control::Rules(rules) => self.process_rules(rules),
+            }
+        }
+    }
+
+    fn process_rules(&mut self, rules: HostRules) {
+        let overrides = rules.overrides().len();
+        let changed = self.ingest.set_rules(rules, &mut self.events);
+        tracing::info!(
+            overrides,
+            changed,
+            "rules reloaded: {overrides} overrides, {changed} running metrics re-specified"
+        );
     }
 
     fn process_bytes(&mut self, source: usize, wall_ms: u64, bytes: &[u8]) -> anyhow::Result<()> {

@@ -119,7 +119,13 @@ fn count_sequence(
         }
         SeqVerdict::Gap { lost } => {
             node.counters.lost += u64::from(lost);
-            tracing::warn!(node = node.id, lost, "frames lost");
+            tracing::warn!(
+                node = node.id,
+                boot = header.boot_id,
+                seq = header.seq,
+                lost,
+                "frames lost"
+            );
             out.push(Event::NodeEvent {
                 node: node.id,
                 boot: header.boot_id,
@@ -134,6 +140,7 @@ fn count_sequence(
         SeqVerdict::Restart { from_seq, epoch } => {
             tracing::warn!(
                 node = node.id,
+                boot = header.boot_id,
                 from_seq,
                 to_seq = header.seq,
                 "sequence restarted"

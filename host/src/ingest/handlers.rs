@@ -64,17 +64,21 @@ pub fn process_hello(cx: FrameContext<'_>, hello: Hello) {
 /// host's overrides applied).
 pub fn process_metric(cx: FrameContext<'_>, rules: &HostRules, spec: MetricSpec) {
     let node = cx.node;
-    let spec = rules.apply(node.id, spec);
+    let base = spec;
+    let spec = rules.apply(node.id, base.clone());
     let id = spec.id;
     match node.metrics.get_mut(id) {
-        Some(state) if state.spec == spec => return,
-        Some(state) => state.respecify(spec.clone()),
+        Some(state) if state.spec == spec => {
+            state.base = base;
+            return;
+        }
+        Some(state) => {
+            state.respecify(spec.clone());
+            state.base = base;
+        }
         None => {
-            if node
-                .metrics
-                .insert(id, MetricState::new(spec.clone(), 0))
-                .is_none()
-            {
+            let state = MetricState::new(spec.clone(), 0).based_on(base);
+            if node.metrics.insert(id, state).is_none() {
                 return;
             }
         }

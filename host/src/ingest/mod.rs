@@ -70,6 +70,31 @@ impl Ingest {
         }
     }
 
+    /// Judges by `rules` from now on (a configuration reload): every running metric whose spec
+    /// they change is re-specified (a fresh monitor from its latest reading on, as when a node
+    /// resends a changed Metric frame) and announced by an [`Event::Metric`]. Returns how many
+    /// metrics changed.
+    pub fn set_rules(&mut self, rules: HostRules, out: &mut Vec<Event>) -> usize {
+        let mut changed = 0;
+        for node in self.nodes.iter_mut() {
+            let boot = node.boot.as_ref().map_or(0, |b| b.id);
+            for (_, state) in node.metrics.iter_mut() {
+                let spec = rules.apply(node.id, state.base.clone());
+                if spec != state.spec {
+                    state.respecify(spec.clone());
+                    out.push(Event::Metric {
+                        node: node.id,
+                        boot,
+                        spec: Box::new(spec),
+                    });
+                    changed += 1;
+                }
+            }
+        }
+        self.rules = rules;
+        changed
+    }
+
     /// A boot an earlier run anchored: its readings keep the same wall times now.
     pub fn remember_boot(&mut self, node: u16, boot: u32, boot_wall_ms: u64) {
         self.known_anchors.insert((node, boot), boot_wall_ms);
@@ -189,5 +214,69 @@ impl Ingest {
             self.settings.check_liveness(node, wall_ms, out);
             monitors::poll(node, wall_ms, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleOverride;
+    use rackwatch_core::alert::Rule;
+    use rackwatch_core::anomaly::AnomalyConfig;
+    use rackwatch_core::monitor::MetricSpec;
+    use rackwatch_core::wire::Header;
+
+    fn inlet_override(warning: f32) -> HostRules {
+        HostRules::new(vec![RuleOverride {
+            node: None,
+            metric: "inlet_temperature".into(),
+            rule: Some(Rule::above(warning, warning + 5.0)),
+            anomaly: None,
+        }])
+    }
+
+    fn rule_of(ingest: &Ingest) -> Rule {
+        ingest.nodes()[&1].metrics.get(0).unwrap().spec.rule
+    }
+
+    #[test]
+    fn new_rules_respecify_running_metrics_and_removing_an_override_restores_the_nodes_rule() {
+        let mut ingest = Ingest::new(inlet_override(20.0), IngestSettings::default());
+        let own = MetricSpec::new(
+            0,
+            "inlet_temperature",
+            "degC",
+            Rule::above(30.0, 35.0),
+            AnomalyConfig::DEFAULT,
+        )
+        .unwrap();
+        let frame = Frame {
+            header: Header {
+                node_id: 1,
+                boot_id: 7,
+                seq: 0,
+            },
+            body: Body::Metric(own),
+        };
+        let mut out = Vec::new();
+        ingest.frame(1_000, frame, &mut out);
+        assert_eq!(rule_of(&ingest), Rule::above(20.0, 25.0));
+
+        out.clear();
+        assert_eq!(ingest.set_rules(inlet_override(40.0), &mut out), 1);
+        assert_eq!(rule_of(&ingest), Rule::above(40.0, 45.0));
+        assert!(
+            matches!(&out[..], [Event::Metric { node: 1, boot: 7, spec }] if spec.rule == Rule::above(40.0, 45.0))
+        );
+
+        out.clear();
+        assert_eq!(ingest.set_rules(inlet_override(40.0), &mut out), 0);
+        assert!(out.is_empty(), "unchanged rules re-specify nothing");
+        assert_eq!(ingest.set_rules(HostRules::default(), &mut out), 1);
+        assert_eq!(
+            rule_of(&ingest),
+            Rule::above(30.0, 35.0),
+            "the node's own rule"
+        );
     }
 }

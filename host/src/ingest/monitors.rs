@@ -36,7 +36,8 @@ pub fn metric_for<'a>(
             .hello
             .as_ref()
             .and_then(|h| h.metrics.iter().find(|d| d.id == metric));
-        let spec = rules.spec_for(node.id, metric, None, announced);
+        let base = HostRules::base_spec(metric, announced);
+        let spec = rules.apply(node.id, base.clone());
         if announced.is_some() {
             out.push(Event::Metric {
                 node: node.id,
@@ -44,7 +45,8 @@ pub fn metric_for<'a>(
                 spec: Box::new(spec.clone()),
             });
         }
-        return node.metrics.insert(metric, MetricState::new(spec, t_ms));
+        let state = MetricState::new(spec, t_ms).based_on(base);
+        return node.metrics.insert(metric, state);
     }
     node.metrics.get_mut(metric)
 }
@@ -70,7 +72,18 @@ pub fn observe(
         }
         Err(error) => {
             node.counters.rejected_readings += 1;
-            tracing::debug!(node = id, metric, "reading refused: {error}");
+            // A node error, so a warning; at the 1st, 2nd, 4th, 8th ... refusal of the node, so a
+            // node whose clock runs backwards cannot flood the log (the counter has every one).
+            let refused = node.counters.rejected_readings;
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    node = id,
+                    boot,
+                    metric,
+                    refused,
+                    "reading refused ({refused} so far from this node): {error}"
+                );
+            }
         }
     }
 }

@@ -77,8 +77,12 @@ pub struct LastReading {
 /// Everything the host keeps for one metric of a node.
 #[derive(Debug)]
 pub struct MetricState {
-    /// From the node's Metric frame, or the host's rules for a metric the node did not describe.
+    /// The spec judged by: `base` with the host's override applied.
     pub spec: MetricSpec,
+    /// The spec before the host's overrides: from the node's Metric frame, its Hello, or the
+    /// host's default for a metric the node did not describe. Kept so that a configuration reload
+    /// can apply changed overrides (or drop removed ones) to a running metric.
+    pub base: MetricSpec,
     /// The host's monitor, judging the node's readings with `spec` (boxed: 1.3 KiB).
     pub monitor: Box<Monitor<HOST_WINDOW>>,
     /// The latest reading.
@@ -92,10 +96,17 @@ impl MetricState {
     pub fn new(spec: MetricSpec, start_ms: u64) -> MetricState {
         MetricState {
             monitor: Box::new(Monitor::for_spec(&spec, start_ms)),
+            base: spec.clone(),
             spec,
             last: None,
             node_level: None,
         }
+    }
+
+    /// The same metric, remembering `base` as the spec before the host's overrides.
+    pub fn based_on(mut self, base: MetricSpec) -> MetricState {
+        self.base = base;
+        self
     }
 
     /// Judges the metric by another spec from now on: a fresh monitor, started at the latest

@@ -108,7 +108,17 @@ impl History {
         let excess = self.pending.len().saturating_sub(PENDING_LIMIT);
         if excess > 0 {
             self.pending.drain(..excess);
+            let before = self.dropped;
             self.dropped += excess as u64;
+            // Logged when the total passes a power of two: every loss is told, on a log scale.
+            if before.leading_zeros() != self.dropped.leading_zeros() {
+                tracing::warn!(
+                    dropped = self.dropped,
+                    "history is still failing: {} events dropped so far (the oldest held beyond \
+                     {PENDING_LIMIT})",
+                    self.dropped
+                );
+            }
         }
     }
 
