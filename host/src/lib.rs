@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod line_out;
 pub mod local;
 pub mod names;
+pub mod node_log;
 pub mod render;
 pub mod rules;
 pub mod sim;
