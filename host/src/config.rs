@@ -20,9 +20,10 @@ pub use units::{format_duration, format_size, parse_duration, parse_size};
 
 use crate::ingest::IngestSettings;
 use crate::local::LocalSettings;
+use crate::node_log::ElfSettings;
 use crate::rules::{HostRules, RuleOverride};
 use crate::source::{SourceKind, SourceSpec};
-use file::{RawConfig, RawIngest, RawLocal, RawSource, RawStore};
+use file::{RawConfig, RawIngest, RawLocal, RawLogs, RawSource, RawStore};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
@@ -71,6 +72,8 @@ pub struct Config {
     pub listen: Option<String>,
     /// The host's rules.
     pub rules: HostRules,
+    /// The firmware ELFs node logs decode with.
+    pub logs: ElfSettings,
 }
 
 /// The directory rackwatch keeps its data in: `$RACKWATCH_DATA_DIR`, else
@@ -217,6 +220,7 @@ impl Config {
             }],
             listen: Some("127.0.0.1:9187".into()),
             rules: HostRules::default(),
+            logs: ElfSettings::default(),
         }
     }
 
@@ -251,6 +255,7 @@ impl Config {
             None => {}
         }
         config.rules = rules(raw.rules, &at)?;
+        config.logs = logs(&raw.logs, &at)?;
         Ok(config)
     }
 
@@ -309,6 +314,7 @@ impl PartialEq for Config {
             sources,
             listen,
             rules,
+            logs,
         } = self;
         let IngestSettings {
             missed_heartbeats,
@@ -325,6 +331,7 @@ impl PartialEq for Config {
             && *sources == other.sources
             && *listen == other.listen
             && *rules == other.rules
+            && *logs == other.logs
     }
 }
 
@@ -404,4 +411,44 @@ fn rules(raw: Vec<Spanned<RuleOverride>>, at: &Locator) -> Result<HostRules, Con
     Ok(HostRules::new(
         raw.into_iter().map(Spanned::into_inner).collect(),
     ))
+}
+
+/// `[logs]`: paths must not be empty and a firmware version is named once.
+fn logs(raw: &RawLogs, at: &Locator) -> Result<ElfSettings, ConfigError> {
+    let path = |p: &Spanned<std::path::PathBuf>, key: &str| {
+        if p.get_ref().as_os_str().is_empty() {
+            Err(at.error(
+                p.span().start,
+                format!("{key}: the path is empty; name the firmware's ELF file"),
+            ))
+        } else {
+            Ok(p.get_ref().clone())
+        }
+    };
+    let mut settings = ElfSettings {
+        elf: raw.elf.as_ref().map(|p| path(p, "logs.elf")).transpose()?,
+        firmware: Vec::new(),
+    };
+    for (i, f) in raw.firmware.iter().enumerate() {
+        let f = f.get_ref();
+        let version = f.version.get_ref().trim();
+        if version.is_empty() {
+            return Err(at.error(
+                f.version.span().start,
+                format!(
+                    "logs.firmware[{i}].version: empty; give the version the node's Hello \
+                     announces (`firmware` in /state; `rackwatch logs` names it)"
+                ),
+            ));
+        }
+        if settings.firmware.iter().any(|(v, _)| v == version) {
+            return Err(at.error(
+                f.version.span().start,
+                format!("logs.firmware[{i}].version: `{version}` is named twice; keep one"),
+            ));
+        }
+        let elf = path(&f.elf, &format!("logs.firmware[{i}].elf"))?;
+        settings.firmware.push((version.to_string(), elf));
+    }
+    Ok(settings)
 }

@@ -351,6 +351,104 @@ impl LogStream {
     }
 }
 
+/// Which ELF decodes which node's logs: `[logs]` in the configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ElfSettings {
+    /// `logs.elf`: the ELF for a boot whose firmware version has none of its own.
+    pub elf: Option<PathBuf>,
+    /// `[[logs.firmware]]`: an ELF per firmware version (as the node's Hello announces it).
+    pub firmware: Vec<(String, PathBuf)>,
+}
+
+/// The ELFs in use, each read once: `--elf` first, then the boot's firmware version's, then
+/// `logs.elf`.
+pub struct Elves {
+    command_line: Option<PathBuf>,
+    settings: ElfSettings,
+    /// Where the settings came from, for errors.
+    config_file: Option<PathBuf>,
+    loaded: Vec<(PathBuf, Arc<Firmware>)>,
+}
+
+impl Elves {
+    /// The ELFs of `settings` (from `config_file`), overridden by `command_line` (`--elf`).
+    pub fn new(
+        command_line: Option<PathBuf>,
+        settings: ElfSettings,
+        config_file: Option<PathBuf>,
+    ) -> Elves {
+        Elves {
+            command_line,
+            settings,
+            config_file,
+            loaded: Vec::new(),
+        }
+    }
+
+    /// Whether any ELF is named at all.
+    pub fn any(&self) -> bool {
+        self.command_line.is_some()
+            || self.settings.elf.is_some()
+            || !self.settings.firmware.is_empty()
+    }
+
+    /// The firmware to decode a boot running `version` with, or `None` when no ELF is named for
+    /// it. An ELF named but unusable is an error saying which setting named it.
+    pub fn for_version(&mut self, version: Option<&str>) -> anyhow::Result<Option<Arc<Firmware>>> {
+        let (path, named_by) = match self.choose(version) {
+            Some(choice) => choice,
+            None => return Ok(None),
+        };
+        if let Some((_, firmware)) = self.loaded.iter().find(|(p, _)| *p == path) {
+            return Ok(Some(Arc::clone(firmware)));
+        }
+        let firmware = Arc::new(
+            Firmware::load(&path).map_err(|e| anyhow::anyhow!("{e} (named by {named_by})"))?,
+        );
+        self.loaded.push((path, Arc::clone(&firmware)));
+        Ok(Some(firmware))
+    }
+
+    /// The path for `version` and what named it.
+    fn choose(&self, version: Option<&str>) -> Option<(PathBuf, String)> {
+        let file = self.config_file.as_ref().map_or_else(
+            || "the configuration".to_string(),
+            |f| f.display().to_string(),
+        );
+        if let Some(path) = &self.command_line {
+            return Some((path.clone(), "--elf".into()));
+        }
+        if let Some((v, path)) =
+            version.and_then(|v| self.settings.firmware.iter().find(|(known, _)| known == v))
+        {
+            return Some((
+                path.clone(),
+                format!("logs.firmware version `{v}` in {file}"),
+            ));
+        }
+        let path = self.settings.elf.as_ref()?;
+        Some((path.clone(), format!("logs.elf in {file}")))
+    }
+}
+
+/// `text` safe to print on a terminal or in a log line: a node's strings are untrusted, so
+/// control characters (escape sequences, newlines that would forge a line) are shown escaped.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// Lower-case hex of `bytes`, for raw frames.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

@@ -26,6 +26,8 @@ pub(super) struct RawConfig {
     pub http: RawHttp,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Spanned<RuleOverride>>,
+    #[serde(default)]
+    pub logs: RawLogs,
 }
 
 /// `[store]`.
@@ -70,4 +72,21 @@ pub(super) struct RawLocal {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
     pub listen: Option<String>,
+}
+
+/// `[logs]`: the firmware ELFs node logs decode with.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLogs {
+    pub elf: Option<Spanned<PathBuf>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub firmware: Vec<Spanned<RawFirmwareElf>>,
+}
+
+/// One `[[logs.firmware]]`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFirmwareElf {
+    pub version: Spanned<String>,
+    pub elf: Spanned<PathBuf>,
 }

@@ -6,7 +6,9 @@
 //! configuration; the only keys left out are those whose absence is itself the meaning
 //! (`rules.node`: every node; `rules.rule`, `rules.anomaly`: the node's own).
 
-use super::file::{RawConfig, RawHttp, RawIngest, RawLocal, RawSource, RawStore};
+use super::file::{
+    RawConfig, RawFirmwareElf, RawHttp, RawIngest, RawLocal, RawLogs, RawSource, RawStore,
+};
 use super::units::{format_duration, format_size};
 use super::Config;
 use crate::source::{Parity, SerialSettings, SourceKind, SourceSpec};
@@ -74,6 +76,20 @@ impl Config {
                 .cloned()
                 .map(unspanned)
                 .collect(),
+            logs: RawLogs {
+                elf: self.logs.elf.clone().map(unspanned),
+                firmware: self
+                    .logs
+                    .firmware
+                    .iter()
+                    .map(|(version, elf)| {
+                        unspanned(RawFirmwareElf {
+                            version: unspanned(version.clone()),
+                            elf: unspanned(elf.clone()),
+                        })
+                    })
+                    .collect(),
+            },
         }
     }
 }

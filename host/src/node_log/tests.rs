@@ -279,3 +279,12 @@ fn an_elf_that_cannot_decode_says_which_file_and_what_to_do() {
 fn hex_is_lower_case_two_digits_a_byte() {
     assert_eq!(hex(&[0x00, 0x0a, 0xff]), "000aff");
 }
+
+#[test]
+fn control_characters_from_a_node_are_printed_escaped() {
+    assert_eq!(printable("plain text"), "plain text");
+    assert_eq!(
+        printable("x\n2026 node 9 forged\u{1b}[2J"),
+        "x\\n2026 node 9 forged\\u{1b}[2J"
+    );
+}
