@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// Also record each source's raw bytes into DIR/<source>.rwcap (replay with `rackwatch replay`).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
+    /// Decode the nodes' defmt logs with this firmware ELF into the daemon's log [default: `[logs]`
+    /// in the configuration].
+    #[arg(long, value_name = "FILE")]
+    pub elf: Option<PathBuf>,
 }
 
 /// Runs the daemon until it is stopped or its sources end; prints a summary on standard error.
@@ -81,6 +85,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             run_for: args.run_for,
             print_events: args.events,
             record_dir: args.record.clone(),
+            node_logs: true,
+            elf: args.elf.clone(),
         },
     )?;
     if let Some(addr) = daemon.listening {
