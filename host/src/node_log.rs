@@ -392,6 +392,22 @@ impl Elves {
             || !self.settings.firmware.is_empty()
     }
 
+    /// Reads every ELF named, so that a wrong path is an error now rather than when a node of
+    /// that version first logs.
+    pub fn load_all(&mut self) -> anyhow::Result<()> {
+        self.for_version(None)?;
+        let versions: Vec<String> = self
+            .settings
+            .firmware
+            .iter()
+            .map(|(v, _)| v.clone())
+            .collect();
+        for version in versions {
+            self.for_version(Some(&version))?;
+        }
+        Ok(())
+    }
+
     /// The firmware to decode a boot running `version` with, or `None` when no ELF is named for
     /// it. An ELF named but unusable is an error saying which setting named it.
     pub fn for_version(&mut self, version: Option<&str>) -> anyhow::Result<Option<Arc<Firmware>>> {

@@ -181,3 +181,57 @@ fn show_writes_every_key_with_its_default() {
     assert_eq!(value["ingest"]["max_nodes"].as_integer(), Some(1024));
     assert_eq!(value["http"]["listen"].as_str(), Some("127.0.0.1:9187"));
 }
+
+#[test]
+fn logs_name_an_elf_per_firmware_version_and_errors_point_at_the_entry() {
+    let c = parse(
+        r#"
+[logs]
+elf = "/fw/any.elf"
+
+[[logs.firmware]]
+version = "0.1.0"
+elf = "/fw/a.elf"
+
+[[logs.firmware]]
+version = "0.2.0"
+elf = "/fw/b.elf"
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.logs.elf, Some(PathBuf::from("/fw/any.elf")));
+    assert_eq!(
+        c.logs.firmware,
+        [
+            ("0.1.0".to_string(), PathBuf::from("/fw/a.elf")),
+            ("0.2.0".to_string(), PathBuf::from("/fw/b.elf"))
+        ]
+    );
+    assert_eq!(round_trip(&c), as_if_from(c, "shown.toml"));
+
+    let twice = "[[logs.firmware]]\nversion = \"1\"\nelf = \"a\"\n\
+                 [[logs.firmware]]\nversion = \"1\"\nelf = \"b\"\n";
+    assert_eq!(
+        parse(twice).unwrap_err(),
+        "rackwatch.toml:5:11: logs.firmware[1].version: `1` is named twice; keep one"
+    );
+    let empty = "[logs]\nelf = \"\"\n";
+    assert_eq!(
+        parse(empty).unwrap_err(),
+        "rackwatch.toml:2:7: logs.elf: the path is empty; name the firmware's ELF file"
+    );
+    let no_version = "[[logs.firmware]]\nversion = \" \"\nelf = \"a\"\n";
+    assert!(
+        parse(no_version)
+            .unwrap_err()
+            .starts_with("rackwatch.toml:2:11: logs.firmware[0].version: empty;"),
+        "{}",
+        parse(no_version).unwrap_err()
+    );
+    let unknown = "[logs]\nelfs = \"a\"\n";
+    let err = parse(unknown).unwrap_err();
+    assert!(
+        err.starts_with("rackwatch.toml:2:1: logs.elfs: unknown field"),
+        "{err}"
+    );
+}

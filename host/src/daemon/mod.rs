@@ -190,14 +190,14 @@ fn open_history(config: &Config, ingest: &mut Ingest) -> anyhow::Result<Box<dyn 
     Ok(Box::new(history))
 }
 
-/// Node logs into the daemon's log, when an ELF is named (`--elf` or `[logs]`). The ELFs named for
-/// every boot (`--elf`, `logs.elf`) are read now, so a wrong path stops the start with its error.
+/// Node logs into the daemon's log, when an ELF is named (`--elf` or `[logs]`). Every ELF named is
+/// read now, so a wrong path stops the start with its error.
 fn node_logs(config: &Config, elf: Option<PathBuf>) -> anyhow::Result<Option<Box<dyn Sink>>> {
     let mut elves = Elves::new(elf, config.logs.clone(), config.file.clone());
     if !elves.any() {
         return Ok(None);
     }
-    elves.for_version(None)?;
+    elves.load_all()?;
     Ok(Some(Box::new(NodeLogs::new(elves))))
 }
 
