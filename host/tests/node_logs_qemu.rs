@@ -295,3 +295,60 @@ fn a_wrong_elf_is_an_error_naming_the_file() {
 fn rackwatch_store_once(db: &Path) {
     rackwatch::store::Store::open(db).unwrap();
 }
+
+/// The image's real table against its own stream damaged every way one byte can be: each byte
+/// flipped, each prefix cut off. Nothing panics, every frame comes back (decoded or raw, within the
+/// bound), and the frames after the damage still decode as before.
+#[test]
+fn the_real_stream_damaged_anywhere_decodes_the_rest_and_keeps_the_damage_raw() {
+    let Some(run) = run() else { return };
+    let firmware = Arc::new(Firmware::load(&run.elf).unwrap_or_else(|e| panic!("{e}")));
+    let stream = run.log_bytes();
+    let clean = texts(&decode(&run.elf, &stream));
+    let last = clean.last().unwrap().clone();
+    let decode_with = |bytes: &[u8]| {
+        let mut s = LogStream::new(Arc::clone(&firmware));
+        let mut lines = Vec::new();
+        s.feed(bytes, |l| lines.push(l));
+        lines.extend(s.finish());
+        lines
+    };
+    let mut raw = 0;
+    for at in 0..stream.len() {
+        for damaged in [
+            {
+                let mut d = stream.clone();
+                d[at] ^= 0x5a;
+                d
+            },
+            stream[..at].to_vec(),
+        ] {
+            let lines = decode_with(&damaged);
+            for line in &lines {
+                if let NodeLine::Raw { bytes, .. } = line {
+                    assert!(bytes.len() <= rackwatch::node_log::MAX_FRAME_BYTES);
+                    raw += 1;
+                }
+            }
+            // The damage costs at most the frames it touches: the last line survives a flip
+            // anywhere before its own frame.
+            let last_frame_start = stream[..stream.len() - 1]
+                .iter()
+                .rposition(|&b| b == 0)
+                .unwrap();
+            if damaged.len() == stream.len() && at < last_frame_start {
+                let got = match lines.last() {
+                    Some(NodeLine::Text { severity, text }) => {
+                        format!("{} {text}", severity.as_str())
+                    }
+                    other => panic!("flip at {at}: last line {other:?}"),
+                };
+                assert_eq!(got, last, "flip at {at}");
+            }
+        }
+    }
+    println!(
+        "{} damaged streams decoded without a panic; {raw} frames kept raw",
+        2 * stream.len()
+    );
+}
