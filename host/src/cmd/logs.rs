@@ -4,15 +4,17 @@
 //! its boot and that frame's sequence number, the level and the text. A frame that does not decode
 //! is printed as hex with the reason; a boot whose firmware has no known ELF is printed a Log frame
 //! at a time as hex, with a note on standard error saying how to name one. `--follow` polls the
-//! database for rows stored after the last one printed.
+//! database for rows after the last one printed in (arrival time, node, boot, sequence) order, so a
+//! row stored later with an earlier arrival time (a capture ingested meanwhile) is not followed;
+//! run `rackwatch logs` again to see it.
 //!
-//! Invariants: memory stays bounded however large the history (rows are read in pages of
-//! [`PAGE`], each boot's decoder holds at most one frame); text from a node is printed with its
-//! control characters escaped ([`printable`]).
+//! Invariants: memory does not grow with the rows read (they come in pages of [`PAGE`]), only with
+//! the boots met, each of whose decoders holds at most one frame; text from a node is printed with
+//! its control characters escaped ([`printable`]).
 
 use super::{ConfigArgs, StoreArgs};
 use crate::node_log::{hex, printable, Elves, LogStream, NodeLine};
-use crate::store::{LogRow, Store};
+use crate::store::{LogCursor, LogRow, Store};
 use crate::timefmt::{format_utc, parse_time};
 use clap::Args;
 use std::collections::HashMap;
@@ -70,7 +72,7 @@ pub fn run(args: &LogsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         counts: Counts::default(),
         joined: since.is_some(),
     };
-    let mut cursor = since.map(|t| store.log_cursor_before(t));
+    let mut cursor = since.map(LogCursor::before);
     loop {
         let page = store.logs_after(cursor, args.node, None, PAGE)?;
         for row in &page {

@@ -45,6 +45,19 @@ pub struct LogCursor {
     pub seq: u16,
 }
 
+impl LogCursor {
+    /// The cursor just before every Log row received at or after `since_ms`.
+    pub fn before(since_ms: u64) -> LogCursor {
+        LogCursor {
+            wall_ms: since_ms.saturating_sub(1),
+            node: u16::MAX,
+            boot: u32::MAX,
+            epoch: u32::MAX,
+            seq: u16::MAX,
+        }
+    }
+}
+
 impl LogRow {
     /// The cursor just at this row.
     pub fn cursor(&self) -> LogCursor {
@@ -106,17 +119,6 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
-    }
-
-    /// The cursor just before the first Log row received at or after `since_ms`.
-    pub fn log_cursor_before(&self, since_ms: u64) -> LogCursor {
-        LogCursor {
-            wall_ms: since_ms.saturating_sub(1),
-            node: u16::MAX,
-            boot: u32::MAX,
-            epoch: u32::MAX,
-            seq: u16::MAX,
-        }
     }
 
     /// Whether the boot has a Log row before `(epoch, seq)`: a reader starting at that row joins
