@@ -4,7 +4,7 @@
 //! came from (its `file` aside), for the defaults and for every file the parser accepts. Every key is
 //! written with its value, defaults included, so the output is also the complete effective
 //! configuration; the only keys left out are those whose absence is itself the meaning
-//! (`rules.node`: every node; `rules.rule`, `rules.anomaly`: the node's own).
+//! (`rules.node`: every node; `rules.rule`, `rules.anomaly`: the node's own; `logs.elf`: no ELF).
 
 use super::file::{
     RawConfig, RawFirmwareElf, RawHttp, RawIngest, RawLocal, RawLogs, RawSource, RawStore,

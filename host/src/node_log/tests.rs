@@ -288,3 +288,52 @@ fn control_characters_from_a_node_are_printed_escaped() {
         "x\\n2026 node 9 forged\\u{1b}[2J"
     );
 }
+
+#[test]
+fn the_elf_is_chosen_by_flag_then_firmware_version_then_default_and_errors_say_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let settings = ElfSettings {
+        elf: Some(path("default.elf")),
+        firmware: vec![
+            ("0.1.0".into(), path("v1.elf")),
+            ("0.2.0".into(), path("v2.elf")),
+        ],
+    };
+    let config = Some(PathBuf::from("/etc/rackwatch.toml"));
+    let named_by = |elves: &mut Elves, version: Option<&str>| {
+        let err = elves.for_version(version).err().expect("no such file");
+        err.to_string()
+    };
+    let mut elves = Elves::new(None, settings.clone(), config.clone());
+    let v2 = named_by(&mut elves, Some("0.2.0"));
+    assert!(v2.contains("v2.elf"), "{v2}");
+    assert!(
+        v2.contains("named by logs.firmware version `0.2.0` in /etc/rackwatch.toml"),
+        "{v2}"
+    );
+    let other = named_by(&mut elves, Some("9.9.9"));
+    assert!(other.contains("default.elf"), "{other}");
+    assert!(
+        other.contains("named by logs.elf in /etc/rackwatch.toml"),
+        "{other}"
+    );
+    assert!(named_by(&mut elves, None).contains("default.elf"));
+
+    let mut flag = Elves::new(Some(path("flag.elf")), settings.clone(), config.clone());
+    let err = named_by(&mut flag, Some("0.1.0"));
+    assert!(
+        err.contains("flag.elf") && err.contains("named by --elf"),
+        "{err}"
+    );
+
+    let only_versions = ElfSettings {
+        elf: None,
+        ..settings
+    };
+    let mut elves = Elves::new(None, only_versions, config);
+    assert!(elves.any());
+    assert!(elves.for_version(Some("9.9.9")).unwrap().is_none());
+    assert!(elves.for_version(None).unwrap().is_none());
+    assert!(!Elves::new(None, ElfSettings::default(), None).any());
+}
