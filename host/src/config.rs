@@ -20,9 +20,10 @@ pub use units::{format_duration, format_size, parse_duration, parse_size};
 
 use crate::ingest::IngestSettings;
 use crate::local::LocalSettings;
+use crate::node_log::ElfSettings;
 use crate::rules::{HostRules, RuleOverride};
 use crate::source::{SourceKind, SourceSpec};
-use file::{RawConfig, RawIngest, RawLocal, RawLog, RawSource, RawStore};
+use file::{RawConfig, RawIngest, RawLocal, RawLog, RawLogs, RawSource, RawStore};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
@@ -74,6 +75,8 @@ pub struct Config {
     /// The log filter (`info`, `debug`, `rackwatch=trace`, ...), unless `--log` or `RUST_LOG` name
     /// one.
     pub log_level: String,
+    /// The firmware ELFs node logs decode with.
+    pub node_logs: ElfSettings,
 }
 
 /// The log filter when nothing names one.
@@ -224,6 +227,7 @@ impl Config {
             listen: Some("127.0.0.1:9187".into()),
             rules: HostRules::default(),
             log_level: DEFAULT_LOG_LEVEL.into(),
+            node_logs: ElfSettings::default(),
         }
     }
 
@@ -259,6 +263,7 @@ impl Config {
         }
         config.apply_log(&raw.log, &at)?;
         config.rules = rules(raw.rules, &at)?;
+        config.node_logs = node_logs(&raw.node_logs, &at)?;
         Ok(config)
     }
 
@@ -325,6 +330,7 @@ impl PartialEq for Config {
             listen,
             rules,
             log_level,
+            node_logs,
         } = self;
         let IngestSettings {
             missed_heartbeats,
@@ -342,6 +348,7 @@ impl PartialEq for Config {
             && *listen == other.listen
             && *rules == other.rules
             && *log_level == other.log_level
+            && *node_logs == other.node_logs
     }
 }
 
@@ -456,4 +463,48 @@ fn rules(raw: Vec<Spanned<RuleOverride>>, at: &Locator) -> Result<HostRules, Con
     Ok(HostRules::new(
         raw.into_iter().map(Spanned::into_inner).collect(),
     ))
+}
+
+/// `[node_logs]`: paths must not be empty and a firmware version is named once.
+fn node_logs(raw: &RawLogs, at: &Locator) -> Result<ElfSettings, ConfigError> {
+    let path = |p: &Spanned<std::path::PathBuf>, key: &str| {
+        if p.get_ref().as_os_str().is_empty() {
+            Err(at.error(
+                p.span().start,
+                format!("{key}: the path is empty; name the firmware's ELF file"),
+            ))
+        } else {
+            Ok(p.get_ref().clone())
+        }
+    };
+    let mut settings = ElfSettings {
+        elf: raw
+            .elf
+            .as_ref()
+            .map(|p| path(p, "node_logs.elf"))
+            .transpose()?,
+        firmware: Vec::new(),
+    };
+    for (i, f) in raw.firmware.iter().enumerate() {
+        let f = f.get_ref();
+        let version = f.version.get_ref().trim();
+        if version.is_empty() {
+            return Err(at.error(
+                f.version.span().start,
+                format!(
+                    "node_logs.firmware[{i}].version: empty; give the version the node's Hello \
+                     announces (`firmware` in /state; `rackwatch logs` names it)"
+                ),
+            ));
+        }
+        if settings.firmware.iter().any(|(v, _)| v == version) {
+            return Err(at.error(
+                f.version.span().start,
+                format!("node_logs.firmware[{i}].version: `{version}` is named twice; keep one"),
+            ));
+        }
+        let elf = path(&f.elf, &format!("node_logs.firmware[{i}].elf"))?;
+        settings.firmware.push((version.to_string(), elf));
+    }
+    Ok(settings)
 }

@@ -11,6 +11,7 @@ pub mod line_out;
 pub mod local;
 pub mod logging;
 pub mod names;
+pub mod node_log;
 pub mod render;
 pub mod rules;
 pub mod sim;

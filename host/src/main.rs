@@ -36,6 +36,8 @@ enum Command {
     History(cmd::history::HistoryArgs),
     /// Stored alert transitions, or node events with --events.
     Alerts(cmd::alerts::AlertsArgs),
+    /// The nodes' defmt logs from history, decoded with the firmware ELF.
+    Logs(cmd::logs::LogsArgs),
     /// A Nagios/Icinga plugin: one status line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN.
     Check(cmd::check::CheckArgs),
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => cmd::analyze::run(args, &mut stdout),
         Command::History(args) => cmd::history::run(args, &mut stdout),
         Command::Alerts(args) => cmd::alerts::run(args, &mut stdout),
+        Command::Logs(args) => cmd::logs::run(args, &mut stdout),
         Command::Config(args) => cmd::config::run(args, &mut stdout),
         Command::Record(args) => cmd::record::run(args, &mut stdout),
         Command::Replay(args) => cmd::replay::run(args),

@@ -267,7 +267,8 @@ pub struct Heartbeat {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Log {
-    /// The defmt frames (raw encoding), at most [`MAX_LOG_BYTES`].
+    /// The next bytes of the firmware's defmt stream as its logger encodes it (rzcobs frames,
+    /// defmt's default), at most [`MAX_LOG_BYTES`]; may end inside a frame.
     pub defmt: Vec<u8, MAX_LOG_BYTES>,
 }
 

@@ -7,6 +7,7 @@ pub mod check;
 pub mod config;
 pub mod demo;
 pub mod history;
+pub mod logs;
 pub mod record;
 pub mod replay;
 pub mod run;

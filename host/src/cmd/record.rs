@@ -38,6 +38,7 @@ pub fn run(args: &RecordArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             run_for: args.run_for,
             print_events: false,
             record_dir: Some(args.out.clone()),
+            ..DaemonOptions::default()
         },
     )?;
     let stop = daemon.stop_flag();

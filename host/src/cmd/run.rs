@@ -53,6 +53,10 @@ pub struct RunArgs {
     /// Also record each source's raw bytes into DIR/<source>.rwcap (replay with `rackwatch replay`).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
+    /// Decode the nodes' defmt logs with this firmware ELF into the daemon's log [default: `[node_logs]`
+    /// in the configuration].
+    #[arg(long, value_name = "FILE")]
+    pub elf: Option<PathBuf>,
 }
 
 /// How often the supervising thread looks at signals and the service schedule: the longest a
@@ -76,6 +80,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             run_for: args.run_for,
             print_events: args.events,
             record_dir: args.record.clone(),
+            node_logs: true,
+            elf: args.elf.clone(),
         },
     )?;
     if let Some(addr) = daemon.listening {

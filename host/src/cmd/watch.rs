@@ -99,6 +99,7 @@ impl WatchArgs {
                 run_for: None,
                 print_events: false,
                 record_dir: None,
+                ..DaemonOptions::default()
             },
         )
     }

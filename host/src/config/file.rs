@@ -28,6 +28,8 @@ pub(super) struct RawConfig {
     pub log: RawLog,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Spanned<RuleOverride>>,
+    #[serde(default)]
+    pub node_logs: RawLogs,
 }
 
 /// `[store]`.
@@ -79,4 +81,21 @@ pub(super) struct RawHttp {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLog {
     pub level: Option<Spanned<String>>,
+}
+
+/// `[node_logs]`: the firmware ELFs node logs decode with.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLogs {
+    pub elf: Option<Spanned<PathBuf>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub firmware: Vec<Spanned<RawFirmwareElf>>,
+}
+
+/// One `[[node_logs.firmware]]`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFirmwareElf {
+    pub version: Spanned<String>,
+    pub elf: Spanned<PathBuf>,
 }

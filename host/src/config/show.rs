@@ -4,9 +4,11 @@
 //! came from (its `file` aside), for the defaults and for every file the parser accepts. Every key is
 //! written with its value, defaults included, so the output is also the complete effective
 //! configuration; the only keys left out are those whose absence is itself the meaning
-//! (`rules.node`: every node; `rules.rule`, `rules.anomaly`: the node's own).
+//! (`rules.node`: every node; `rules.rule`, `rules.anomaly`: the node's own; `node_logs.elf`: no ELF).
 
-use super::file::{RawConfig, RawHttp, RawIngest, RawLocal, RawLog, RawSource, RawStore};
+use super::file::{
+    RawConfig, RawFirmwareElf, RawHttp, RawIngest, RawLocal, RawLog, RawLogs, RawSource, RawStore,
+};
 use super::units::{format_duration, format_size};
 use super::Config;
 use crate::source::{Parity, SerialSettings, SourceKind, SourceSpec};
@@ -77,6 +79,20 @@ impl Config {
                 .cloned()
                 .map(unspanned)
                 .collect(),
+            node_logs: RawLogs {
+                elf: self.node_logs.elf.clone().map(unspanned),
+                firmware: self
+                    .node_logs
+                    .firmware
+                    .iter()
+                    .map(|(version, elf)| {
+                        unspanned(RawFirmwareElf {
+                            version: unspanned(version.clone()),
+                            elf: unspanned(elf.clone()),
+                        })
+                    })
+                    .collect(),
+            },
         }
     }
 }

@@ -198,3 +198,57 @@ fn the_log_level_is_a_checked_filter_and_a_bad_one_is_located() {
         assert!(e.contains("off, error, warn, info, debug, trace"), "{e}");
     }
 }
+
+#[test]
+fn logs_name_an_elf_per_firmware_version_and_errors_point_at_the_entry() {
+    let c = parse(
+        r#"
+[node_logs]
+elf = "/fw/any.elf"
+
+[[node_logs.firmware]]
+version = "0.1.0"
+elf = "/fw/a.elf"
+
+[[node_logs.firmware]]
+version = "0.2.0"
+elf = "/fw/b.elf"
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.node_logs.elf, Some(PathBuf::from("/fw/any.elf")));
+    assert_eq!(
+        c.node_logs.firmware,
+        [
+            ("0.1.0".to_string(), PathBuf::from("/fw/a.elf")),
+            ("0.2.0".to_string(), PathBuf::from("/fw/b.elf"))
+        ]
+    );
+    assert_eq!(round_trip(&c), as_if_from(c, "shown.toml"));
+
+    let twice = "[[node_logs.firmware]]\nversion = \"1\"\nelf = \"a\"\n\
+                 [[node_logs.firmware]]\nversion = \"1\"\nelf = \"b\"\n";
+    assert_eq!(
+        parse(twice).unwrap_err(),
+        "rackwatch.toml:5:11: node_logs.firmware[1].version: `1` is named twice; keep one"
+    );
+    let empty = "[node_logs]\nelf = \"\"\n";
+    assert_eq!(
+        parse(empty).unwrap_err(),
+        "rackwatch.toml:2:7: node_logs.elf: the path is empty; name the firmware's ELF file"
+    );
+    let no_version = "[[node_logs.firmware]]\nversion = \" \"\nelf = \"a\"\n";
+    assert!(
+        parse(no_version)
+            .unwrap_err()
+            .starts_with("rackwatch.toml:2:11: node_logs.firmware[0].version: empty;"),
+        "{}",
+        parse(no_version).unwrap_err()
+    );
+    let unknown = "[node_logs]\nelfs = \"a\"\n";
+    let err = parse(unknown).unwrap_err();
+    assert!(
+        err.starts_with("rackwatch.toml:2:1: node_logs.elfs: unknown field"),
+        "{err}"
+    );
+}

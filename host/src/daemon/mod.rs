@@ -20,8 +20,9 @@ pub mod service;
 use crate::capture::CaptureWriter;
 use crate::config::Config;
 use crate::ingest::Ingest;
+use crate::node_log::Elves;
 use crate::rules::HostRules;
-use crate::sink::{History, JsonLines, Sink, SnapshotPublisher};
+use crate::sink::{History, JsonLines, NodeLogs, Sink, SnapshotPublisher};
 use crate::source::{self, Backoff, SourceMsg};
 use crate::state::Snapshot;
 use anyhow::Context;
@@ -45,6 +46,10 @@ pub struct DaemonOptions {
     pub print_events: bool,
     /// Record each source's bytes into this directory as `<source>.rwcap`.
     pub record_dir: Option<PathBuf>,
+    /// Decode node logs into the daemon's log when an ELF is named (`elf` or `[node_logs]`).
+    pub node_logs: bool,
+    /// `--elf`: the firmware ELF every node's logs decode with, before the configuration's.
+    pub elf: Option<PathBuf>,
 }
 
 /// What a finished run reports.
@@ -102,6 +107,11 @@ impl Daemon {
             sinks.push(Box::new(JsonLines::new(std::io::stdout())) as Box<dyn Sink>);
         }
         sinks.push(Box::new(SnapshotPublisher::new(Arc::clone(&snapshot))));
+        if options.node_logs {
+            if let Some(node_logs) = node_logs(&config, options.elf.clone())? {
+                sinks.push(node_logs);
+            }
+        }
         let recorders = open_recorders(&config, options.record_dir.as_deref())?;
 
         let (tx, rx) = sync_channel::<SourceMsg>(1024);
@@ -202,6 +212,17 @@ fn open_history(config: &Config, ingest: &mut Ingest) -> anyhow::Result<Box<dyn 
     }
     history.maintain(source::now_ms())?;
     Ok(Box::new(history))
+}
+
+/// Node logs into the daemon's log, when an ELF is named (`--elf` or `[node_logs]`). Every ELF named is
+/// read now, so a wrong path stops the start with its error.
+fn node_logs(config: &Config, elf: Option<PathBuf>) -> anyhow::Result<Option<Box<dyn Sink>>> {
+    let mut elves = Elves::new(elf, config.node_logs.clone(), config.file.clone());
+    if !elves.any() {
+        return Ok(None);
+    }
+    elves.load_all()?;
+    Ok(Some(Box::new(NodeLogs::new(elves))))
 }
 
 /// One capture writer per source in `dir` (`<source>.rwcap`), when recording.

@@ -43,6 +43,7 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
         listen,
         rules,
         log_level,
+        node_logs,
     } = new;
     let IngestSettings {
         missed_heartbeats,
@@ -69,6 +70,7 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
     restart_if(*max_nodes != running.ingest.max_nodes, "ingest.max_nodes");
     restart_if(*sources != running.sources, "[[source]] and [local]");
     restart_if(*listen != running.listen, "http.listen");
+    restart_if(*node_logs != running.node_logs, "[node_logs]");
     ReloadPlan {
         rules: (*rules != running.rules).then(|| rules.clone()),
         log_level: (*log_level != running.log_level).then(|| log_level.clone()),

@@ -13,10 +13,12 @@
 
 mod history;
 mod json_lines;
+mod node_log;
 mod snapshot;
 
 pub use history::{History, PENDING_LIMIT};
 pub use json_lines::{to_json, JsonLines};
+pub use node_log::NodeLogs;
 pub use snapshot::SnapshotPublisher;
 
 use crate::ingest::{Event, Ingest};

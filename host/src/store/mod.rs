@@ -37,10 +37,12 @@ const TABLES: [&str; 8] = [
 /// Where the tables with a wall time start in [`TABLES`].
 const TABLES_BY_TIME: usize = 2;
 
+mod logs;
 mod migrate;
 mod query;
 mod write;
 
+pub use logs::{LogCursor, LogRow};
 pub use query::{NodeEventRow, Query, ReadingRow, TransitionRow};
 
 /// The schema version this build writes (`PRAGMA user_version`).
