@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod ingest;
 pub mod line_out;
 pub mod local;
+pub mod metrics;
 pub mod names;
 pub mod render;
 pub mod rules;
