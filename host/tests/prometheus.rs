@@ -7,7 +7,7 @@
 //! Prometheus and promtool come with Debian's `prometheus` package; without them the tests say what
 //! they skipped on one line, and under `CI=true` they fail instead.
 
-use rackwatch_tests::require::{program, Missing};
+use rackwatch_tests::require::program;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -50,8 +50,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `GET path` from `addr`: the status line, the headers (lower-cased names) and the body.
-fn get(addr: &str, path: &str) -> Option<(String, Vec<(String, String)>, String)> {
+/// An HTTP answer.
+struct Answer {
+    /// The status line.
+    status: String,
+    /// Names lower-cased.
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+/// `GET path` from `addr`.
+fn get(addr: &str, path: &str) -> Option<Answer> {
     let mut stream = std::net::TcpStream::connect(addr).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
@@ -65,7 +74,11 @@ fn get(addr: &str, path: &str) -> Option<(String, Vec<(String, String)>, String)
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    Some((status, headers, body.to_string()))
+    Some(Answer {
+        status,
+        headers,
+        body: body.to_string(),
+    })
 }
 
 /// A daemon fed by `rackwatch sim` over TCP, both on ports of their own.
@@ -109,14 +122,15 @@ impl FedDaemon {
     }
 
     /// Scrapes `/metrics` until `done` holds for its body; returns the last answer.
-    fn scrape_until(&mut self, done: impl Fn(&str) -> bool) -> (Vec<(String, String)>, String) {
+    fn scrape_until(&mut self, done: impl Fn(&str) -> bool) -> Answer {
         let give_up = Instant::now() + GIVE_UP;
         loop {
             self.daemon.assert_alive("rackwatch run");
-            if let Some((status, headers, body)) = get(&self.addr, "/metrics") {
+            if let Some(answer) = get(&self.addr, "/metrics") {
+                let (status, body) = (&answer.status, &answer.body);
                 assert!(status.contains(" 200"), "{status}: {body}");
-                if done(&body) {
-                    return (headers, body);
+                if done(body) {
+                    return answer;
                 }
                 assert!(Instant::now() < give_up, "never reached:\n{body}");
             }
@@ -169,7 +183,11 @@ fn promtool_accepts_the_live_metrics_of_a_daemon_fed_by_sim_without_a_lint() {
         Err(missing) => return missing.skip(),
     };
     let mut daemon = FedDaemon::start();
-    let (headers, text) = daemon.scrape_until(|text| {
+    let Answer {
+        headers,
+        body: text,
+        ..
+    } = daemon.scrape_until(|text| {
         !samples(text, "rackwatch_reading_celsius").is_empty()
             && !samples(text, "rackwatch_alerts").is_empty()
             && !samples(text, "rackwatch_forecast_eta_seconds").is_empty()
@@ -308,7 +326,9 @@ impl Prometheus {
         let mut last = String::new();
         loop {
             self.server.assert_alive("prometheus");
-            if let Some((_, _, body)) = get(&self.addr, &format!("/api/v1/query?query={query}")) {
+            if let Some(Answer { body, .. }) =
+                get(&self.addr, &format!("/api/v1/query?query={query}"))
+            {
                 if let Ok(answer) = serde_json::from_str::<serde_json::Value>(&body) {
                     let result = answer["data"]["result"].as_array().cloned();
                     if let Some(series) = result.filter(|r| !r.is_empty()) {
