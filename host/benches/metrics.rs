@@ -27,7 +27,7 @@ fn metric(node: u16, id: u16) -> MetricView {
         unit: units[usize::from(id) % units.len()].into(),
         value: Some(value),
         wall_ms: Some(1_764_000_000_000 + u64::from(node) * 1000),
-        level: if (node + id) % 7 == 0 {
+        level: if (node + id).is_multiple_of(7) {
             Level::Warning
         } else {
             Level::Ok
@@ -37,7 +37,7 @@ fn metric(node: u16, id: u16) -> MetricView {
         score: Some(0.125),
         anomaly: None,
         slope_per_hour: Some(0.5),
-        eta: (id % 3 == 0).then_some(EtaView {
+        eta: id.is_multiple_of(3).then_some(EtaView {
             threshold: 32.0,
             above: true,
             ms: 5_400_000,
