@@ -1,8 +1,9 @@
 //! `/metrics` as Prometheus sees it, through the real programs: a daemon fed by `rackwatch sim`
 //! over TCP, its live exposition checked by `promtool check metrics`, a real `prometheus`
 //! scraping it and answering queries for the nodes' readings and alerts, and every file in
-//! `contrib/prometheus/` checked by `promtool check config` / `check rules`. Each program runs on
-//! a loopback port of its own, never a default one.
+//! `contrib/prometheus/` checked by `promtool check config` / `check rules`, the rules' unit tests
+//! run by `promtool test rules`. Each program runs on a loopback port of its own, never a default
+//! one.
 //!
 //! Prometheus and promtool come with Debian's `prometheus` package; without them the tests say what
 //! they skipped on one line, and under `CI=true` they fail instead.
@@ -398,22 +399,26 @@ fn promtool_checks_every_prometheus_file_in_contrib() {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    assert!(files.len() >= 2, "{files:?}");
+    assert!(files.len() >= 3, "{files:?}");
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy();
-        let check = if name == "prometheus.yml" {
-            "config"
+        // The scrape configuration, the rules' unit tests (run, not only parsed), the rules.
+        let command = if name == "prometheus.yml" {
+            ["check", "config"]
+        } else if name.ends_with(".test.yml") {
+            ["test", "rules"]
         } else {
-            "rules"
+            ["check", "rules"]
         };
         let out = Command::new(&promtool_path)
-            .args(["check", check])
+            .args(command)
             .arg(file)
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "promtool check {check} {name}: {}{}",
+            "promtool {} {name}: {}{}",
+            command.join(" "),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
