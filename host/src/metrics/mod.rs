@@ -25,7 +25,8 @@ mod units;
 pub use process::ProcessStats;
 pub use units::{exposed as base_unit, table as unit_table, BaseUnit};
 
-use crate::state::{MetricView, NodeView, Snapshot};
+use crate::sink::SinkStatus;
+use crate::state::{MetricView, NodeView, Snapshot, SourceView};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     prometheus_text, DescriptorEncoder, EncodeLabel, EncodeLabelSet, EncodeMetric, LabelSetEncoder,
@@ -91,46 +92,48 @@ impl Collector for SnapshotCollector {
 #[derive(Debug)]
 struct ProcessCollector;
 
+/// A family with one series per item (a node, a source, a sink, the process): its name, its
+/// help, and the item's value, when it has one.
+type PerItem<T, V> = (&'static str, &'static str, fn(&T) -> Option<V>);
+
+/// The process's gauges, in base units.
+const PROCESS_GAUGES: &[PerItem<ProcessStats, f64>] = &[
+    (
+        "process_resident_memory_bytes",
+        "Resident memory size",
+        |p| Some(p.resident_bytes as f64),
+    ),
+    ("process_virtual_memory_bytes", "Virtual memory size", |p| {
+        Some(p.virtual_bytes as f64)
+    }),
+    (
+        "process_start_time_seconds",
+        "Start time of the process since the Unix epoch",
+        |p| Some(p.start_time_seconds),
+    ),
+    ("process_open_fds", "Open file descriptors", |p| {
+        p.open_fds.map(|n| n as f64)
+    }),
+    (
+        "process_max_fds",
+        "Maximum number of open file descriptors",
+        |p| p.max_fds.map(|n| n as f64),
+    ),
+];
+
 impl Collector for ProcessCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         let Some(stats) = process::read() else {
             return Ok(());
         };
-        let e = &mut encoder;
-        let one = |v: f64| Some((NoLabels, v));
         let cpu = Some((NoLabels, stats.cpu_seconds));
-        counters_f64(
-            e,
-            "process_cpu_seconds",
-            "User and system CPU time spent",
-            cpu,
-        )?;
-        let resident = one(stats.resident_bytes as f64);
-        gauges(
-            e,
-            "process_resident_memory_bytes",
-            "Resident memory size",
-            resident,
-        )?;
-        let virtual_bytes = one(stats.virtual_bytes as f64);
-        gauges(
-            e,
-            "process_virtual_memory_bytes",
-            "Virtual memory size",
-            virtual_bytes,
-        )?;
-        let start = one(stats.start_time_seconds);
-        let help = "Start time of the process since the Unix epoch";
-        gauges(e, "process_start_time_seconds", help, start)?;
-        let open = stats.open_fds.and_then(|n| one(n as f64));
-        gauges(e, "process_open_fds", "Open file descriptors", open)?;
-        let max = stats.max_fds.and_then(|n| one(n as f64));
-        gauges(
-            e,
-            "process_max_fds",
-            "Maximum number of open file descriptors",
-            max,
-        )
+        let help = "User and system CPU time spent";
+        counters_f64(&mut encoder, "process_cpu_seconds", help, cpu)?;
+        for (name, help, value) in PROCESS_GAUGES {
+            let series = value(&stats).map(|v| (NoLabels, v));
+            gauges(&mut encoder, name, help, series)?;
+        }
+        Ok(())
     }
 }
 
@@ -356,186 +359,166 @@ fn severity(level: Level) -> Option<&'static str> {
     }
 }
 
-/// Each node's health: liveness, boot, firmware and the host's and its own counters.
-fn encode_nodes(e: &mut DescriptorEncoder, nodes: &[NodeView]) -> fmt::Result {
-    let node = |n: &NodeView| [("node", n.id)];
-    let each =
-        |f: fn(&NodeView) -> Option<f64>| nodes.iter().filter_map(move |n| Some((node(n), f(n)?)));
-    gauges(
-        e,
+/// Node gauges.
+const NODE_GAUGES: &[PerItem<NodeView, f64>] = &[
+    (
         "rackwatch_node_up",
         "1 while the node is heard within its liveness limit, 0 once it is down",
-        each(|n| Some(f64::from(u8::from(!n.down)))),
-    )?;
-    gauges(
-        e,
+        |n| Some(f64::from(u8::from(!n.down))),
+    ),
+    (
         "rackwatch_node_last_seen_timestamp_seconds",
         "When the node's last frame arrived, seconds since the Unix epoch",
-        each(|n| Some(seconds(n.last_frame_ms))),
-    )?;
-    gauges(
-        e,
+        |n| Some(seconds(n.last_frame_ms)),
+    ),
+    (
         "rackwatch_node_boot_id",
         "The node's current boot id (changes at every boot)",
-        each(|n| n.boot.map(f64::from)),
-    )?;
-    gauges(
-        e,
+        |n| n.boot.map(f64::from),
+    ),
+    (
         "rackwatch_node_uptime_seconds",
         "The node's uptime, from its last heartbeat",
-        each(|n| n.uptime_ms.map(seconds)),
-    )?;
-    let firmware = nodes.iter().filter_map(|n| {
-        Some((
-            ([("node", n.id)], [("firmware", n.firmware.as_deref()?)]),
-            1.0,
-        ))
-    });
-    gauges(
-        e,
-        "rackwatch_node_info",
-        "The node's firmware version, from its Hello",
-        firmware,
-    )?;
-    let resets = nodes.iter().filter_map(|n| {
-        Some((
-            (
-                [("node", n.id)],
-                [("reason", crate::names::reset_reason(n.reset?))],
-            ),
-            1.0,
-        ))
-    });
-    gauges(
-        e,
-        "rackwatch_node_last_reset_info",
-        "Why the node last reset, from its last heartbeat",
-        resets,
-    )?;
-    encode_node_counters(e, nodes)
-}
+        |n| n.uptime_ms.map(seconds),
+    ),
+];
 
-/// The host's counters for each node, then the node's own from its last heartbeat.
-fn encode_node_counters(e: &mut DescriptorEncoder, nodes: &[NodeView]) -> fmt::Result {
-    let each = |f: fn(&NodeView) -> u64| nodes.iter().map(move |n| ([("node", n.id)], f(n)));
-    counters(
-        e,
+/// Node counters: the host's, then the node's own from its last heartbeat (reset at each boot).
+const NODE_COUNTERS: &[PerItem<NodeView, u64>] = &[
+    (
         "rackwatch_node_frames_received",
         "Frames accepted from the node",
-        each(|n| n.counters.frames),
-    )?;
-    counters(
-        e,
+        |n| Some(n.counters.frames),
+    ),
+    (
         "rackwatch_node_frames_lost",
         "Frames missing in the node's sequence",
-        each(|n| n.counters.lost),
-    )?;
-    counters(
-        e,
+        |n| Some(n.counters.lost),
+    ),
+    (
         "rackwatch_node_frames_duplicated",
         "Frames received twice (same boot and sequence number) and dropped",
-        each(|n| n.counters.duplicates),
-    )?;
-    counters(
-        e,
+        |n| Some(n.counters.duplicates),
+    ),
+    (
         "rackwatch_node_frames_reordered",
         "Frames that arrived after later ones",
-        each(|n| n.counters.reordered),
-    )?;
-    counters(
-        e,
+        |n| Some(n.counters.reordered),
+    ),
+    (
         "rackwatch_node_stale_boot_frames",
         "Frames from a boot older than the current one, dropped",
-        each(|n| n.counters.stale_boot_frames),
-    )?;
-    counters(
-        e,
+        |n| Some(n.counters.stale_boot_frames),
+    ),
+    (
         "rackwatch_node_resets",
         "Boot id changes seen by the host",
-        each(|n| n.counters.resets),
-    )?;
-    counters(
-        e,
+        |n| Some(n.counters.resets),
+    ),
+    (
         "rackwatch_node_readings",
         "Readings received from the node",
-        each(|n| n.counters.readings),
-    )?;
-    counters(
-        e,
+        |n| Some(n.counters.readings),
+    ),
+    (
         "rackwatch_node_readings_rejected",
         "Readings the host's monitor refused (time going backwards within a boot)",
-        each(|n| n.counters.rejected_readings),
-    )?;
-    counters(
-        e,
+        |n| Some(n.counters.rejected_readings),
+    ),
+    (
         "rackwatch_node_decode_errors",
         "Decode errors in frames whose (CRC-checked) header named the node",
-        each(|n| n.counters.decode_errors),
-    )?;
-    let transitions = nodes.iter().flat_map(|n| {
-        [
-            (
-                ([("node", n.id)], [("origin", "host")]),
-                n.counters.host_transitions,
-            ),
-            (
-                ([("node", n.id)], [("origin", "node")]),
-                n.counters.node_transitions,
-            ),
-        ]
-    });
-    counters(
-        e,
-        "rackwatch_node_transitions",
-        "Alert transitions, made by the host's monitors or reported by the node",
-        transitions,
-    )?;
-    let own = |i: usize| {
-        nodes
-            .iter()
-            .filter_map(move |n| Some(([("node", n.id)], u64::from(n.node_counters?[i]))))
-    };
-    counters(
-        e,
+        |n| Some(n.counters.decode_errors),
+    ),
+    (
         "rackwatch_node_sent_frames",
         "Frames the node sent this boot, from its last heartbeat",
-        own(0),
-    )?;
-    counters(
-        e,
+        |n| Some(u64::from(n.node_counters?[0])),
+    ),
+    (
         "rackwatch_node_dropped_frames",
         "Frames the node dropped this boot (its line was busy), from its last heartbeat",
-        own(1),
-    )?;
-    counters(
-        e,
+        |n| Some(u64::from(n.node_counters?[1])),
+    ),
+    (
         "rackwatch_node_dropped_readings",
         "Readings the node dropped this boot, from its last heartbeat",
-        own(2),
-    )?;
-    counters(
-        e,
+        |n| Some(u64::from(n.node_counters?[2])),
+    ),
+    (
         "rackwatch_node_sensor_errors",
         "Sensor read errors on the node this boot, from its last heartbeat",
-        own(3),
-    )
+        |n| Some(u64::from(n.node_counters?[3])),
+    ),
+];
+
+/// Each node's health: liveness, boot, firmware, the host's and its own counters.
+fn encode_nodes(e: &mut DescriptorEncoder, nodes: &[NodeView]) -> fmt::Result {
+    let labelled = |n: &NodeView| [("node", n.id)];
+    for (name, help, value) in NODE_GAUGES {
+        let series = nodes.iter().filter_map(|n| Some((labelled(n), value(n)?)));
+        gauges(e, name, help, series)?;
+    }
+    let firmware = nodes.iter().filter_map(|n| {
+        let firmware = n.firmware.as_deref()?;
+        Some(((labelled(n), [("firmware", firmware)]), 1.0))
+    });
+    let help = "The node's firmware version, from its Hello";
+    gauges(e, "rackwatch_node_info", help, firmware)?;
+    let resets = nodes.iter().filter_map(|n| {
+        let reason = crate::names::reset_reason(n.reset?);
+        Some(((labelled(n), [("reason", reason)]), 1.0))
+    });
+    let help = "Why the node last reset, from its last heartbeat";
+    gauges(e, "rackwatch_node_last_reset_info", help, resets)?;
+    for (name, help, value) in NODE_COUNTERS {
+        let series = nodes.iter().filter_map(|n| Some((labelled(n), value(n)?)));
+        counters(e, name, help, series)?;
+    }
+    let transitions = nodes.iter().flat_map(|n| {
+        let host = (
+            (labelled(n), [("origin", "host")]),
+            n.counters.host_transitions,
+        );
+        let node = (
+            (labelled(n), [("origin", "node")]),
+            n.counters.node_transitions,
+        );
+        [host, node]
+    });
+    let help = "Alert transitions, made by the host's monitors or reported by the node";
+    counters(e, "rackwatch_node_transitions", help, transitions)
 }
 
-/// The pipeline's own counters over all sources.
-fn encode_ingest(e: &mut DescriptorEncoder, snapshot: &Snapshot) -> fmt::Result {
-    let one = |v: u64| Some((NoLabels, v));
-    counters(
-        e,
+/// Counters of the pipeline over all sources.
+const INGEST_COUNTERS: &[PerItem<Snapshot, u64>] = &[
+    (
         "rackwatch_ingest_received_bytes",
         "Bytes received from all sources",
-        one(snapshot.bytes),
-    )?;
-    counters(
-        e,
+        |s| Some(s.bytes),
+    ),
+    (
         "rackwatch_ingest_frames",
         "Frames decoded (before duplicates are dropped)",
-        one(snapshot.frames),
-    )?;
+        |s| Some(s.frames),
+    ),
+    (
+        "rackwatch_ingest_truncated_bytes",
+        "Bytes of partial frames lost when a source disconnected",
+        |s| Some(s.truncated_bytes),
+    ),
+    (
+        "rackwatch_ingest_refused_node_frames",
+        "Frames dropped because their node was beyond ingest.max_nodes",
+        |s| Some(s.refused_node_frames),
+    ),
+];
+
+/// The pipeline's own counters, decode errors by kind, and what the daemon is.
+fn encode_ingest(e: &mut DescriptorEncoder, snapshot: &Snapshot) -> fmt::Result {
+    for (name, help, value) in INGEST_COUNTERS {
+        counters(e, name, help, value(snapshot).map(|v| (NoLabels, v)))?;
+    }
     let mut kinds: Vec<(&str, u64)> = DECODE_ERROR_KINDS
         .iter()
         .filter(|k| !snapshot.decode_errors.contains_key(**k))
@@ -544,124 +527,116 @@ fn encode_ingest(e: &mut DescriptorEncoder, snapshot: &Snapshot) -> fmt::Result 
     kinds.extend(snapshot.decode_errors.iter().map(|(k, v)| (k.as_str(), *v)));
     kinds.sort_unstable();
     let by_kind = kinds.into_iter().map(|(kind, n)| ([("kind", kind)], n));
-    counters(
-        e,
-        "rackwatch_ingest_decode_errors",
-        "Frames that failed to decode, by kind",
-        by_kind,
-    )?;
-    counters(
-        e,
-        "rackwatch_ingest_truncated_bytes",
-        "Bytes of partial frames lost when a source disconnected",
-        one(snapshot.truncated_bytes),
-    )?;
-    counters(
-        e,
-        "rackwatch_ingest_refused_node_frames",
-        "Frames dropped because their node was beyond ingest.max_nodes",
-        one(snapshot.refused_node_frames),
-    )?;
-    gauges(
-        e,
-        "rackwatch_nodes",
-        "Nodes known to the daemon",
-        Some((NoLabels, snapshot.nodes.len() as f64)),
-    )?;
+    let help = "Frames that failed to decode, by kind";
+    counters(e, "rackwatch_ingest_decode_errors", help, by_kind)?;
+    let nodes = Some((NoLabels, snapshot.nodes.len() as f64));
+    gauges(e, "rackwatch_nodes", "Nodes known to the daemon", nodes)?;
     let help = "When the snapshot served was taken (the time of the pipeline's last batch), \
                 seconds since the Unix epoch";
-    gauges(
-        e,
-        "rackwatch_snapshot_timestamp_seconds",
-        help,
-        Some((NoLabels, seconds(snapshot.generated_ms))),
-    )?;
-    let version = [("version", env!("CARGO_PKG_VERSION"))];
-    gauges(
-        e,
-        "rackwatch_build_info",
-        "The rackwatch version serving these metrics",
-        Some((version, 1.0)),
-    )
+    let taken = Some((NoLabels, seconds(snapshot.generated_ms)));
+    gauges(e, "rackwatch_snapshot_timestamp_seconds", help, taken)?;
+    let version = Some(([("version", env!("CARGO_PKG_VERSION"))], 1.0));
+    let help = "The rackwatch version serving these metrics";
+    gauges(e, "rackwatch_build_info", help, version)
 }
+
+/// Source gauges.
+const SOURCE_GAUGES: &[PerItem<SourceView, f64>] = &[
+    (
+        "rackwatch_source_connected",
+        "1 while the source is connected",
+        |s| Some(f64::from(u8::from(s.connected))),
+    ),
+    (
+        "rackwatch_source_finished",
+        "1 once a finite source (a capture, a file) has delivered everything",
+        |s| Some(f64::from(u8::from(s.finished))),
+    ),
+];
+
+/// Source counters.
+const SOURCE_COUNTERS: &[PerItem<SourceView, u64>] = &[
+    (
+        "rackwatch_source_received_bytes",
+        "Bytes received from the source",
+        |s| Some(s.bytes),
+    ),
+    (
+        "rackwatch_source_connects",
+        "Connections made to the source",
+        |s| Some(s.connects),
+    ),
+    (
+        "rackwatch_source_disconnects",
+        "Connections to the source lost",
+        |s| Some(s.disconnects),
+    ),
+    (
+        "rackwatch_source_failures",
+        "Opens and reads of the source that failed",
+        |s| Some(s.failures),
+    ),
+];
+
+/// Sink gauges.
+const SINK_GAUGES: &[PerItem<SinkStatus, f64>] = &[
+    (
+        "rackwatch_sink_level",
+        "The sink's level: 0 OK while it keeps up, 2 CRITICAL while it cannot deliver",
+        |s| Some(level_value(s.level)),
+    ),
+    (
+        "rackwatch_sink_pending_events",
+        "Events held in memory until the sink accepts them",
+        |s| Some(s.pending as f64),
+    ),
+];
+
+/// Sink counters.
+const SINK_COUNTERS: &[PerItem<SinkStatus, u64>] = &[
+    (
+        "rackwatch_sink_dropped_events",
+        "Events dropped because the sink's memory bound was reached while it could not deliver",
+        |s| Some(s.dropped),
+    ),
+    (
+        "rackwatch_sink_failures",
+        "Deliveries to the sink that failed",
+        |s| Some(s.failures),
+    ),
+];
 
 /// Each source's connection and bytes, each sink's backlog and level.
 fn encode_sources_and_sinks(e: &mut DescriptorEncoder, snapshot: &Snapshot) -> fmt::Result {
-    let sources = &snapshot.sources;
-    let each = |f: fn(&crate::state::SourceView) -> u64| {
-        sources
+    for (name, help, value) in SOURCE_GAUGES {
+        let series = snapshot
+            .sources
             .iter()
-            .map(move |s| ([("source", s.name.as_str())], f(s)))
-    };
-    let flag = |f: fn(&crate::state::SourceView) -> bool| {
-        sources
-            .iter()
-            .map(move |s| ([("source", s.name.as_str())], f64::from(u8::from(f(s)))))
-    };
-    gauges(
-        e,
-        "rackwatch_source_connected",
-        "1 while the source is connected",
-        flag(|s| s.connected),
-    )?;
-    gauges(
-        e,
-        "rackwatch_source_finished",
-        "1 once a finite source (a capture, a file) has delivered everything",
-        flag(|s| s.finished),
-    )?;
-    counters(
-        e,
-        "rackwatch_source_received_bytes",
-        "Bytes received from the source",
-        each(|s| s.bytes),
-    )?;
-    counters(
-        e,
-        "rackwatch_source_connects",
-        "Connections made to the source",
-        each(|s| s.connects),
-    )?;
-    counters(
-        e,
-        "rackwatch_source_disconnects",
-        "Connections to the source lost",
-        each(|s| s.disconnects),
-    )?;
-    counters(
-        e,
-        "rackwatch_source_failures",
-        "Opens and reads of the source that failed",
-        each(|s| s.failures),
-    )?;
-    let sinks = &snapshot.sinks;
-    fn sink(s: &crate::sink::SinkStatus) -> [(&'static str, &str); 1] {
-        [("sink", s.name.as_str())]
+            .filter_map(|s| Some(([("source", s.name.as_str())], value(s)?)));
+        gauges(e, name, help, series)?;
     }
-    gauges(
-        e,
-        "rackwatch_sink_level",
-        "The sink's level: 0 OK while it keeps up, 2 CRITICAL while it cannot deliver",
-        sinks.iter().map(|s| (sink(s), level_value(s.level))),
-    )?;
-    gauges(
-        e,
-        "rackwatch_sink_pending_events",
-        "Events held in memory until the sink accepts them",
-        sinks.iter().map(|s| (sink(s), s.pending as f64)),
-    )?;
-    counters(
-        e,
-        "rackwatch_sink_dropped_events",
-        "Events dropped because the sink's memory bound was reached while it could not deliver",
-        sinks.iter().map(|s| (sink(s), s.dropped)),
-    )?;
-    counters(
-        e,
-        "rackwatch_sink_failures",
-        "Deliveries to the sink that failed",
-        sinks.iter().map(|s| (sink(s), s.failures)),
-    )
+    for (name, help, value) in SOURCE_COUNTERS {
+        let series = snapshot
+            .sources
+            .iter()
+            .filter_map(|s| Some(([("source", s.name.as_str())], value(s)?)));
+        counters(e, name, help, series)?;
+    }
+    for (name, help, value) in SINK_GAUGES {
+        let series = snapshot
+            .sinks
+            .iter()
+            .filter_map(|s| Some(([("sink", s.name.as_str())], value(s)?)));
+        gauges(e, name, help, series)?;
+    }
+    for (name, help, value) in SINK_COUNTERS {
+        let series = snapshot
+            .sinks
+            .iter()
+            .filter_map(|s| Some(([("sink", s.name.as_str())], value(s)?)));
+        counters(e, name, help, series)?;
+    }
+    Ok(())
 }
 
 /// One family: its HELP and TYPE once, then one sample per series; nothing when it has none.
