@@ -29,7 +29,7 @@ pub struct RunArgs {
     /// Do not keep history.
     #[arg(long)]
     pub no_store: bool,
-    /// The state endpoint's address (`/state`, `/healthz`), or `none`.
+    /// The state endpoint's address (`/state`, `/metrics` for Prometheus, `/healthz`), or `none`.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     /// Stop after this long, e.g. `10m` (default: until Ctrl-C, SIGTERM, or every finite source ends).
@@ -84,7 +84,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         },
     )?;
     if let Some(addr) = daemon.listening {
-        tracing::info!("state at http://{addr}/state");
+        tracing::info!("state at http://{addr}/state, Prometheus metrics at http://{addr}/metrics");
     }
     let stop = daemon.stop_flag();
     // A second Ctrl-C while stopping is left to the default (the handler is set once per process).
