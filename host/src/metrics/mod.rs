@@ -13,7 +13,7 @@
 //!   unit in a family's name comes from the fixed table in [`units`]. Label values are escaped by
 //!   the encoder, so no name a node sends can break the exposition.
 //! - No two series of a scrape are the same: a metric name that a node repeats under another id
-//!   is labelled `NAME#ID` from its second occurrence on.
+//!   is labelled `NAME#ID` from its second occurrence on (`#ID` again while that is taken too).
 //! - No sample carries a timestamp (Prometheus' rule for scraped gauges: it stamps them with the
 //!   scrape time and handles staleness); when a reading was taken is a gauge of its own,
 //!   `rackwatch_reading_timestamp_seconds`.
@@ -189,13 +189,14 @@ impl EncodeLabelSet for MetricLabels<'_> {
 fn metric_rows(nodes: &[NodeView]) -> Vec<MetricRow<'_>> {
     let mut rows = Vec::new();
     for node in nodes {
-        let mut seen = BTreeSet::new();
+        let mut taken: BTreeSet<Cow<'_, str>> = BTreeSet::new();
         for view in &node.metrics {
-            let metric = if seen.insert(view.name.as_str()) {
-                Cow::Borrowed(view.name.as_str())
-            } else {
-                Cow::Owned(format!("{}#{}", view.name, view.id))
-            };
+            // `#ID` again until free: a node may also send a name that has `#ID` in it already.
+            let mut metric = Cow::Borrowed(view.name.as_str());
+            while taken.contains(&metric) {
+                metric = Cow::Owned(format!("{metric}#{}", view.id));
+            }
+            taken.insert(metric.clone());
             let (unit, unknown_unit) = match units::exposed(&view.unit) {
                 Some(unit) => (unit, None),
                 None => (units::UNITLESS, Some(view.unit.as_str())),
@@ -866,6 +867,23 @@ mod tests {
             [
                 r#"rackwatch_reading_celsius{node="1",metric="t"} 1.0"#,
                 r#"rackwatch_reading_celsius{node="1",metric="t#9"} 2.0"#,
+            ]
+        );
+        // A name that already looks disambiguated does not make a collision either.
+        let text = render_nodes(vec![node(
+            1,
+            vec![
+                metric(3, "t#9", "degC", 3.0),
+                metric(4, "t", "degC", 1.0),
+                metric(9, "t", "degC", 2.0),
+            ],
+        )]);
+        assert_eq!(
+            samples(&text, "rackwatch_reading_celsius"),
+            [
+                r#"rackwatch_reading_celsius{node="1",metric="t#9"} 3.0"#,
+                r#"rackwatch_reading_celsius{node="1",metric="t"} 1.0"#,
+                r#"rackwatch_reading_celsius{node="1",metric="t#9#9"} 2.0"#,
             ]
         );
     }
