@@ -517,3 +517,20 @@ fn the_dashboard_and_the_rules_name_only_documented_families_and_the_daemon_only
         );
     }
 }
+
+#[test]
+fn every_unit_rackwatch_converts_is_in_the_docs_unit_table() {
+    let doc = std::fs::read_to_string(contrib().join("../docs/prometheus.md")).unwrap();
+    for (unit, suffix) in rackwatch::metrics::unit_table().filter(|(u, _)| !u.is_empty()) {
+        let row = doc.lines().filter(|l| l.starts_with("| `")).find(|l| {
+            l.split('|')
+                .nth(1)
+                .is_some_and(|c| c.contains(&format!("`{unit}`")))
+        });
+        let row = row.unwrap_or_else(|| panic!("docs/prometheus.md has no row for `{unit}`"));
+        assert!(
+            row.contains(&format!("| `{suffix}` |")),
+            "docs/prometheus.md maps `{unit}` elsewhere than `{suffix}`: {row}"
+        );
+    }
+}
