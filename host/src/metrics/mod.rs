@@ -218,55 +218,12 @@ fn suffixes(rows: &[MetricRow<'_>]) -> BTreeSet<&'static str> {
     rows.iter().map(|r| r.unit.suffix).collect()
 }
 
-/// Readings, their times, trends, bounds and forecasts: the families named after the metric's unit
-/// come once per unit in use.
+/// Readings, their times, trends, bounds and forecasts.
 fn encode_readings(e: &mut DescriptorEncoder, rows: &[MetricRow<'_>]) -> fmt::Result {
     for suffix in suffixes(rows) {
-        let of_unit = || rows.iter().filter(move |r| r.unit.suffix == suffix);
-        let unit = of_unit().next().map_or(units::UNITLESS, |r| r.unit);
-        let described = describe(suffix);
-        let readings =
-            of_unit().filter_map(|r| Some((r.labels(), r.unit.value(decimal(r.view.value?)))));
-        let help = format!("Latest reading of a node's metric{described}");
-        gauges(e, &unit.name("rackwatch_reading"), &help, readings)?;
-        let trends = of_unit().filter_map(|r| {
-            let per_second = r.view.slope_per_hour? / 3600.0;
-            Some((r.labels(), r.unit.rate(per_second)))
-        });
-        let help =
-            format!("Trend of a metric over its window, least-squares slope{described} per second");
-        gauges(
-            e,
-            &unit.name_with("rackwatch_trend", "per_second"),
-            &help,
-            trends,
-        )?;
-        let bounds = of_unit().flat_map(|r| {
-            let warning = r.view.warning.map(|v| {
-                (
-                    (r.labels(), [("level", "warning")]),
-                    r.unit.value(decimal(v)),
-                )
-            });
-            let critical = r.view.critical.map(|v| {
-                (
-                    (r.labels(), [("level", "critical")]),
-                    r.unit.value(decimal(v)),
-                )
-            });
-            warning.into_iter().chain(critical)
-        });
-        let help = format!("A metric's warning and critical bounds on its bad side{described}");
-        gauges(e, &unit.name("rackwatch_threshold"), &help, bounds)?;
-        let targets = of_unit()
-            .filter_map(|r| Some((r.labels(), r.unit.value(decimal(r.view.eta?.threshold)))));
-        let help = format!("The threshold a metric's forecast is about{described}");
-        gauges(
-            e,
-            &unit.name("rackwatch_forecast_threshold"),
-            &help,
-            targets,
-        )?;
+        let of_unit: Vec<&MetricRow<'_>> =
+            rows.iter().filter(|r| r.unit.suffix == suffix).collect();
+        encode_unit_families(e, &of_unit)?;
     }
     let times = rows
         .iter()
@@ -282,7 +239,42 @@ fn encode_readings(e: &mut DescriptorEncoder, rows: &[MetricRow<'_>]) -> fmt::Re
     gauges(e, "rackwatch_forecast_eta_seconds", help, etas)
 }
 
-/// ` (in celsius)` for a family's help, or nothing for a unitless one.
+/// The families named after one unit (`rackwatch_reading_celsius`...), for the rows in it.
+fn encode_unit_families(e: &mut DescriptorEncoder, rows: &[&MetricRow<'_>]) -> fmt::Result {
+    let Some(unit) = rows.first().map(|r| r.unit) else {
+        return Ok(());
+    };
+    let described = describe(unit.suffix);
+    let in_unit = |r: &MetricRow<'_>, v: f32| r.unit.value(decimal(v));
+    let readings = rows
+        .iter()
+        .filter_map(|r| Some((r.labels(), in_unit(r, r.view.value?))));
+    let help = format!("Latest reading of a node's metric{described}");
+    gauges(e, &unit.name("rackwatch_reading"), &help, readings)?;
+    let trends = rows.iter().filter_map(|r| {
+        let per_second = r.view.slope_per_hour? / 3600.0;
+        Some((r.labels(), r.unit.rate(per_second)))
+    });
+    let help = format!("Least-squares slope of a metric over its window{described} per second");
+    let name = unit.name_with("rackwatch_trend", "per_second");
+    gauges(e, &name, &help, trends)?;
+    let bounds = rows.iter().flat_map(|r| {
+        let levels = [("warning", r.view.warning), ("critical", r.view.critical)];
+        levels.into_iter().filter_map(move |(level, bound)| {
+            Some(((r.labels(), [("level", level)]), in_unit(r, bound?)))
+        })
+    });
+    let help = format!("A metric's warning and critical bounds on its bad side{described}");
+    gauges(e, &unit.name("rackwatch_threshold"), &help, bounds)?;
+    let targets = rows
+        .iter()
+        .filter_map(|r| Some((r.labels(), in_unit(r, r.view.eta?.threshold))));
+    let help = format!("The threshold a metric's forecast is about{described}");
+    let name = unit.name("rackwatch_forecast_threshold");
+    gauges(e, &name, &help, targets)
+}
+
+/// ` (in celsius)` for a family's help; for the unitless families, where the unit is.
 fn describe(suffix: &str) -> String {
     if suffix.is_empty() {
         " (in the unit the node sent, labelled `unit` when rackwatch does not know it)".into()
