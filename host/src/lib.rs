@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod line_out;
 pub mod local;
 pub mod logging;
+pub mod metrics;
 pub mod names;
 pub mod node_log;
 pub mod render;

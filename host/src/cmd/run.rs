@@ -41,7 +41,7 @@ pub struct RunArgs {
     /// Do not keep history.
     #[arg(long)]
     pub no_store: bool,
-    /// The state endpoint's address (`/state`, `/healthz`), or `none`.
+    /// The state endpoint's address (`/state`, `/metrics` for Prometheus, `/healthz`), or `none`.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     /// Stop after this long, e.g. `10m` (default: until Ctrl-C, SIGTERM, or every finite source ends).
@@ -85,7 +85,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         },
     )?;
     if let Some(addr) = daemon.listening {
-        tracing::info!("state at http://{addr}/state");
+        tracing::info!("state at http://{addr}/state, Prometheus metrics at http://{addr}/metrics");
     }
     let mut status = StatusLine::new();
     manager.ready(&status.line(&daemon.snapshot()));

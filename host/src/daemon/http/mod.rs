@@ -1,5 +1,6 @@
-//! The daemon's HTTP endpoint: `/state` (the latest [`Snapshot`] as JSON) and `/healthz`, served
-//! with bounds on everything a client controls.
+//! The daemon's HTTP endpoint: `/state` (the latest [`Snapshot`] as JSON), `/metrics` (the same in
+//! the Prometheus text format, [`crate::metrics`]) and `/healthz`, served with bounds on
+//! everything a client controls.
 //!
 //! Why hyper: it is the maintained HTTP/1.1 implementation under most of the Rust ecosystem's
 //! servers, runs on stable, and with `hyper-util`'s tokio glue needs no framework on top. One
@@ -73,7 +74,8 @@ impl HttpServer {
     }
 }
 
-/// Serves `/state` (the snapshot as JSON) and `/healthz` on `addr`, on a thread of its own.
+/// Serves `/state` (the snapshot as JSON), `/metrics` and `/healthz` on `addr`, on a thread of its
+/// own.
 pub fn serve(addr: &str, snapshot: Arc<Mutex<Snapshot>>) -> anyhow::Result<HttpServer> {
     // Bound here, synchronously, so a taken port is the caller's error, not a log line later.
     let listener = std::net::TcpListener::bind(addr).map_err(|e| {

@@ -48,6 +48,12 @@ const ROUTES: &[Route] = &[
         max_body: 0,
         handler: state,
     },
+    Route {
+        method: Method::GET,
+        path: "/metrics",
+        max_body: 0,
+        handler: metrics,
+    },
 ];
 
 fn healthz(_: &Context, _: Bytes) -> Response<Full<Bytes>> {
@@ -64,6 +70,22 @@ fn state(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The snapshot and this process in the Prometheus text format ([`crate::metrics`]).
+fn metrics(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
+    let Ok(body) = crate::metrics::render(&context.snapshot) else {
+        return text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the metrics could not be rendered; /state has the same data as JSON\n".into(),
+        );
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
     response
 }
 
