@@ -1,5 +1,5 @@
 //! The configuration file: one TOML file with the store, the sources, the local source, the HTTP
-//! endpoint and the host's rules. Every key is described in `docs/configuration.md`, and
+//! endpoint, the host's rules and the delivery sinks. Every key is described in `docs/configuration.md`, and
 //! `host/rackwatch.example.toml` sets each one (a test keeps the two in step).
 //!
 //! Invariants: every error names the file, the line and the key; an unknown key is an error, never
@@ -11,6 +11,7 @@
 
 mod file;
 mod show;
+mod sinks;
 #[cfg(test)]
 mod tests;
 mod units;
@@ -21,6 +22,7 @@ pub use units::{format_duration, format_size, parse_duration, parse_size};
 use crate::ingest::IngestSettings;
 use crate::local::LocalSettings;
 use crate::rules::{HostRules, RuleOverride};
+use crate::sink::spec::SinkSpec;
 use crate::source::{SourceKind, SourceSpec};
 use file::{RawConfig, RawIngest, RawLocal, RawSource, RawStore};
 use std::path::{Path, PathBuf};
@@ -71,6 +73,8 @@ pub struct Config {
     pub listen: Option<String>,
     /// The host's rules.
     pub rules: HostRules,
+    /// The delivery sinks (`[[sink]]`): webhooks, commands, Alertmanagers.
+    pub sinks: Vec<SinkSpec>,
 }
 
 /// The directory rackwatch keeps its data in: `$RACKWATCH_DATA_DIR`, else
@@ -217,6 +221,7 @@ impl Config {
             }],
             listen: Some("127.0.0.1:9187".into()),
             rules: HostRules::default(),
+            sinks: Vec::new(),
         }
     }
 
@@ -251,6 +256,7 @@ impl Config {
             None => {}
         }
         config.rules = rules(raw.rules, &at)?;
+        config.sinks = sinks::sinks(&raw.sink, &at)?;
         Ok(config)
     }
 
@@ -309,6 +315,7 @@ impl PartialEq for Config {
             sources,
             listen,
             rules,
+            sinks,
         } = self;
         let IngestSettings {
             missed_heartbeats,
@@ -325,6 +332,7 @@ impl PartialEq for Config {
             && *sources == other.sources
             && *listen == other.listen
             && *rules == other.rules
+            && *sinks == other.sinks
     }
 }
 

@@ -7,6 +7,7 @@
 
 use crate::rules::RuleOverride;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use toml::Spanned;
 
@@ -26,6 +27,8 @@ pub(super) struct RawConfig {
     pub http: RawHttp,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Spanned<RuleOverride>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sink: Vec<Spanned<RawSink>>,
 }
 
 /// `[store]`.
@@ -70,4 +73,24 @@ pub(super) struct RawLocal {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
     pub listen: Option<String>,
+}
+
+/// One `[[sink]]`: the keys of every kind, each checked against the kind by `config::sinks`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSink {
+    pub name: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub url: Option<Spanned<String>>,
+    pub argv: Option<Spanned<Vec<String>>>,
+    pub secret: Option<Spanned<String>>,
+    pub secret_file: Option<Spanned<PathBuf>>,
+    pub secret_env: Option<Spanned<String>>,
+    pub labels: Option<Spanned<BTreeMap<String, String>>>,
+    pub resend: Option<Spanned<String>>,
+    pub state_url: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub connect_timeout: Option<Spanned<String>>,
+    pub retry_max: Option<Spanned<String>>,
+    pub max_pending: Option<Spanned<u64>>,
 }

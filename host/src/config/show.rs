@@ -74,6 +74,11 @@ impl Config {
                 .cloned()
                 .map(unspanned)
                 .collect(),
+            sink: self
+                .sinks
+                .iter()
+                .map(|s| unspanned(super::sinks::raw_sink(s)))
+                .collect(),
         }
     }
 }
