@@ -124,7 +124,7 @@ fn refuse_foreign_keys(
             return Err(at.error(
                 offset,
                 format!(
-                    "sink[{i}].{key}: a {kind} sink has no `{key}`; its keys are {}",
+                    "sink[{i}].{key}: {kind} sinks have no `{key}`; their keys are {}",
                     allowed.join(", ")
                 ),
             ));
