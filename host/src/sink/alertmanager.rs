@@ -16,6 +16,9 @@
 //!   alert whose sender died resolves on its own instead of firing forever.
 //! - Suppressed transitions (a flapping alert) change nothing; the flapping's end reports the
 //!   settled level.
+//! - `startsAt` and `endsAt` are the transition's own time, but never later than the moment it is
+//!   queued: Alertmanager compares them with its clock, and a node clock running ahead (or a
+//!   simulation faster than real time) must not make a resolved alert look firing.
 
 use super::delivery::{Render, Rendered, Transport};
 use super::http_post::Poster;
@@ -96,7 +99,7 @@ impl Alerts {
         annotations.insert("cause".into(), m.cause.as_str().into());
         let mut alert = json!({
             "labels": labels,
-            "startsAt": format_utc(m.wall_ms),
+            "startsAt": format_utc(not_ahead(m.wall_ms)),
         });
         if let Some(url) = &self.state_url {
             annotations.insert("state".into(), url.as_str().into());
@@ -107,10 +110,15 @@ impl Alerts {
     }
 }
 
+/// `wall_ms`, or now if that is earlier.
+fn not_ahead(wall_ms: u64) -> u64 {
+    wall_ms.min(crate::source::now_ms())
+}
+
 /// The alert `alert` resolved at `wall_ms`.
 fn resolved(alert: &Value, wall_ms: u64) -> Value {
     let mut alert = alert.clone();
-    alert["endsAt"] = format_utc(wall_ms).into();
+    alert["endsAt"] = format_utc(not_ahead(wall_ms)).into();
     alert
 }
 
