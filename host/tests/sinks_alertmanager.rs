@@ -241,3 +241,27 @@ fn warning_and_critical_page_once_through_restarts_of_both() {
         "{s:?}"
     );
 }
+
+#[test]
+fn the_contrib_configuration_passes_amtool_check_config() {
+    let amtool = match require::program("amtool", INSTALL) {
+        Ok(bin) => bin,
+        Err(missing) => return Missing::skip(&missing),
+    };
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/alertmanager/alertmanager.yml");
+    let out = Command::new(amtool)
+        .args(["check-config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It routes rackwatch's own labels.
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("alertname = \"rackwatch\"") && text.contains("severity"));
+}
