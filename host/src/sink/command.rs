@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 /// The most of a program's standard error kept.
 pub const STDERR_KEPT: usize = 2048;
-/// How often a running program is looked at.
-const POLL: Duration = Duration::from_millis(10);
+/// How often a running program is looked at: soon after it started (most hooks take a few
+/// milliseconds), then less and less often, up to this.
+const POLL_MAX: Duration = Duration::from_millis(20);
 /// How long the standard error reader is waited for once the program ended (a grandchild may
 /// hold the pipe open).
 const STDERR_WAIT: Duration = Duration::from_millis(200);
@@ -81,6 +82,7 @@ fn read_bounded(mut pipe: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
 
 /// Waits for `child` until `deadline`; past it, kills its process group. `None`: timed out.
 fn wait_until(child: &mut Child, deadline: Instant) -> Result<Option<ExitStatus>, String> {
+    let mut poll = Duration::from_micros(500);
     loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             return Ok(Some(status));
@@ -93,7 +95,8 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Result<Option<ExitStatus>
             let _ = child.wait();
             return Ok(None);
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(poll.min(deadline.saturating_duration_since(Instant::now())));
+        poll = (poll * 2).min(POLL_MAX);
     }
 }
 

@@ -24,7 +24,7 @@ use super::message::TransitionMessage;
 use super::outbox::{FiringChange, Outbox, Queued};
 use super::spec::{SinkKind, SinkSpec};
 use super::{alertmanager, command, webhook, Batch, Sink, SinkStatus};
-use crate::source::{sleep_unless_stopped, Backoff};
+use crate::source::Backoff;
 use rackwatch_core::hash::fnv1a64;
 use rackwatch_core::rng::XorShift64Star;
 use rackwatch_core::Level;
@@ -122,7 +122,9 @@ impl Shared {
 
     fn failed(&self, error: &str) {
         self.update(|s| {
-            if s.last_error.is_none() {
+            // Each new reason is logged once; the same one again only counts (the backoff bounds
+            // how often that is).
+            if s.last_error.as_deref() != Some(error) {
                 tracing::warn!(sink = %s.name, "delivery failed, retrying with backoff: {error}");
             }
             s.failures += 1;
@@ -342,7 +344,7 @@ impl Worker {
                 (_, true) => break,
                 (Step::Failed, false) => {
                     let wait = self.retry.after_failure();
-                    if !sleep_unless_stopped(wait, &self.shared.stop) {
+                    if !self.back_off(wait) {
                         break;
                     }
                 }
@@ -352,6 +354,24 @@ impl Worker {
                         break;
                     }
                 }
+            }
+        }
+    }
+
+    /// Waits out a backoff; cut short when the run ends (for the last try) or stops. New messages
+    /// do not cut it: they queue behind the one that failed. Returns whether to go on.
+    fn back_off(&self, wait: Duration) -> bool {
+        let until = Instant::now() + wait;
+        loop {
+            if self.shared.stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.shared.finishing.load(Ordering::Relaxed) {
+                return true;
+            }
+            if let Err(RecvTimeoutError::Disconnected) = self.woken.recv_timeout(left) {
+                return false;
             }
         }
     }
