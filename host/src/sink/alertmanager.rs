@@ -14,6 +14,8 @@
 //!   monitor judging afresh after a restart) changes nothing: the first `startsAt` stays.
 //! - A firing alert is sent with `endsAt` four resend intervals ahead (as Prometheus does), so an
 //!   alert whose sender died resolves on its own instead of firing forever.
+//! - A node that reboots has its alerts resolved (both origins): its alert machine and the host's
+//!   monitor of it start over at OK, and would never say so with a transition.
 //! - Suppressed transitions (a flapping alert) change nothing; the flapping's end reports the
 //!   settled level.
 //! - `startsAt` and `endsAt` are the transition's own time, but never later than the moment it is
@@ -154,6 +156,30 @@ impl Render for Alerts {
         }
         (messages, changes)
     }
+
+    fn node_reset(&mut self, node: u16, wall_ms: u64) -> Rendered {
+        let prefix = format!("{node}/");
+        let keys: Vec<String> = self
+            .firing
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        let mut messages = Vec::new();
+        let mut changes = Vec::new();
+        for key in keys {
+            if let Some(old) = self.firing.remove(&key) {
+                // The alert's own start tells this reset from another at the same time.
+                let starts = old["startsAt"].as_str().unwrap_or_default().to_string();
+                messages.push((
+                    format!("reset-{key}-{starts}-{wall_ms}"),
+                    resolved(&old, wall_ms).to_string(),
+                ));
+                changes.push(FiringChange::Resolve { key });
+            }
+        }
+        (messages, changes)
+    }
 }
 
 /// Posts alerts (worker thread).
@@ -283,6 +309,27 @@ mod tests {
         assert_eq!(ok[0]["endsAt"], "1970-01-01T00:00:04Z");
         // Nothing fires: OK again is nothing to say.
         assert!(alerts.render(&message(Level::Ok, 4, 5_000)).0.is_empty());
+    }
+
+    #[test]
+    fn a_reboot_resolves_what_fired_for_that_node_only() {
+        let mut alerts = Alerts::new(&settings(), None, Vec::new());
+        alerts.render(&message(Level::Critical, 0, 1_000));
+        let mut other = message(Level::Warning, 0, 1_000);
+        other.node = 2;
+        alerts.render(&other);
+        let (messages, changes) = alerts.node_reset(1, 5_000);
+        assert_eq!(
+            changes,
+            [FiringChange::Resolve {
+                key: "1/metric_0/node".into()
+            }]
+        );
+        let ended: Value = serde_json::from_str(&messages[0].1).unwrap();
+        assert_eq!(ended["labels"]["node"], "1");
+        assert_eq!(ended["endsAt"], "1970-01-01T00:00:05Z");
+        assert!(alerts.node_reset(1, 6_000).0.is_empty());
+        assert_eq!(alerts.firing.len(), 1);
     }
 
     #[test]

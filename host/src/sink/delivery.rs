@@ -24,6 +24,7 @@ use super::message::TransitionMessage;
 use super::outbox::{FiringChange, Outbox, Queued};
 use super::spec::{SinkKind, SinkSpec};
 use super::{alertmanager, command, webhook, Batch, Sink, SinkStatus};
+use crate::ingest::{Event, NodeEventKind};
 use crate::source::Backoff;
 use rackwatch_core::hash::fnv1a64;
 use rackwatch_core::rng::XorShift64Star;
@@ -50,6 +51,12 @@ pub type Rendered = (Vec<(String, String)>, Vec<FiringChange>);
 pub trait Render: Send {
     /// The messages for one transition.
     fn render(&mut self, message: &TransitionMessage) -> Rendered;
+
+    /// The node `node` rebooted at `wall_ms`: its alerts' judges (its own and the host's monitor
+    /// of it) start over at OK without a transition, so what fired for it is over.
+    fn node_reset(&mut self, _node: u16, _wall_ms: u64) -> Rendered {
+        (Vec::new(), Vec::new())
+    }
 }
 
 /// Sends queued messages (worker thread).
@@ -244,11 +251,20 @@ impl Sink for DeliverySink {
         let mut messages = Vec::new();
         let mut changes = Vec::new();
         for event in batch.events {
-            if let Some(m) = TransitionMessage::from_event(event, batch.ingest) {
-                let (m, c) = self.render.render(&m);
-                messages.extend(m);
-                changes.extend(c);
-            }
+            let rendered = match event {
+                Event::NodeEvent {
+                    node,
+                    wall_ms,
+                    kind: NodeEventKind::Reset { .. },
+                    ..
+                } => self.render.node_reset(*node, *wall_ms),
+                _ => match TransitionMessage::from_event(event, batch.ingest) {
+                    Some(m) => self.render.render(&m),
+                    None => continue,
+                },
+            };
+            messages.extend(rendered.0);
+            changes.extend(rendered.1);
         }
         if messages.is_empty() && changes.is_empty() {
             return Ok(());
