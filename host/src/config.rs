@@ -1,5 +1,5 @@
 //! The configuration file: one TOML file with the store, the sources, the local source, the HTTP
-//! endpoint and the host's rules. Every key is described in `docs/configuration.md`, and
+//! endpoint, the host's rules and the delivery sinks. Every key is described in `docs/configuration.md`, and
 //! `host/rackwatch.example.toml` sets each one (a test keeps the two in step).
 //!
 //! Invariants: every error names the file, the line and the key; an unknown key is an error, never
@@ -11,6 +11,7 @@
 
 mod file;
 mod show;
+mod sinks;
 #[cfg(test)]
 mod tests;
 mod units;
@@ -22,6 +23,7 @@ use crate::ingest::IngestSettings;
 use crate::local::LocalSettings;
 use crate::node_log::ElfSettings;
 use crate::rules::{HostRules, RuleOverride};
+use crate::sink::spec::SinkSpec;
 use crate::source::{SourceKind, SourceSpec};
 use file::{RawConfig, RawIngest, RawLocal, RawLog, RawLogs, RawSource, RawStore};
 use std::path::{Path, PathBuf};
@@ -77,6 +79,8 @@ pub struct Config {
     pub log_level: String,
     /// The firmware ELFs node logs decode with.
     pub node_logs: ElfSettings,
+    /// The delivery sinks (`[[sink]]`): webhooks, commands, Alertmanagers.
+    pub sinks: Vec<SinkSpec>,
 }
 
 /// The log filter when nothing names one.
@@ -228,6 +232,7 @@ impl Config {
             rules: HostRules::default(),
             log_level: DEFAULT_LOG_LEVEL.into(),
             node_logs: ElfSettings::default(),
+            sinks: Vec::new(),
         }
     }
 
@@ -264,6 +269,7 @@ impl Config {
         config.apply_log(&raw.log, &at)?;
         config.rules = rules(raw.rules, &at)?;
         config.node_logs = node_logs(&raw.node_logs, &at)?;
+        config.sinks = sinks::sinks(&raw.sink, &at)?;
         Ok(config)
     }
 
@@ -331,6 +337,7 @@ impl PartialEq for Config {
             rules,
             log_level,
             node_logs,
+            sinks,
         } = self;
         let IngestSettings {
             missed_heartbeats,
@@ -349,6 +356,7 @@ impl PartialEq for Config {
             && *rules == other.rules
             && *log_level == other.log_level
             && *node_logs == other.node_logs
+            && *sinks == other.sinks
     }
 }
 

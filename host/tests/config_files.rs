@@ -90,6 +90,8 @@ fn matches(pattern: &str, key: &str) -> bool {
         && p.iter().zip(&k).all(|(p, k)| match *p {
             "<level>" => ["warning", "critical"].contains(k),
             "<side>" => ["above", "below"].contains(k),
+            // A sink's static labels are the user's own names.
+            "<label>" => true,
             other => {
                 assert!(!other.starts_with('<'), "unknown placeholder {other}");
                 other == *k

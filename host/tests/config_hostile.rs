@@ -42,3 +42,116 @@ fn every_mistake_is_refused_with_its_place_and_key() {
         assert!(stderr.contains(expected), "{text}\n-> {stderr}");
     }
 }
+
+/// The `[[sink]]` tables: each mistake refused with its place and key, before any delivery starts.
+#[test]
+fn every_sink_mistake_is_refused_with_its_place_and_key() {
+    let hook = "[[sink]]\nname = \"h\"\nkind = \"webhook\"\n";
+    let cases = [
+        (
+            format!("{hook}url = \"https://hooks.example/x\"\n"),
+            "FILE:4:7: sink[0].url: `https://hooks.example/x`: https is not spoken here",
+        ),
+        (
+            format!("{hook}url = \"hooks.example/x\"\n"),
+            "FILE:4:7: sink[0].url:",
+        ),
+        (
+            format!("{hook}url = \"http://h:99999/\"\n"),
+            "FILE:4:7: sink[0].url:",
+        ),
+        (
+            format!("{hook}url = \"http://u:p@h/\"\n"),
+            "FILE:4:7: sink[0].url: `http://u:p@h/`: credentials",
+        ),
+        (
+            format!("{hook}url = \"http://{}\"\n", "a".repeat(3000)),
+            "FILE:4:7: sink[0].url: a URL of",
+        ),
+        (
+            format!("{hook}\n"),
+            "FILE:3:8: sink[0].url: a webhook sink needs `url`",
+        ),
+        (
+            format!("{hook}url = \"http://h/\"\ntimeout = \"0s\"\n"),
+            "FILE:5:11: sink[0].timeout: 0s is shorter than the least it may be, 100ms",
+        ),
+        (
+            format!("{hook}url = \"http://h/\"\ntimeout = \"9999w\"\n"),
+            "FILE:5:11: sink[0].timeout: 9999w is longer than the most it may be",
+        ),
+        (
+            format!("{hook}url = \"http://h/\"\ntimeout = \"2s\"\nconnect_timeout = \"5s\"\n"),
+            "FILE:6:19: sink[0].connect_timeout: 5s is longer than the sink's whole timeout, 2s",
+        ),
+        (
+            format!("{hook}url = \"http://h/\"\nmax_pending = 0\n"),
+            "FILE:5:15: sink[0].max_pending: 0 is outside 1 to 1000000",
+        ),
+        (
+            format!("{hook}url = \"http://h/\"\nretry_max = \"10ms\"\n"),
+            "FILE:5:13: sink[0].retry_max: 10ms is shorter than 1s",
+        ),
+        (
+            format!("{hook}url = \"http://h/\"\nsecret = \"a\"\nsecret_env = \"B\"\n"),
+            "FILE:6:14: sink[0]: give one of secret, secret_file, secret_env",
+        ),
+        (
+            format!("{hook}url = \"http://h/\"\nsecret = \"\"\n"),
+            "sink[0]: the secret is empty",
+        ),
+        (
+            format!("{hook}url = \"http://h/\"\nargv = [\"x\"]\n"),
+            "FILE:5:8: sink[0].argv: webhook sinks have no `argv`",
+        ),
+        (
+            "[[sink]]\nname = \"c\"\nkind = \"command\"\nargv = []\n".into(),
+            "FILE:4:8: sink[0].argv: the command is empty",
+        ),
+        (
+            "[[sink]]\nname = \"c\"\nkind = \"command\"\nargv = [\"\"]\n".into(),
+            "FILE:4:8: sink[0].argv: the program (argv[0]) is empty",
+        ),
+        (
+            "[[sink]]\nname = \"c\"\nkind = \"shell\"\n".into(),
+            "FILE:3:8: sink[0].kind: `shell` is not a kind of sink",
+        ),
+        (
+            "[[sink]]\nname = \"history\"\nkind = \"command\"\nargv = [\"x\"]\n".into(),
+            "FILE:2:8: sink[0].name: `history` is the history sink's own name",
+        ),
+        (
+            "[[sink]]\nname = \"a b\"\nkind = \"command\"\nargv = [\"x\"]\n".into(),
+            "FILE:2:8: sink[0].name: `a b` may hold only",
+        ),
+        (
+            "[[sink]]\nname = \"c\"\nkind = \"command\"\nargv = [\"x\"]\n\
+             [[sink]]\nname = \"c\"\nkind = \"command\"\nargv = [\"y\"]\n"
+                .into(),
+            "FILE:6:8: sink[1].name: `c` is used twice",
+        ),
+        (
+            "[[sink]]\nname = \"am\"\nkind = \"alertmanager\"\nurl = \"http://h:9093\"\n\
+             labels = { severity = \"low\" }\n"
+                .into(),
+            "FILE:5:10: sink[0].labels: `severity` is set by rackwatch itself",
+        ),
+        (
+            "[[sink]]\nname = \"am\"\nkind = \"alertmanager\"\nurl = \"http://h:9093\"\n\
+             resend = \"0s\"\n"
+                .into(),
+            "FILE:5:10: sink[0].resend: 0s is shorter than 1s",
+        ),
+        (
+            "[[sink]]\nname = \"am\"\nkind = \"alertmanager\"\nurl = \"http://h:9093\"\n\
+             secret = \"x\"\n"
+                .into(),
+            "FILE:5:10: sink[0].secret: alertmanager sinks have no `secret`",
+        ),
+    ];
+    for (text, expected) in cases {
+        let (ok, stderr) = check(&text);
+        assert!(!ok, "accepted:\n{text}");
+        assert!(stderr.contains(expected), "{text}\n-> {stderr}");
+    }
+}

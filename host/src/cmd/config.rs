@@ -51,7 +51,28 @@ fn check(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         Some(addr) => writeln!(out, "state endpoint: http://{addr}/state")?,
         None => writeln!(out, "state endpoint: off")?,
     }
+    if !config.sinks.is_empty() {
+        let outbox = crate::sink::outbox::path_for(&config.store_path);
+        writeln!(out, "outbox: {}", outbox.display())?;
+    }
+    for sink in &config.sinks {
+        writeln!(out, "sink {}: {}", sink.name, describe_sink(&sink.kind))?;
+    }
     Ok(())
+}
+
+/// A delivery sink in words: its kind and where it delivers.
+fn describe_sink(kind: &crate::sink::spec::SinkKind) -> String {
+    use crate::sink::spec::SinkKind;
+    match kind {
+        SinkKind::Webhook(w) => format!(
+            "webhook to {}{}",
+            w.url.as_str(),
+            if w.secret.is_some() { ", signed" } else { "" }
+        ),
+        SinkKind::Command(c) => format!("command {}", c.argv.join(" ")),
+        SinkKind::Alertmanager(a) => format!("alertmanager at {}", a.url.as_str()),
+    }
 }
 
 fn show(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {

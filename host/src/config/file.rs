@@ -7,6 +7,7 @@
 
 use crate::rules::RuleOverride;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use toml::Spanned;
 
@@ -30,6 +31,8 @@ pub(super) struct RawConfig {
     pub rules: Vec<Spanned<RuleOverride>>,
     #[serde(default)]
     pub node_logs: RawLogs,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sink: Vec<Spanned<RawSink>>,
 }
 
 /// `[store]`.
@@ -98,4 +101,24 @@ pub(super) struct RawLogs {
 pub(super) struct RawFirmwareElf {
     pub version: Spanned<String>,
     pub elf: Spanned<PathBuf>,
+}
+
+/// One `[[sink]]`: the keys of every kind, each checked against the kind by `config::sinks`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSink {
+    pub name: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub url: Option<Spanned<String>>,
+    pub argv: Option<Spanned<Vec<String>>>,
+    pub secret: Option<Spanned<String>>,
+    pub secret_file: Option<Spanned<PathBuf>>,
+    pub secret_env: Option<Spanned<String>>,
+    pub labels: Option<Spanned<BTreeMap<String, String>>>,
+    pub resend: Option<Spanned<String>>,
+    pub state_url: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub connect_timeout: Option<Spanned<String>>,
+    pub retry_max: Option<Spanned<String>>,
+    pub max_pending: Option<Spanned<u64>>,
 }

@@ -93,6 +93,11 @@ impl Config {
                     })
                     .collect(),
             },
+            sink: self
+                .sinks
+                .iter()
+                .map(|s| unspanned(super::sinks::raw_sink(s)))
+                .collect(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The engine behind `rackwatch run`: source threads feed one ingest thread, whose [`Pipeline`]
-//! takes every message through the ingest stages to the sinks (history, `--events`, the state
-//! view), and an HTTP thread serves the latest [`Snapshot`].
+//! takes every message through the ingest stages to the sinks (history, the delivery sinks,
+//! `--events`, the state view), and an HTTP thread serves the latest [`Snapshot`].
 //!
 //! Invariants:
 //! - One ingest thread owns the pipeline and the sinks: no locks on the hot path; the snapshot is
@@ -106,6 +106,7 @@ impl Daemon {
         if options.print_events {
             sinks.push(Box::new(JsonLines::new(std::io::stdout())) as Box<dyn Sink>);
         }
+        sinks.extend(open_delivery_sinks(&config, listening)?);
         sinks.push(Box::new(SnapshotPublisher::new(Arc::clone(&snapshot))));
         if options.node_logs {
             if let Some(node_logs) = node_logs(&config, options.elf.clone())? {
@@ -223,6 +224,24 @@ fn node_logs(config: &Config, elf: Option<PathBuf>) -> anyhow::Result<Option<Box
     }
     elves.load_all()?;
     Ok(Some(Box::new(NodeLogs::new(elves))))
+}
+
+/// The configured delivery sinks (`[[sink]]`), their outbox next to the history database; the
+/// daemon's `/state` at `listening` is the link their alerts carry.
+fn open_delivery_sinks(
+    config: &Config,
+    listening: Option<std::net::SocketAddr>,
+) -> anyhow::Result<Vec<Box<dyn Sink>>> {
+    let outbox = crate::sink::outbox::path_for(&config.store_path);
+    let state_url = listening.map(|addr| format!("http://{addr}/state"));
+    config
+        .sinks
+        .iter()
+        .map(|spec| {
+            let sink = crate::sink::delivery::start(spec, &outbox, state_url.clone())?;
+            Ok(Box::new(sink) as Box<dyn Sink>)
+        })
+        .collect()
 }
 
 /// One capture writer per source in `dir` (`<source>.rwcap`), when recording.

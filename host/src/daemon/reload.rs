@@ -44,6 +44,7 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
         rules,
         log_level,
         node_logs,
+        sinks,
     } = new;
     let IngestSettings {
         missed_heartbeats,
@@ -71,6 +72,7 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
     restart_if(*sources != running.sources, "[[source]] and [local]");
     restart_if(*listen != running.listen, "http.listen");
     restart_if(*node_logs != running.node_logs, "[node_logs]");
+    restart_if(*sinks != running.sinks, "[[sink]]");
     ReloadPlan {
         rules: (*rules != running.rules).then(|| rules.clone()),
         log_level: (*log_level != running.log_level).then(|| log_level.clone()),

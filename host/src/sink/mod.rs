@@ -1,6 +1,8 @@
 //! The pipeline's last stage: where events go. Each consumer of the pipeline (history, the JSON
 //! event stream, the state view, and next Prometheus, Alertmanager and webhooks) is a [`Sink`] that
-//! receives every batch in order.
+//! receives every batch in order. The delivery sinks (webhook, command, Alertmanager: `[[sink]]`
+//! in the configuration) are [`delivery::DeliverySink`]s, which queue transitions in a persistent
+//! [`outbox`] and send them from a worker thread of their own.
 //!
 //! Invariants:
 //! - Every sink sees every event, in the order the pipeline produced it, exactly once per run.
@@ -11,15 +13,24 @@
 //!   memory, counts what it drops and says so in its [`SinkStatus`], rather than stopping the
 //!   pipeline: monitoring must go on exactly when something around it breaks.
 
+mod alertmanager;
+mod command;
+pub mod delivery;
 mod history;
+mod http_post;
 mod json_lines;
+pub mod message;
 mod node_log;
+pub mod outbox;
 mod snapshot;
+pub mod spec;
+mod webhook;
 
 pub use history::{History, PENDING_LIMIT};
 pub use json_lines::{to_json, JsonLines};
 pub use node_log::NodeLogs;
 pub use snapshot::SnapshotPublisher;
+pub use webhook::{signature, ID_HEADER, SIGNATURE_HEADER};
 
 use crate::ingest::{Event, Ingest};
 use crate::state::SourceView;
