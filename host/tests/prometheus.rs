@@ -369,7 +369,7 @@ fn a_real_prometheus_scraping_the_daemon_returns_the_readings_and_the_alerts() {
     let alerts = prometheus.query_until_found("rackwatch_alerts");
     for alert in &alerts {
         assert_eq!(alert["alertstate"], "firing", "{alerts:?}");
-        assert_eq!(alert["alertname"], "RackwatchMetricLevel", "{alerts:?}");
+        assert_eq!(alert["alertname"], "rackwatch", "{alerts:?}");
         let severity = alert["severity"].as_str().unwrap_or_default();
         assert!(
             ["warning", "critical", "unknown"].contains(&severity),

@@ -44,8 +44,9 @@ use std::sync::{Arc, Mutex};
 /// The `Content-Type` of what [`render`] writes: Prometheus' text format, version 0.0.4.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
-/// The `alertname` label of `rackwatch_alerts`: one alert per node, metric and origin.
-pub const ALERT_NAME: &str = "RackwatchMetricLevel";
+/// The `alertname` label of `rackwatch_alerts`: one alert per node, metric and origin, named as the
+/// Alertmanager sink names it, so the same alert has one name whichever way it travels.
+pub const ALERT_NAME: &str = crate::sink::ALERTNAME;
 
 /// Every decode-error kind the core names ([`rackwatch_core::wire::DecodeError::name`]): each is
 /// written from the start, at 0, so that `rate()` sees the first error of a kind.
@@ -830,7 +831,8 @@ mod tests {
         warm.level = Level::Warning;
         warm.node_level = Some(Level::Critical);
         let text = render_nodes(vec![node(2, vec![warm, metric(2, "power", "W", 1.0)])]);
-        let base = r#"node="2",metric="inlet_temperature",alertname="RackwatchMetricLevel",alertstate="firing""#;
+        let base =
+            r#"node="2",metric="inlet_temperature",alertname="rackwatch",alertstate="firing""#;
         assert_eq!(
             samples(&text, "rackwatch_alerts"),
             [

@@ -26,6 +26,7 @@ mod snapshot;
 pub mod spec;
 mod webhook;
 
+pub use alertmanager::ALERTNAME;
 pub use history::{History, PENDING_LIMIT};
 pub use json_lines::{to_json, JsonLines};
 pub use node_log::NodeLogs;
