@@ -84,6 +84,7 @@ const fn forecast(threshold: f32, warn: u32, crit: u32) -> Option<Predictive> {
             clear_beyond_ms: crit + crit / 2,
         }),
         policy: EtaPolicy::DEFAULT,
+        keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
     })
 }
 

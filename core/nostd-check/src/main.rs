@@ -153,6 +153,7 @@ fn alerts(t: u64, v: f32) {
             warning: Some(Horizon { within_ms: 1, clear_beyond_ms: 2 }),
             critical: None,
             policy: EtaPolicy::DEFAULT,
+            keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
         }),
         anomaly: Some(AnomalyLevels { warning: Some(Limit::at(Bound::inclusive(0.5))), critical: None }),
         health: Health::ALL,
@@ -168,7 +169,7 @@ fn alerts(t: u64, v: f32) {
     let rule = black_box(rule);
     consume((rule.check(), rule.summary(), rule.needs_forecast(), Rule::below(1.0, 0.0)));
     let mut machine = AlertMachine::new(t);
-    let judgement = rule.judge(machine.level(), v, TimeTo::NotEnoughData, &AnomalyScore::ZERO);
+    let judgement = rule.judge(&machine.standing(t), v, TimeTo::NotEnoughData, &AnomalyScore::ZERO);
     consume((judgement.level(), judgement.cause(), Judgement::Invalid));
     consume(machine.observe(&rule, 1, t, |_| judgement));
     consume(machine.poll(&rule, 1, t + 10_000));

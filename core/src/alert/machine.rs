@@ -1,7 +1,7 @@
 //! The per-rule alert state machine: debounce, missing data, flap detection, sequenced transitions.
 
 use super::history::{FlapHistory, ReadingHistory};
-use super::rule::{Judgement, Rule};
+use super::rule::{Judgement, Rule, Standing};
 use crate::wire::{Cause, Transition};
 use crate::{Level, SampleError};
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,9 @@ pub type Transitions = heapless::Vec<Transition, MAX_TRANSITIONS_PER_STEP>;
 const HAS_READING: u8 = 1;
 const MISSING_APPLIED: u8 = 2;
 const FLAPPING: u8 = 4;
+/// Two bits: the level the last confident forecast supported (0 OK, 1 WARNING, 2 CRITICAL).
+const FORECAST_SHIFT: u32 = 3;
+const FORECAST_MASK: u8 = 0b11 << FORECAST_SHIFT;
 
 /// The levels a pending clock can lead to, by index: OK, WARNING, CRITICAL, UNKNOWN.
 const TARGETS: [Level; 4] = [Level::Ok, Level::Warning, Level::Critical, Level::Unknown];
@@ -48,7 +51,7 @@ fn support(current: Level, target: Level) -> Support {
 
 /// One alert rule's state. See the [module docs](super) for the semantics.
 ///
-/// 64 bytes (asserted in the tests), `Copy`, serde: persist it (postcard, at most 76 bytes; see
+/// 72 bytes (asserted in the tests), `Copy`, serde: persist it (postcard, at most 86 bytes; see
 /// [`MAX_RECORD_LEN`](super::MAX_RECORD_LEN)) and restore it to continue exactly where it stopped.
 /// The rule is not part of the state: the caller passes it to every call, so a rule in flash costs no
 /// RAM.
@@ -70,6 +73,9 @@ pub struct AlertMachine {
     /// Bit per target: its support holds now.
     active: u8,
     flags: u8,
+    /// Time of the last reading with a confident forecast (its level is in `flags`), or of the
+    /// start, or of the last missing-data decision: the hold of a predictive level counts from here.
+    forecast_ms: u64,
 }
 
 impl AlertMachine {
@@ -87,6 +93,7 @@ impl AlertMachine {
             notified: Level::Ok,
             active: 0,
             flags: 0,
+            forecast_ms: start_ms,
         }
     }
 
@@ -154,9 +161,35 @@ impl AlertMachine {
         Ok(out)
     }
 
+    /// What a reading at `now_ms` is judged against: the confirmed level and the memory of the last
+    /// confident forecast.
+    pub fn standing(&self, now_ms: u64) -> Standing {
+        Standing {
+            level: self.level,
+            forecast: match (self.flags & FORECAST_MASK) >> FORECAST_SHIFT {
+                0 => Level::Ok,
+                1 => Level::Warning,
+                _ => Level::Critical,
+            },
+            forecast_age_ms: now_ms.saturating_sub(self.forecast_ms),
+        }
+    }
+
+    /// Remembers a confident forecast that supported `level` on a reading at `at_ms`.
+    fn remember_forecast(&mut self, level: Level, at_ms: u64) {
+        let code = match level {
+            Level::Ok | Level::Unknown => 0,
+            Level::Warning => 1,
+            Level::Critical => 2,
+        };
+        self.flags = (self.flags & !FORECAST_MASK) | (code << FORECAST_SHIFT);
+        self.forecast_ms = at_ms;
+    }
+
     /// Takes one reading at `now_ms`: first any missing-data decision that came due before it, then
-    /// `judge(level)` for the reading, given the confirmed level at that point (for hysteresis;
-    /// usually `|level| rule.judge(level, value, eta, &score)`).
+    /// `judge(standing)` for the reading, given the confirmed level at that point (for hysteresis)
+    /// and the memory of the last confident forecast (for the hold); usually
+    /// `|standing| rule.judge(standing, value, eta, &score)`.
     ///
     /// Refuses a time before the last event with [`SampleError::TimeWentBackwards`], leaving the state
     /// unchanged (and not calling `judge`).
@@ -165,16 +198,23 @@ impl AlertMachine {
         rule: &Rule,
         metric: u16,
         now_ms: u64,
-        judge: impl FnOnce(Level) -> Judgement,
+        judge: impl FnOnce(&Standing) -> Judgement,
     ) -> Result<Transitions, SampleError> {
         self.check_time(now_ms)?;
         let mut out = Transitions::new();
         self.apply_missing(rule, metric, now_ms, &mut out);
-        let judgement = &judge(self.level);
+        let judgement = &judge(&self.standing(now_ms));
 
         self.advance(now_ms);
         match judgement {
-            Judgement::Valid { level, .. } => self.readings.push_valid(*level),
+            Judgement::Valid {
+                level, forecast, ..
+            } => {
+                self.readings.push_valid(*level);
+                if let Some(forecast) = forecast {
+                    self.remember_forecast(*forecast, now_ms);
+                }
+            }
             Judgement::Invalid => self.readings.push_invalid(),
         }
         self.last_reading_ms = now_ms;
@@ -384,6 +424,8 @@ impl AlertMachine {
         // Readings before the gap no longer support anything: a move after it needs fresh readings.
         self.readings = ReadingHistory::EMPTY;
         self.active = 0;
+        // Nor does a forecast from before it hold anything.
+        self.remember_forecast(Level::Ok, at_ms);
         let changed = self.level != to;
         if changed {
             let cause = Cause::MissingData {

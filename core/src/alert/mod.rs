@@ -62,7 +62,7 @@
 //! per-alert sequence number that increases by one with every transition, suppressed ones included.
 //!
 //! # Invariants
-//! - Fixed memory: `size_of::<AlertMachine>() == 64`; the rule is passed in, not stored.
+//! - Fixed memory: `size_of::<AlertMachine>() == 72`; the rule is passed in, not stored.
 //! - Deterministic and causal: the transitions are a function of the rule, the start time and the
 //!   sequence of calls' times and judgements, on every target. Polls between readings do not change
 //!   the result.
@@ -77,11 +77,12 @@ pub use history::FLAP_HISTORY_LEN;
 pub use machine::{AlertMachine, Transitions, MAX_TRANSITIONS_PER_STEP};
 pub use rule::{
     AnomalyLevels, Bound, Debounce, Flapping, Health, Horizon, Judgement, Limit, Limits,
-    MissingData, MissingPolicy, Predictive, Rule, RuleError, Thresholds, MAX_DEBOUNCE_SAMPLES,
+    MissingData, MissingPolicy, Predictive, Rule, RuleError, Standing, Thresholds,
+    MAX_DEBOUNCE_SAMPLES,
 };
 
 /// Largest postcard record of an [`AlertMachine`]: every varint at its longest.
-pub const MAX_RECORD_LEN: usize = 76;
+pub const MAX_RECORD_LEN: usize = 86;
 
 #[cfg(test)]
 mod tests;

@@ -6,13 +6,13 @@ use crate::trend::TimeTo;
 use crate::wire::Cause;
 use crate::Level;
 
-fn judge(rule: &Rule, value: f32) -> impl FnOnce(Level) -> Judgement + '_ {
-    move |level| rule.judge(level, value, TimeTo::NotEnoughData, &AnomalyScore::ZERO)
+fn judge(rule: &Rule, value: f32) -> impl FnOnce(&Standing) -> Judgement + '_ {
+    move |standing| rule.judge(standing, value, TimeTo::NotEnoughData, &AnomalyScore::ZERO)
 }
 
 #[test]
 fn sizes_are_part_of_the_contract() {
-    assert_eq!(core::mem::size_of::<AlertMachine>(), 64);
+    assert_eq!(core::mem::size_of::<AlertMachine>(), 72);
 }
 
 #[test]
