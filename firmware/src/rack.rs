@@ -88,6 +88,14 @@ const fn forecast(threshold: f32, warn: u32, crit: u32) -> Option<Predictive> {
     })
 }
 
+/// The clear of a forecast-judged metric: three good readings in a row, held for five minutes, so a
+/// forecast that recedes for a moment (one noisy fit) does not end the level.
+const FORECAST_CLEAR: Debounce = Debounce {
+    samples: 3,
+    of_last: 3,
+    for_ms: 5 * MINUTE,
+};
+
 /// A reading a minute late is missing: UNKNOWN (a sensor that stops answering).
 const MISSING: MissingData = MissingData {
     deadline_ms: Some(MINUTE),
@@ -117,7 +125,7 @@ pub const RACK: [RackMetric; 4] = [
             anomaly: None,
             health: Health::ALL,
             raise: Debounce::count(2, 3),
-            clear: Debounce::count(3, 3),
+            clear: FORECAST_CLEAR,
             missing: MISSING,
             flapping: Some(Flapping::NAGIOS),
         },
@@ -181,7 +189,7 @@ pub const RACK: [RackMetric; 4] = [
             anomaly: None,
             health: Health::ALL,
             raise: Debounce::count(2, 3),
-            clear: Debounce::count(3, 3),
+            clear: FORECAST_CLEAR,
             missing: MISSING,
             flapping: Some(Flapping::NAGIOS),
         },

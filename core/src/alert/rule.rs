@@ -217,10 +217,11 @@ pub struct Predictive {
 }
 
 impl Predictive {
-    /// The hold when none is configured, and the only one the wire's version 1 can announce: 15
-    /// minutes, longer than the window a node fits over at its usual period (64 × 10 s), so a trend
-    /// whose significance flickers with noise is not taken for a recovery.
-    pub const DEFAULT_KEEP_FOR_MS: u32 = 15 * 60_000;
+    /// The hold when none is configured, and the only one the wire's version 1 can announce: 45
+    /// minutes. A node fits its forecast over 64 readings (about 11 minutes at 10 s), over which a
+    /// slow, noisy climb is often not significant; the hold bridges those silences for as long as a
+    /// CRITICAL forecast (30 minutes, cleared beyond 45) would take to come true.
+    pub const DEFAULT_KEEP_FOR_MS: u32 = 45 * 60_000;
 
     /// The horizon of `level` (WARNING or CRITICAL).
     const fn horizon(&self, level: Level) -> Option<Horizon> {
