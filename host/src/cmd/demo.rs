@@ -463,7 +463,10 @@ mod tests {
         assert!(simulate(&args, &mut out).unwrap().agree);
         let got = moves(&String::from_utf8(out).unwrap());
         let expect = [
-            ("node 1 inlet_temperature", &["OK -> WARNING", "WARNING -> CRITICAL"][..]),
+            (
+                "node 1 inlet_temperature",
+                &["OK -> WARNING", "WARNING -> CRITICAL"][..],
+            ),
             ("node 2 power", &["OK -> WARNING", "WARNING -> CRITICAL"]),
             ("node 3 humidity", &["OK -> UNKNOWN"]),
             ("node 4 humidity", &["OK -> WARNING", "WARNING -> OK"]),
@@ -471,7 +474,12 @@ mod tests {
         ];
         let expect: std::collections::BTreeMap<String, Vec<String>> = expect
             .iter()
-            .map(|(who, steps)| (who.to_string(), steps.iter().map(|s| s.to_string()).collect()))
+            .map(|(who, steps)| {
+                (
+                    who.to_string(),
+                    steps.iter().map(|s| s.to_string()).collect(),
+                )
+            })
             .collect();
         assert_eq!(got, expect);
     }
