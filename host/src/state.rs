@@ -195,7 +195,9 @@ fn metric_view(node: &NodeState, id: u16, metric: &MetricState) -> MetricView {
     let last = metric.last.as_ref();
     let summary = spec.map(|s| s.rule.summary());
     let fit = monitor.and_then(|m| m.window().fit());
-    let eta = monitor.zip(last).and_then(|(m, last)| {
+    // A forecast from before the readings stopped or turned invalid is no forecast.
+    let judged = monitor.filter(|m| m.level() != Level::Unknown && !m.alert().is_stale());
+    let eta = judged.zip(last).and_then(|(m, last)| {
         let rule = m.rule();
         let (threshold, crossing, policy) = match (&rule.predictive, summary) {
             (Some(p), _) => (p.threshold, p.crossing, p.policy),

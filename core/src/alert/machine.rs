@@ -112,6 +112,13 @@ impl AlertMachine {
         self.flap.percent_state_change()
     }
 
+    /// Whether the latest judgement is no judgement of the value: the newest reading was invalid, or
+    /// the data has been missing long enough for the rule's policy to act. A forecast from the
+    /// readings before is then no forecast of the metric (displays hide it).
+    pub const fn is_stale(&self) -> bool {
+        self.readings.newest_invalid() || self.flags & MISSING_APPLIED != 0
+    }
+
     /// The sequence number the next transition will carry.
     pub const fn next_seq(&self) -> u32 {
         self.next_seq
