@@ -421,6 +421,17 @@ mod tests {
     use rackwatch_core::Level;
 
     #[test]
+    fn every_forecast_keeps_the_hold_the_wire_announces() {
+        // The Metric frame of wire version 1 carries no hold time: a host replaying this node
+        // assumes the default, so a node's rules must use it.
+        for m in RACK.iter().chain(BOARD.iter()) {
+            if let Some(p) = m.rule.predictive {
+                assert_eq!(p.keep_for_ms, Predictive::DEFAULT_KEEP_FOR_MS, "{}", m.name);
+            }
+        }
+    }
+
+    #[test]
     fn every_rack_rule_is_valid_and_every_spec_fits_the_wire() {
         for m in RACK.iter().chain(&BOARD) {
             assert_eq!(m.rule.check(), Ok(()), "{}", m.name);
