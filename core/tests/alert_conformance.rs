@@ -467,8 +467,30 @@ fn cases() -> Vec<Case> {
                 Ev::Forecast(0, 60.0, eta(3_600_000)),
                 Ev::Forecast(3 * MIN, 60.0, TimeTo::PoorFit),
             ],
-            // The dead man's switch holds WARNING at 2 min; the unsure reading after it holds nothing.
-            expect: vec![(0, O, W, Why::Eta), (3 * MIN, W, O, unsure(MIN))],
+            // The dead man's switch keeps WARNING at 2 min; the unsure reading after it holds
+            // nothing, and since no forecast backed the level after the gap, the value is named.
+            expect: vec![(0, O, W, Why::Eta), (3 * MIN, W, O, Why::Value)],
+        },
+        Case {
+            name: "predictive: one estimate beyond the horizon among unsure ones does not end the level",
+            rule: with(predictive_rule(), |r| r.clear = Debounce::count(3, 3)),
+            events: vec![
+                Ev::Forecast(0, 60.0, eta(3_600_000)),
+                Ev::Forecast(MIN, 60.0, eta(5 * 3_600_000)),
+                Ev::Forecast(2 * MIN, 60.0, TimeTo::PoorFit),
+                Ev::Forecast(3 * MIN, 60.0, eta(5 * 3_600_000)),
+                Ev::Forecast(4 * MIN, 60.0, eta(5 * 3_600_000)),
+                Ev::Forecast(5 * MIN, 60.0, eta(5 * 3_600_000)),
+            ],
+            // The unsure reading is held (backed 1 min before) and restarts the 3-of-3 clear.
+            expect: vec![(0, O, W, Why::Eta), (5 * MIN, W, O, beyond(5 * 3_600_000, 4 * 3_600_000))],
+        },
+        Case {
+            name: "predictive: a level the forecast never backed ends for its own condition",
+            rule: predictive_rule(),
+            events: vec![Ev::Forecast(0, 96.0, TimeTo::PoorFit), Ev::Forecast(MIN, 60.0, TimeTo::PoorFit)],
+            // CRITICAL on the value (≥ 95); the forecast was unsure throughout: the value is named.
+            expect: vec![(0, O, C, Why::Value), (MIN, C, O, Why::Value)],
         },
         Case {
             name: "predictive: already crossed still counts (Zabbix's timeleft jumps to DBL_MAX)",

@@ -85,7 +85,7 @@ pub fn cause(cause: &Cause, unit: &str) -> String {
 }
 
 /// Why a forecast no longer guards a level: `forecast now beyond 45m (1h10m)`, `trend flat or
-/// receding`, `forecast unsure, the last confident one 45m00s ago`.
+/// receding`, `no forecast backing it for 45m00s`.
 fn receded(outlook: Outlook) -> String {
     match outlook {
         Outlook::Beyond { eta_ms, horizon_ms } => format!(
@@ -96,7 +96,7 @@ fn receded(outlook: Outlook) -> String {
         Outlook::Never => "trend flat or receding".into(),
         Outlook::Unsure { for_ms } => {
             format!(
-                "forecast unsure, the last confident one {} ago",
+                "no forecast backing it for {}",
                 format_span(u64::from(for_ms))
             )
         }
@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(receded(Outlook::Never), "trend flat or receding");
         assert_eq!(
             receded(Outlook::Unsure { for_ms: 900_000 }),
-            "forecast unsure, the last confident one 15m00s ago"
+            "no forecast backing it for 15m00s"
         );
     }
 

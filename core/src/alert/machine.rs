@@ -16,9 +16,10 @@ pub type Transitions = heapless::Vec<Transition, MAX_TRANSITIONS_PER_STEP>;
 const HAS_READING: u8 = 1;
 const MISSING_APPLIED: u8 = 2;
 const FLAPPING: u8 = 4;
-/// Two bits: the level the last confident forecast supported (0 OK, 1 WARNING, 2 CRITICAL).
-const FORECAST_SHIFT: u32 = 3;
-const FORECAST_MASK: u8 = 0b11 << FORECAST_SHIFT;
+/// A confident forecast has backed WARNING (then CRITICAL) since the start or the last missing-data
+/// decision: `backed_ms[0]` (`[1]`) holds its time.
+const BACKED_WARNING: u8 = 8;
+const BACKED_CRITICAL: u8 = 16;
 
 /// The levels a pending clock can lead to, by index: OK, WARNING, CRITICAL, UNKNOWN.
 const TARGETS: [Level; 4] = [Level::Ok, Level::Warning, Level::Critical, Level::Unknown];
@@ -51,7 +52,7 @@ fn support(current: Level, target: Level) -> Support {
 
 /// One alert rule's state. See the [module docs](super) for the semantics.
 ///
-/// 72 bytes (asserted in the tests), `Copy`, serde: persist it (postcard, at most 86 bytes; see
+/// 80 bytes (asserted in the tests), `Copy`, serde: persist it (postcard, at most 96 bytes; see
 /// [`MAX_RECORD_LEN`](super::MAX_RECORD_LEN)) and restore it to continue exactly where it stopped.
 /// The rule is not part of the state: the caller passes it to every call, so a rule in flash costs no
 /// RAM.
@@ -73,9 +74,9 @@ pub struct AlertMachine {
     /// Bit per target: its support holds now.
     active: u8,
     flags: u8,
-    /// Time of the last reading with a confident forecast (its level is in `flags`), or of the
-    /// start, or of the last missing-data decision: the hold of a predictive level counts from here.
-    forecast_ms: u64,
+    /// Per predictive level (WARNING, CRITICAL): the time of the last reading whose confident
+    /// forecast backed it, valid with its `BACKED_*` flag. A raised level's hold counts from here.
+    backed_ms: [u64; 2],
 }
 
 impl AlertMachine {
@@ -93,7 +94,7 @@ impl AlertMachine {
             notified: Level::Ok,
             active: 0,
             flags: 0,
-            forecast_ms: start_ms,
+            backed_ms: [start_ms; 2],
         }
     }
 
@@ -168,34 +169,38 @@ impl AlertMachine {
         Ok(out)
     }
 
-    /// What a reading at `now_ms` is judged against: the confirmed level and the memory of the last
-    /// confident forecast.
+    /// What a reading at `now_ms` is judged against: the confirmed level and how long ago a
+    /// confident forecast last backed each predictive level.
     pub fn standing(&self, now_ms: u64) -> Standing {
+        let ago = |i: usize, flag: u8| {
+            (self.flags & flag != 0).then(|| now_ms.saturating_sub(self.backed_ms[i]))
+        };
         Standing {
             level: self.level,
-            forecast: match (self.flags & FORECAST_MASK) >> FORECAST_SHIFT {
-                0 => Level::Ok,
-                1 => Level::Warning,
-                _ => Level::Critical,
-            },
-            forecast_age_ms: now_ms.saturating_sub(self.forecast_ms),
+            backed_ms_ago: [ago(0, BACKED_WARNING), ago(1, BACKED_CRITICAL)],
         }
     }
 
-    /// Remembers a confident forecast that supported `level` on a reading at `at_ms`.
-    fn remember_forecast(&mut self, level: Level, at_ms: u64) {
-        let code = match level {
-            Level::Ok | Level::Unknown => 0,
-            Level::Warning => 1,
-            Level::Critical => 2,
-        };
-        self.flags = (self.flags & !FORECAST_MASK) | (code << FORECAST_SHIFT);
-        self.forecast_ms = at_ms;
+    /// Remembers that a confident forecast backed `level` (and so every better predictive level) on
+    /// a reading at `at_ms`.
+    fn remember_backing(&mut self, level: Level, at_ms: u64) {
+        for (i, (backed, flag)) in [
+            (Level::Warning, BACKED_WARNING),
+            (Level::Critical, BACKED_CRITICAL),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if level >= backed {
+                self.flags |= flag;
+                self.backed_ms[i] = at_ms;
+            }
+        }
     }
 
     /// Takes one reading at `now_ms`: first any missing-data decision that came due before it, then
     /// `judge(standing)` for the reading, given the confirmed level at that point (for hysteresis)
-    /// and the memory of the last confident forecast (for the hold); usually
+    /// and when a confident forecast last backed each predictive level (for the hold); usually
     /// `|standing| rule.judge(standing, value, eta, &score)`.
     ///
     /// Refuses a time before the last event with [`SampleError::TimeWentBackwards`], leaving the state
@@ -219,7 +224,7 @@ impl AlertMachine {
             } => {
                 self.readings.push_valid(*level);
                 if let Some(forecast) = forecast {
-                    self.remember_forecast(*forecast, now_ms);
+                    self.remember_backing(*forecast, now_ms);
                 }
             }
             Judgement::Invalid => self.readings.push_invalid(),
@@ -432,7 +437,7 @@ impl AlertMachine {
         self.readings = ReadingHistory::EMPTY;
         self.active = 0;
         // Nor does a forecast from before it hold anything.
-        self.remember_forecast(Level::Ok, at_ms);
+        self.flags &= !(BACKED_WARNING | BACKED_CRITICAL);
         let changed = self.level != to;
         if changed {
             let cause = Cause::MissingData {

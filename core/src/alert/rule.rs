@@ -26,17 +26,19 @@
 //! # Forecasts that become unsure
 //! An unsure forecast ([`TimeTo::PoorFit`], [`TimeTo::NotEnoughData`]) is no evidence either way:
 //! it never raises a predictive condition, and it does not clear a raised one. A raised predictive
-//! condition (level `X`) is *held* by an unsure reading while the last confident forecast supported
-//! `X` or worse and is less than [`Predictive::keep_for_ms`] old (Prometheus' `keep_firing_for`,
-//! applied to the forecast's silence rather than to the alert's). It clears on a confident estimate
-//! beyond the clear horizon, on a confident [`TimeTo::Never`] (flat or receding), or on an unsure
-//! reading once the hold has expired; the clear debounce then counts as for any condition. The
-//! memory of the last confident forecast is the [`AlertMachine`](super::AlertMachine)'s, handed to
-//! the judgement as a [`Standing`].
+//! condition (level `X`) is *held* by an unsure reading while a confident forecast backed `X` (its
+//! estimate within `X`'s clear horizon) less than [`Predictive::keep_for_ms`] before (Prometheus'
+//! `keep_firing_for`, applied to the forecast's silence rather than to the alert's). It clears on a
+//! confident estimate beyond the clear horizon, on a confident [`TimeTo::Never`] (flat or
+//! receding), or on an unsure reading once the hold has run out; the clear debounce counts these
+//! readings as for any condition, and a held reading interrupts it like any reading at `X`. So one
+//! noisy estimate beyond the horizon among unsure ones does not end the level. When each level was
+//! last backed is the [`AlertMachine`](super::AlertMachine)'s memory, handed to the judgement as a
+//! [`Standing`].
 //!
-//! A reading below the confirmed level `L` of a rule that forecasts at `L` names the forecast's
-//! [`Outlook`] as its cause ([`Cause::ForecastReceded`]): why the level the forecast was guarding
-//! may end.
+//! A reading below the confirmed level `L` of a rule that forecasts at `L`, when a forecast has
+//! backed `L`, names the forecast's [`Outlook`] as its cause ([`Cause::ForecastReceded`]): why the
+//! level the forecast was guarding may end.
 
 use crate::anomaly::AnomalyScore;
 use crate::trend::{Crossing, EtaPolicy, TimeTo};
@@ -262,41 +264,43 @@ impl Predictive {
         (Some(Level::Ok), None)
     }
 
-    /// The level an unsure forecast holds: the worst raised level with a horizon that the last
-    /// confident forecast supported less than `keep_for_ms` ago; OK when none.
+    /// The level an unsure forecast holds: the worst raised level with a horizon that a confident
+    /// forecast backed less than `keep_for_ms` ago; OK when none.
     fn held(&self, standing: &Standing, eta: TimeTo, raised: impl Fn(Level) -> bool) -> Level {
-        if !matches!(eta, TimeTo::NotEnoughData | TimeTo::PoorFit)
-            || standing.forecast_age_ms >= u64::from(self.keep_for_ms)
-        {
+        if !matches!(eta, TimeTo::NotEnoughData | TimeTo::PoorFit) {
             return Level::Ok;
         }
+        let recent = |level| {
+            standing
+                .backed_ago(level)
+                .is_some_and(|ago| ago < u64::from(self.keep_for_ms))
+        };
         [Level::Critical, Level::Warning]
             .into_iter()
-            .find(|&level| {
-                self.horizon(level).is_some() && raised(level) && standing.forecast >= level
-            })
+            .find(|&level| self.horizon(level).is_some() && raised(level) && recent(level))
             .unwrap_or(Level::Ok)
     }
 
-    /// Why the forecast no longer guards `current`, if this rule forecasts at that level.
+    /// Why the forecast no longer guards `current`, if this rule forecasts at that level and a
+    /// confident forecast has backed it (else the level was another condition's, and the reading
+    /// names its own cause). Called only for a reading judged below `current`, where the forecast
+    /// does not back `current`: a confident estimate is beyond its clear horizon, an unsure one's
+    /// hold has run out.
     fn outlook(&self, current: Level, standing: &Standing, eta: TimeTo) -> Option<Outlook> {
         let horizon = self.horizon(current)?;
-        Some(match eta {
-            TimeTo::Eta(eta) => Outlook::Beyond {
+        let backed_ago = standing.backed_ago(current)?;
+        match eta {
+            TimeTo::Eta(eta) => Some(Outlook::Beyond {
                 eta_ms: eta.ms,
                 horizon_ms: horizon.clear_beyond_ms.max(horizon.within_ms),
-            },
-            TimeTo::Never => Outlook::Never,
-            // Already crossed is within every horizon: a reading below `current` with it was
-            // judged so by another condition's hysteresis, which the forecast no longer backs.
-            TimeTo::AlreadyCrossed => Outlook::Beyond {
-                eta_ms: 0,
-                horizon_ms: horizon.clear_beyond_ms.max(horizon.within_ms),
-            },
-            TimeTo::NotEnoughData | TimeTo::PoorFit => Outlook::Unsure {
-                for_ms: u32::try_from(standing.forecast_age_ms).unwrap_or(u32::MAX),
-            },
-        })
+            }),
+            TimeTo::Never => Some(Outlook::Never),
+            TimeTo::NotEnoughData | TimeTo::PoorFit => Some(Outlook::Unsure {
+                for_ms: u32::try_from(backed_ago).unwrap_or(u32::MAX),
+            }),
+            // Within every horizon, so it backs `current`: the reading is not below it.
+            TimeTo::AlreadyCrossed => None,
+        }
     }
 }
 
@@ -902,27 +906,35 @@ impl Rule {
     }
 }
 
-/// What the judgement of a reading needs from the alert's state: the confirmed level, and the
-/// memory of the last confident forecast (for the hold of a raised predictive level).
+/// What the judgement of a reading needs from the alert's state: the confirmed level, and when a
+/// confident forecast last backed each predictive level (for the hold of a raised one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Standing {
     /// The confirmed level.
     pub level: Level,
-    /// The level the last confident forecast supported (OK when it supported none, or before any).
-    pub forecast: Level,
-    /// How long before this reading that forecast was made, ms.
-    pub forecast_age_ms: u64,
+    /// For WARNING, then CRITICAL: how long before this reading a confident forecast last backed
+    /// the level (its estimate within the level's horizon, the clear horizon once raised); `None`
+    /// when none has since the alert started or its data was last missing.
+    pub backed_ms_ago: [Option<u64>; 2],
 }
 
 impl Standing {
-    /// A confirmed level with no forecast to remember: what a rule without a predictive condition,
+    /// A confirmed level that no forecast has backed: what a rule without a predictive condition,
     /// or a freshly started alert, judges against.
     pub const fn at(level: Level) -> Standing {
         Standing {
             level,
-            forecast: Level::Ok,
-            forecast_age_ms: u64::MAX,
+            backed_ms_ago: [None, None],
+        }
+    }
+
+    /// How long ago a confident forecast last backed `level` (WARNING or CRITICAL).
+    pub const fn backed_ago(&self, level: Level) -> Option<u64> {
+        match level {
+            Level::Warning => self.backed_ms_ago[0],
+            Level::Critical => self.backed_ms_ago[1],
+            Level::Ok | Level::Unknown => None,
         }
     }
 }
