@@ -7,7 +7,7 @@ use core::hint::black_box;
 use cortex_m_rt::entry;
 use rackwatch_core::alert::{
     AlertMachine, AnomalyLevels, Bound, Debounce, Flapping, Health, Horizon, Judgement, Limit, Limits,
-    MissingData, MissingPolicy, Predictive, Rule, Thresholds,
+    MissingData, MissingPolicy, Predictive, Rule, Standing, Thresholds,
 };
 use rackwatch_core::anomaly::{AnomalyConfig, AnomalyDetector, AnomalyScore};
 use rackwatch_core::monitor::{MetricSpec, Monitor, Registry};
@@ -175,6 +175,7 @@ fn alerts(t: u64, v: f32) {
     consume(machine.poll(&rule, 1, t + 10_000));
     consume((machine.level(), machine.is_flapping(), machine.percent_state_change(), machine.next_seq()));
     consume((machine.last_reading_ms(), machine.pending(t).count(), machine.check_time(t)));
+    consume((machine.standing(t), machine.is_stale(), Standing::at(Level::Warning).backed_ago(Level::Warning)));
 
     if let Ok(spec) = MetricSpec::new(1, "inlet", "degC", rule, AnomalyConfig::DEFAULT) {
         consume(spec.descriptor());
