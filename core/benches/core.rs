@@ -116,6 +116,7 @@ fn full_rule() -> Rule {
         }),
         critical: None,
         policy: EtaPolicy::DEFAULT,
+        keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
     });
     rule.raise = Debounce {
         samples: 3,

@@ -9,8 +9,8 @@
 //! per node.
 //!
 //! # Invariants
-//! - Fixed memory: `size_of::<Monitor<64>>()` (the rule held by value) is 1 312 bytes and
-//!   `size_of::<Monitor<64, &Rule>>()` 1 128 on 64-bit targets, asserted ≤ 1.5 KiB in the tests. A
+//! - Fixed memory: `size_of::<Monitor<64>>()` (the rule held by value) is 1 336 bytes and
+//!   `size_of::<Monitor<64, &Rule>>()` 1 144 on 64-bit targets, asserted ≤ 1.5 KiB in the tests. A
 //!   [`MetricSpec`] (the metric's name, unit, rule and anomaly parameters as data) is not part of a
 //!   monitor: it is what configures one ([`Monitor::for_spec`]) and what the wire announces.
 //! - O(1) per reading (the window's min/max amortised), no allocation.
@@ -173,8 +173,8 @@ impl<const N: usize, R: Borrow<Rule>> Monitor<N, R> {
                 .time_to(now_ms, f64::from(p.threshold), p.crossing, &p.policy),
             None => TimeTo::NotEnoughData,
         };
-        self.alert.observe(rule, self.id, now_ms, |level| {
-            rule.judge(level, value, eta, &score)
+        self.alert.observe(rule, self.id, now_ms, |standing| {
+            rule.judge(standing, value, eta, &score)
         })
     }
 
@@ -361,6 +361,7 @@ mod tests {
             }),
             critical: None,
             policy: EtaPolicy::DEFAULT,
+            keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
         });
         rule.raise = Debounce::count(3, 4);
         rule.missing = MissingData::unknown_after(10_000);
@@ -378,8 +379,8 @@ mod tests {
     fn sizes_are_part_of_the_contract() {
         let size = core::mem::size_of::<Monitor<64>>();
         assert!(size <= 1536, "Monitor<64> is {size} bytes");
-        assert_eq!(size, 1312);
-        assert_eq!(core::mem::size_of::<Monitor<64, &'static Rule>>(), 1128);
+        assert_eq!(size, 1336);
+        assert_eq!(core::mem::size_of::<Monitor<64, &'static Rule>>(), 1144);
     }
 
     #[test]

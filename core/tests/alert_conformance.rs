@@ -7,11 +7,11 @@
 
 use rackwatch_core::alert::{
     AlertMachine, AnomalyLevels, Bound, Debounce, Flapping, Health, Horizon, Judgement, Limit,
-    Limits, MissingData, MissingPolicy, Predictive, Rule, Thresholds, FLAP_HISTORY_LEN,
+    Limits, MissingData, MissingPolicy, Predictive, Rule, Standing, Thresholds, FLAP_HISTORY_LEN,
 };
 use rackwatch_core::anomaly::AnomalyScore;
 use rackwatch_core::trend::{Crossing, Eta, EtaPolicy, TimeTo};
-use rackwatch_core::wire::{Cause, Transition};
+use rackwatch_core::wire::{Cause, Outlook, Transition};
 use rackwatch_core::{Level, SampleError};
 
 use Level::{Critical as C, Ok as O, Unknown as U, Warning as W};
@@ -43,6 +43,8 @@ enum Why {
     Missing,
     Sensor,
     FlapStop,
+    /// The forecast receded: beyond the clear horizon, never, or unsure past the hold.
+    Receded(Outlook),
 }
 
 fn why(cause: &Cause) -> Why {
@@ -53,6 +55,7 @@ fn why(cause: &Cause) -> Why {
         Cause::MissingData { .. } => Why::Missing,
         Cause::SensorFault => Why::Sensor,
         Cause::FlappingStopped => Why::FlapStop,
+        Cause::ForecastReceded { outlook } => Why::Receded(*outlook),
     }
 }
 
@@ -91,7 +94,7 @@ fn run(rule: &Rule, events: &[Ev]) -> Vec<Transition> {
                 continue;
             }
         };
-        let judge = |level| rule.judge(level, value, eta, &score);
+        let judge = |standing: &Standing| rule.judge(standing, value, eta, &score);
         out.extend(machine.observe(rule, 1, t, judge).unwrap());
     }
     out
@@ -371,8 +374,123 @@ fn cases() -> Vec<Case> {
                 Ev::Forecast(4, 70.0, eta(3 * 3_600_000)),
                 Ev::Forecast(5, 70.0, eta(5 * 3_600_000)),
             ],
-            // Hysteresis on the horizon: cleared only beyond 4 h.
-            expect: vec![(2, O, W, Why::Eta), (3, W, C, Why::Eta), (4, C, W, Why::Eta), (5, W, O, Why::Value)],
+            // Hysteresis on the horizon: cleared only beyond 4 h; each clear says the forecast receded.
+            expect: vec![
+                (2, O, W, Why::Eta),
+                (3, W, C, Why::Eta),
+                (4, C, W, beyond(3 * 3_600_000, 1_800_000)),
+                (5, W, O, beyond(5 * 3_600_000, 4 * 3_600_000)),
+            ],
+        },
+        Case {
+            name: "predictive: an unsure forecast (PoorFit, NotEnoughData) holds a raised level",
+            rule: predictive_rule(),
+            events: vec![
+                Ev::Forecast(0, 60.0, eta(3_600_000)),
+                Ev::Forecast(MIN, 60.0, TimeTo::PoorFit),
+                Ev::Forecast(2 * MIN, 60.0, TimeTo::NotEnoughData),
+                Ev::Forecast(9 * MIN, 60.0, TimeTo::PoorFit),
+            ],
+            expect: vec![(0, O, W, Why::Eta)],
+        },
+        Case {
+            name: "predictive: a confident estimate beyond the clear horizon clears, unsure or not before",
+            rule: predictive_rule(),
+            events: vec![
+                Ev::Forecast(0, 60.0, eta(3_600_000)),
+                Ev::Forecast(MIN, 60.0, TimeTo::PoorFit),
+                Ev::Forecast(2 * MIN, 60.0, eta(3 * 3_600_000)),
+                Ev::Forecast(3 * MIN, 60.0, eta(5 * 3_600_000)),
+            ],
+            // 3 h is within the 4 h clear horizon: still WARNING.
+            expect: vec![(0, O, W, Why::Eta), (3 * MIN, W, O, beyond(5 * 3_600_000, 4 * 3_600_000))],
+        },
+        Case {
+            name: "predictive: a confidently flat or receding trend (Never) clears",
+            rule: predictive_rule(),
+            events: vec![
+                Ev::Forecast(0, 60.0, eta(3_600_000)),
+                Ev::Forecast(MIN, 60.0, TimeTo::PoorFit),
+                Ev::Forecast(2 * MIN, 60.0, TimeTo::Never),
+            ],
+            expect: vec![(0, O, W, Why::Eta), (2 * MIN, W, O, Why::Receded(Outlook::Never))],
+        },
+        Case {
+            name: "predictive: the hold expires keep_for after the last confident support (inclusive)",
+            rule: predictive_rule(),
+            events: (0..=11)
+                .map(|m| Ev::Forecast(m * MIN, 60.0, if m == 0 { eta(3_600_000) } else { TimeTo::PoorFit }))
+                .collect(),
+            expect: vec![(0, O, W, Why::Eta), (KEEP_FOR, W, O, unsure(KEEP_FOR))],
+        },
+        Case {
+            name: "predictive: the clear debounce counts from the hold's expiry",
+            rule: with(predictive_rule(), |r| r.clear = Debounce::time(3 * MIN as u32)),
+            events: (0..=14)
+                .map(|m| Ev::Forecast(m * MIN, 60.0, if m == 0 { eta(3_600_000) } else { TimeTo::PoorFit }))
+                .collect(),
+            expect: vec![(0, O, W, Why::Eta), (KEEP_FOR + 3 * MIN, W, O, unsure(KEEP_FOR + 3 * MIN))],
+        },
+        Case {
+            name: "predictive: CRITICAL held, then WARNING once the forecast confidently backs only WARNING",
+            rule: predictive_rule(),
+            events: vec![
+                Ev::Forecast(0, 80.0, eta(1_200_000)),
+                Ev::Forecast(MIN, 80.0, TimeTo::PoorFit),
+                Ev::Forecast(2 * MIN, 80.0, eta(3_600_000)),
+                Ev::Forecast(3 * MIN, 80.0, TimeTo::PoorFit),
+            ],
+            // The unsure reading at 3 min holds WARNING only: the last confident forecast backed no more.
+            expect: vec![(0, O, C, Why::Eta), (2 * MIN, C, W, beyond(3_600_000, 1_800_000))],
+        },
+        Case {
+            name: "predictive: restart during a hold: the hold and its expiry survive",
+            rule: predictive_rule(),
+            events: cat(&[
+                vec![Ev::Forecast(0, 60.0, eta(3_600_000))],
+                (1..=4).map(|m| Ev::Forecast(m * MIN, 60.0, TimeTo::PoorFit)).collect(),
+                vec![Ev::Restart],
+                (5..=11).map(|m| Ev::Forecast(m * MIN, 60.0, TimeTo::PoorFit)).collect(),
+            ]),
+            expect: vec![(0, O, W, Why::Eta), (KEEP_FOR, W, O, unsure(KEEP_FOR))],
+        },
+        Case {
+            name: "predictive: missing data ends a hold (readings before the gap support nothing)",
+            rule: with(predictive_rule(), |r| {
+                r.missing = MissingData {
+                    deadline_ms: Some(2 * MIN as u32),
+                    policy: MissingPolicy::Violation { level: W },
+                    startup_grace_ms: 0,
+                }
+            }),
+            events: vec![
+                Ev::Forecast(0, 60.0, eta(3_600_000)),
+                Ev::Forecast(3 * MIN, 60.0, TimeTo::PoorFit),
+            ],
+            // The dead man's switch keeps WARNING at 2 min; the unsure reading after it holds
+            // nothing, and since no forecast backed the level after the gap, the value is named.
+            expect: vec![(0, O, W, Why::Eta), (3 * MIN, W, O, Why::Value)],
+        },
+        Case {
+            name: "predictive: one estimate beyond the horizon among unsure ones does not end the level",
+            rule: with(predictive_rule(), |r| r.clear = Debounce::count(3, 3)),
+            events: vec![
+                Ev::Forecast(0, 60.0, eta(3_600_000)),
+                Ev::Forecast(MIN, 60.0, eta(5 * 3_600_000)),
+                Ev::Forecast(2 * MIN, 60.0, TimeTo::PoorFit),
+                Ev::Forecast(3 * MIN, 60.0, eta(5 * 3_600_000)),
+                Ev::Forecast(4 * MIN, 60.0, eta(5 * 3_600_000)),
+                Ev::Forecast(5 * MIN, 60.0, eta(5 * 3_600_000)),
+            ],
+            // The unsure reading is held (backed 1 min before) and restarts the 3-of-3 clear.
+            expect: vec![(0, O, W, Why::Eta), (5 * MIN, W, O, beyond(5 * 3_600_000, 4 * 3_600_000))],
+        },
+        Case {
+            name: "predictive: a level the forecast never backed ends for its own condition",
+            rule: predictive_rule(),
+            events: vec![Ev::Forecast(0, 96.0, TimeTo::PoorFit), Ev::Forecast(MIN, 60.0, TimeTo::PoorFit)],
+            // CRITICAL on the value (≥ 95); the forecast was unsure throughout: the value is named.
+            expect: vec![(0, O, C, Why::Value), (MIN, C, O, Why::Value)],
         },
         Case {
             name: "predictive: already crossed still counts (Zabbix's timeleft jumps to DBL_MAX)",
@@ -437,6 +555,19 @@ fn cases() -> Vec<Case> {
 /// formula by the reference implementation below.
 const FLAP_STOP_AT: u64 = 23;
 
+/// The predictive rule's hold time.
+const KEEP_FOR: u64 = 10 * MIN;
+
+fn beyond(eta_ms: u64, horizon_ms: u32) -> Why {
+    Why::Receded(Outlook::Beyond { eta_ms, horizon_ms })
+}
+
+fn unsure(for_ms: u64) -> Why {
+    Why::Receded(Outlook::Unsure {
+        for_ms: for_ms as u32,
+    })
+}
+
 fn eta(ms: u64) -> TimeTo {
     TimeTo::Eta(Eta {
         ms,
@@ -466,6 +597,7 @@ fn predictive_rule() -> Rule {
                 clear_beyond_ms: 1_800_000,
             }),
             policy: EtaPolicy::DEFAULT,
+            keep_for_ms: KEEP_FOR as u32,
         });
     })
 }
@@ -555,7 +687,9 @@ fn percent_state_change_equals_nagios_for_given_histories() {
         let mut machine = AlertMachine::new(0);
         let mut levels = Vec::new();
         for (i, &v) in values.iter().enumerate() {
-            let judge = |level| rule.judge(level, v, TimeTo::NotEnoughData, &AnomalyScore::ZERO);
+            let judge = |standing: &Standing| {
+                rule.judge(standing, v, TimeTo::NotEnoughData, &AnomalyScore::ZERO)
+            };
             machine.observe(&rule, 1, i as u64, judge).unwrap();
             levels.push(machine.level());
             let reference = *nagios_psc_after_each_reading(&levels).last().unwrap();
@@ -574,7 +708,12 @@ fn time_going_backwards_is_refused_and_changes_nothing() {
         r.raise = Debounce::time(MIN as u32)
     });
     let mut machine = AlertMachine::new(0);
-    let j = rule.judge(O, 85.0, TimeTo::NotEnoughData, &AnomalyScore::ZERO);
+    let j = rule.judge(
+        &Standing::at(O),
+        85.0,
+        TimeTo::NotEnoughData,
+        &AnomalyScore::ZERO,
+    );
     machine.observe(&rule, 1, 10_000, |_| j).unwrap();
     let before = machine;
     assert_eq!(
@@ -688,10 +827,20 @@ fn invalid_rules_are_named_and_still_never_panic() {
 #[test]
 fn judgement_levels() {
     let rule = Rule::above(80.0, 90.0);
-    let j = rule.judge(O, 85.0, TimeTo::NotEnoughData, &AnomalyScore::ZERO);
+    let j = rule.judge(
+        &Standing::at(O),
+        85.0,
+        TimeTo::NotEnoughData,
+        &AnomalyScore::ZERO,
+    );
     assert_eq!(j.level(), W);
     assert_eq!(
-        rule.judge(O, 85.0, TimeTo::NotEnoughData, &invalid_score()),
+        rule.judge(
+            &Standing::at(O),
+            85.0,
+            TimeTo::NotEnoughData,
+            &invalid_score()
+        ),
         Judgement::Invalid
     );
 }

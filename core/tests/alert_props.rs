@@ -2,7 +2,8 @@
 
 use proptest::prelude::*;
 use rackwatch_core::alert::{
-    AlertMachine, Bound, Debounce, Flapping, Limit, MissingData, MissingPolicy, Rule, Transitions,
+    AlertMachine, Bound, Debounce, Flapping, Limit, MissingData, MissingPolicy, Rule, Standing,
+    Transitions,
 };
 use rackwatch_core::anomaly::{AnomalyConfig, AnomalyScore};
 use rackwatch_core::monitor::{MetricSpec, Monitor};
@@ -94,7 +95,9 @@ fn drive(rule: &Rule, inputs: &[Input], cut: Option<usize>) -> (Vec<Transition>,
                     out_of_range: invalid,
                     ..AnomalyScore::ZERO
                 };
-                let judge = |level| rule.judge(level, value, TimeTo::NotEnoughData, &score);
+                let judge = |standing: &Standing| {
+                    rule.judge(standing, value, TimeTo::NotEnoughData, &score)
+                };
                 machine.observe(rule, 1, t, judge).unwrap()
             }
             Input::Poll { dt } => {
@@ -148,7 +151,9 @@ proptest! {
                 }
                 Cause::SensorFault => prop_assert_eq!(t.to, Level::Unknown),
                 Cause::FlappingStopped => prop_assert!(rule.flapping.is_some()),
-                Cause::Eta { .. } | Cause::Anomaly { .. } => prop_assert!(false, "no such condition"),
+                Cause::Eta { .. } | Cause::Anomaly { .. } | Cause::ForecastReceded { .. } => {
+                    prop_assert!(false, "no such condition")
+                }
             }
             prop_assert!(t.from != t.to || t.cause == Cause::FlappingStopped, "{t:?}");
         }
@@ -232,7 +237,7 @@ proptest! {
                 _ => 70.0,
             };
             let value = level + noise;
-            let judge = |level| rule.judge(level, value, TimeTo::NotEnoughData, &AnomalyScore::ZERO);
+            let judge = |standing: &Standing| rule.judge(standing, value, TimeTo::NotEnoughData, &AnomalyScore::ZERO);
             transitions.extend(machine.observe(&rule, 1, u64::from(i) * 1000, judge).unwrap());
         }
         let raises = transitions.iter().filter(|t| t.to == Level::Warning).count();

@@ -140,6 +140,15 @@ fn cause() -> BoxedStrategy<Cause> {
         any_u64().prop_map(|last_seen_ms| Cause::MissingData { last_seen_ms }),
         Just(Cause::SensorFault),
         Just(Cause::FlappingStopped),
+        (any_u64(), any::<u32>()).prop_map(|(eta_ms, horizon_ms)| Cause::ForecastReceded {
+            outlook: Outlook::Beyond { eta_ms, horizon_ms }
+        }),
+        Just(Cause::ForecastReceded {
+            outlook: Outlook::Never
+        }),
+        any::<u32>().prop_map(|for_ms| Cause::ForecastReceded {
+            outlook: Outlook::Unsure { for_ms }
+        }),
     ]
     .boxed()
 }
@@ -261,6 +270,7 @@ fn metric() -> BoxedStrategy<MetricSpec> {
                         min_t_statistic: t,
                         confidence_z: z,
                     },
+                    keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
                 },
             ),
     );

@@ -84,8 +84,17 @@ const fn forecast(threshold: f32, warn: u32, crit: u32) -> Option<Predictive> {
             clear_beyond_ms: crit + crit / 2,
         }),
         policy: EtaPolicy::DEFAULT,
+        keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
     })
 }
+
+/// The clear of a forecast-judged metric: three good readings in a row, held for five minutes, so a
+/// forecast that recedes for a moment (one noisy fit) does not end the level.
+const FORECAST_CLEAR: Debounce = Debounce {
+    samples: 3,
+    of_last: 3,
+    for_ms: 5 * MINUTE,
+};
 
 /// A reading a minute late is missing: UNKNOWN (a sensor that stops answering).
 const MISSING: MissingData = MissingData {
@@ -116,7 +125,7 @@ pub const RACK: [RackMetric; 4] = [
             anomaly: None,
             health: Health::ALL,
             raise: Debounce::count(2, 3),
-            clear: Debounce::count(3, 3),
+            clear: FORECAST_CLEAR,
             missing: MISSING,
             flapping: Some(Flapping::NAGIOS),
         },
@@ -180,7 +189,7 @@ pub const RACK: [RackMetric; 4] = [
             anomaly: None,
             health: Health::ALL,
             raise: Debounce::count(2, 3),
-            clear: Debounce::count(3, 3),
+            clear: FORECAST_CLEAR,
             missing: MISSING,
             flapping: Some(Flapping::NAGIOS),
         },
@@ -410,6 +419,17 @@ mod tests {
     use crate::sensors::BOARD_METRICS;
     use crate::sim::{Scenario, SimMetric, SimSensors};
     use rackwatch_core::Level;
+
+    #[test]
+    fn every_forecast_keeps_the_hold_the_wire_announces() {
+        // The Metric frame of wire version 1 carries no hold time: a host replaying this node
+        // assumes the default, so a node's rules must use it.
+        for m in RACK.iter().chain(BOARD.iter()) {
+            if let Some(p) = m.rule.predictive {
+                assert_eq!(p.keep_for_ms, Predictive::DEFAULT_KEEP_FOR_MS, "{}", m.name);
+            }
+        }
+    }
 
     #[test]
     fn every_rack_rule_is_valid_and_every_spec_fits_the_wire() {

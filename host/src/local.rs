@@ -83,6 +83,7 @@ fn filling_rule(
             clear_beyond_ms: crit_h * hour * 3 / 2,
         }),
         policy: EtaPolicy::DEFAULT,
+        keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
     });
     rule.missing = MissingData::unknown_after(missed(interval));
     rule

@@ -11,7 +11,7 @@
 //! - Non-finite numbers read as Rust writes them (`NaN`, `inf`); nothing here panics.
 
 use crate::timefmt::format_span;
-use rackwatch_core::wire::Cause;
+use rackwatch_core::wire::{Cause, Outlook};
 use rackwatch_core::Level;
 
 /// The most decimals a value gets when telling it apart from its bound.
@@ -80,6 +80,26 @@ pub fn cause(cause: &Cause, unit: &str) -> String {
         }
         Cause::SensorFault => "sensor fault (stuck, out of range or slewing)".into(),
         Cause::FlappingStopped => "flapping stopped".into(),
+        Cause::ForecastReceded { outlook } => receded(outlook),
+    }
+}
+
+/// Why a forecast no longer guards a level: `forecast now beyond 45m (1h10m)`, `trend flat or
+/// receding`, `no forecast backing it for 45m00s`.
+fn receded(outlook: Outlook) -> String {
+    match outlook {
+        Outlook::Beyond { eta_ms, horizon_ms } => format!(
+            "forecast now beyond {} ({})",
+            format_span(u64::from(horizon_ms)),
+            format_span(eta_ms)
+        ),
+        Outlook::Never => "trend flat or receding".into(),
+        Outlook::Unsure { for_ms } => {
+            format!(
+                "no forecast backing it for {}",
+                format_span(u64::from(for_ms))
+            )
+        }
     }
 }
 
@@ -130,6 +150,19 @@ mod tests {
             "sensor fault (stuck, out of range or slewing)"
         );
         assert_eq!(cause(&Cause::FlappingStopped, "W"), "flapping stopped");
+        let receded = |outlook| cause(&Cause::ForecastReceded { outlook }, "W");
+        assert_eq!(
+            receded(Outlook::Beyond {
+                eta_ms: 4_200_000,
+                horizon_ms: 2_700_000
+            }),
+            "forecast now beyond 45m00s (1h10m)"
+        );
+        assert_eq!(receded(Outlook::Never), "trend flat or receding");
+        assert_eq!(
+            receded(Outlook::Unsure { for_ms: 900_000 }),
+            "no forecast backing it for 15m00s"
+        );
     }
 
     #[test]

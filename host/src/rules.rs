@@ -136,6 +136,33 @@ mod tests {
         .unwrap()
     }
 
+    /// An override's forecast hold (`keep_for_ms`), as the configuration file writes it.
+    fn keep_for(line: &str) -> Result<Option<u32>, String> {
+        let text =
+            format!("[[rules]]\nmetric = \"disk\"\nrule.predictive.threshold = 95.0\n{line}\n");
+        let config = crate::config::Config::parse(std::path::Path::new("r.toml"), &text)
+            .map_err(|e| e.to_string())?;
+        let rule = config.rules.overrides()[0].rule;
+        Ok(rule.and_then(|r| r.predictive).map(|p| p.keep_for_ms))
+    }
+
+    #[test]
+    fn an_override_sets_the_forecast_hold_and_a_bad_one_is_placed() {
+        assert_eq!(
+            keep_for("rule.predictive.keep_for_ms = 600000"),
+            Ok(Some(600_000))
+        );
+        assert_eq!(
+            keep_for(""),
+            Ok(Some(rackwatch_core::alert::Predictive::DEFAULT_KEEP_FOR_MS))
+        );
+        let e = keep_for("rule.predictive.keep_for_ms = \"10m\"").unwrap_err();
+        assert!(e.starts_with("r.toml:4:"), "{e}");
+        assert!(e.contains("keep_for_ms"), "{e}");
+        let e = keep_for("rule.predictive.keep_for_ms = -1").unwrap_err();
+        assert!(e.starts_with("r.toml:4:"), "{e}");
+    }
+
     #[test]
     fn the_most_specific_override_wins_and_others_pass_through() {
         let rules = HostRules::new(vec![

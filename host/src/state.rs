@@ -189,33 +189,42 @@ fn node_view(node: &NodeState) -> NodeView {
     }
 }
 
+/// The metric's forecast toward its predictive threshold (else its worst static bound), when its
+/// latest judgement is of a value: a forecast from before the readings stopped or turned invalid is
+/// no forecast.
+fn forecast(metric: &MetricState) -> Option<EtaView> {
+    let m = &*metric.monitor;
+    if m.level() == Level::Unknown || m.alert().is_stale() {
+        return None;
+    }
+    let last = metric.last.as_ref()?;
+    let rule = m.rule();
+    let (threshold, crossing, policy) = match (&rule.predictive, rule.summary()) {
+        (Some(p), _) => (p.threshold, p.crossing, p.policy),
+        (None, s) => (s.critical.or(s.warning)?, s.crossing, EtaPolicy::DEFAULT),
+    };
+    let ms = match m
+        .window()
+        .time_to(last.t_ms, f64::from(threshold), crossing, &policy)
+    {
+        TimeTo::Eta(eta) => eta.ms,
+        TimeTo::AlreadyCrossed => 0,
+        _ => return None,
+    };
+    Some(EtaView {
+        threshold,
+        above: crossing == Crossing::Above,
+        ms,
+    })
+}
+
 fn metric_view(node: &NodeState, id: u16, metric: &MetricState) -> MetricView {
     let spec = Some(&metric.spec);
     let monitor = Some(&*metric.monitor);
     let last = metric.last.as_ref();
     let summary = spec.map(|s| s.rule.summary());
     let fit = monitor.and_then(|m| m.window().fit());
-    let eta = monitor.zip(last).and_then(|(m, last)| {
-        let rule = m.rule();
-        let (threshold, crossing, policy) = match (&rule.predictive, summary) {
-            (Some(p), _) => (p.threshold, p.crossing, p.policy),
-            (None, Some(s)) => (s.critical.or(s.warning)?, s.crossing, EtaPolicy::DEFAULT),
-            (None, None) => return None,
-        };
-        let ms = match m
-            .window()
-            .time_to(last.t_ms, f64::from(threshold), crossing, &policy)
-        {
-            TimeTo::Eta(eta) => eta.ms,
-            TimeTo::AlreadyCrossed => 0,
-            _ => return None,
-        };
-        Some(EtaView {
-            threshold,
-            above: crossing == Crossing::Above,
-            ms,
-        })
-    });
+    let eta = forecast(metric);
     let recent: Vec<f32> = monitor.map_or_else(Vec::new, |m| {
         let w = m.window();
         w.iter()
@@ -325,6 +334,42 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::time::Duration;
+
+    /// The rack's inlet temperature rule, fed a steady rise of 3 degC an hour for an hour, a reading
+    /// every 10 s.
+    fn rising_inlet() -> MetricState {
+        use crate::ingest::LastReading;
+        let rack = &rackwatch_firmware::rack::RACK[0];
+        let mut metric = MetricState::new(rack.spec().unwrap(), 0);
+        for i in 0..360u64 {
+            let (t_ms, value) = (i * 10_000, 22.0 + 3.0 * i as f32 / 360.0);
+            metric.monitor.observe(t_ms, value).unwrap();
+            metric.last = Some(LastReading {
+                t_ms,
+                wall_ms: t_ms,
+                value,
+            });
+        }
+        metric
+    }
+
+    #[test]
+    fn a_metric_whose_readings_stopped_or_turned_invalid_shows_no_forecast() {
+        let metric = rising_inlet();
+        assert!(forecast(&metric).is_some_and(|e| e.threshold == 32.0));
+
+        let mut stopped = rising_inlet();
+        let last = stopped.last.unwrap().t_ms;
+        stopped.monitor.poll(last + 2 * 60_000).unwrap();
+        assert_eq!(stopped.monitor.level(), Level::Unknown);
+        assert_eq!(forecast(&stopped), None);
+
+        // A reading out of the sensor's physical range: judged invalid, before any level change.
+        let mut invalid = rising_inlet();
+        invalid.monitor.observe(last + 10_000, 500.0).unwrap();
+        assert!(invalid.monitor.alert().is_stale());
+        assert_eq!(forecast(&invalid), None);
+    }
 
     #[test]
     fn a_source_view_from_a_daemon_without_the_failure_counter_still_parses() {

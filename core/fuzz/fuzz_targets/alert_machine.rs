@@ -88,6 +88,7 @@ fn predictive(u: &mut Unstructured) -> Result<Option<Predictive>> {
             min_t_statistic: value(u)?,
             confidence_z: value(u)?,
         },
+        keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
     }))
 }
 

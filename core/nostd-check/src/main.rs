@@ -7,7 +7,7 @@ use core::hint::black_box;
 use cortex_m_rt::entry;
 use rackwatch_core::alert::{
     AlertMachine, AnomalyLevels, Bound, Debounce, Flapping, Health, Horizon, Judgement, Limit, Limits,
-    MissingData, MissingPolicy, Predictive, Rule, Thresholds,
+    MissingData, MissingPolicy, Predictive, Rule, Standing, Thresholds,
 };
 use rackwatch_core::anomaly::{AnomalyConfig, AnomalyDetector, AnomalyScore};
 use rackwatch_core::monitor::{MetricSpec, Monitor, Registry};
@@ -153,6 +153,7 @@ fn alerts(t: u64, v: f32) {
             warning: Some(Horizon { within_ms: 1, clear_beyond_ms: 2 }),
             critical: None,
             policy: EtaPolicy::DEFAULT,
+            keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
         }),
         anomaly: Some(AnomalyLevels { warning: Some(Limit::at(Bound::inclusive(0.5))), critical: None }),
         health: Health::ALL,
@@ -168,12 +169,13 @@ fn alerts(t: u64, v: f32) {
     let rule = black_box(rule);
     consume((rule.check(), rule.summary(), rule.needs_forecast(), Rule::below(1.0, 0.0)));
     let mut machine = AlertMachine::new(t);
-    let judgement = rule.judge(machine.level(), v, TimeTo::NotEnoughData, &AnomalyScore::ZERO);
+    let judgement = rule.judge(&machine.standing(t), v, TimeTo::NotEnoughData, &AnomalyScore::ZERO);
     consume((judgement.level(), judgement.cause(), Judgement::Invalid));
     consume(machine.observe(&rule, 1, t, |_| judgement));
     consume(machine.poll(&rule, 1, t + 10_000));
     consume((machine.level(), machine.is_flapping(), machine.percent_state_change(), machine.next_seq()));
     consume((machine.last_reading_ms(), machine.pending(t).count(), machine.check_time(t)));
+    consume((machine.standing(t), machine.is_stale(), Standing::at(Level::Warning).backed_ago(Level::Warning)));
 
     if let Ok(spec) = MetricSpec::new(1, "inlet", "degC", rule, AnomalyConfig::DEFAULT) {
         consume(spec.descriptor());

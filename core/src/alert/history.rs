@@ -57,6 +57,11 @@ impl ReadingHistory {
         self.len = self.len.saturating_add(1).min(32);
     }
 
+    /// Whether the newest reading, if any, was invalid.
+    pub(crate) const fn newest_invalid(&self) -> bool {
+        self.len > 0 && self.invalid & 1 != 0
+    }
+
     /// The newest valid reading's level, if any.
     pub(crate) fn newest_level(&self) -> Option<Level> {
         (self.valid_len > 0).then_some(match self.levels & 3 {

@@ -1,7 +1,7 @@
 //! The per-rule alert state machine: debounce, missing data, flap detection, sequenced transitions.
 
 use super::history::{FlapHistory, ReadingHistory};
-use super::rule::{Judgement, Rule};
+use super::rule::{Judgement, Rule, Standing};
 use crate::wire::{Cause, Transition};
 use crate::{Level, SampleError};
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,10 @@ pub type Transitions = heapless::Vec<Transition, MAX_TRANSITIONS_PER_STEP>;
 const HAS_READING: u8 = 1;
 const MISSING_APPLIED: u8 = 2;
 const FLAPPING: u8 = 4;
+/// A confident forecast has backed WARNING (then CRITICAL) since the start or the last missing-data
+/// decision: `backed_ms[0]` (`[1]`) holds its time.
+const BACKED_WARNING: u8 = 8;
+const BACKED_CRITICAL: u8 = 16;
 
 /// The levels a pending clock can lead to, by index: OK, WARNING, CRITICAL, UNKNOWN.
 const TARGETS: [Level; 4] = [Level::Ok, Level::Warning, Level::Critical, Level::Unknown];
@@ -48,7 +52,7 @@ fn support(current: Level, target: Level) -> Support {
 
 /// One alert rule's state. See the [module docs](super) for the semantics.
 ///
-/// 64 bytes (asserted in the tests), `Copy`, serde: persist it (postcard, at most 76 bytes; see
+/// 80 bytes (asserted in the tests), `Copy`, serde: persist it (postcard, at most 96 bytes; see
 /// [`MAX_RECORD_LEN`](super::MAX_RECORD_LEN)) and restore it to continue exactly where it stopped.
 /// The rule is not part of the state: the caller passes it to every call, so a rule in flash costs no
 /// RAM.
@@ -70,6 +74,9 @@ pub struct AlertMachine {
     /// Bit per target: its support holds now.
     active: u8,
     flags: u8,
+    /// Per predictive level (WARNING, CRITICAL): the time of the last reading whose confident
+    /// forecast backed it, valid with its `BACKED_*` flag. A raised level's hold counts from here.
+    backed_ms: [u64; 2],
 }
 
 impl AlertMachine {
@@ -87,6 +94,7 @@ impl AlertMachine {
             notified: Level::Ok,
             active: 0,
             flags: 0,
+            backed_ms: [start_ms; 2],
         }
     }
 
@@ -103,6 +111,13 @@ impl AlertMachine {
     /// Nagios' percent state change over the last 21 recorded levels, 0 to 100.
     pub fn percent_state_change(&self) -> f32 {
         self.flap.percent_state_change()
+    }
+
+    /// Whether the latest judgement is no judgement of the value: the newest reading was invalid, or
+    /// the data has been missing long enough for the rule's policy to act. A forecast from the
+    /// readings before is then no forecast of the metric (displays hide it).
+    pub const fn is_stale(&self) -> bool {
+        self.readings.newest_invalid() || self.flags & MISSING_APPLIED != 0
     }
 
     /// The sequence number the next transition will carry.
@@ -154,9 +169,39 @@ impl AlertMachine {
         Ok(out)
     }
 
+    /// What a reading at `now_ms` is judged against: the confirmed level and how long ago a
+    /// confident forecast last backed each predictive level.
+    pub fn standing(&self, now_ms: u64) -> Standing {
+        let ago = |i: usize, flag: u8| {
+            (self.flags & flag != 0).then(|| now_ms.saturating_sub(self.backed_ms[i]))
+        };
+        Standing {
+            level: self.level,
+            backed_ms_ago: [ago(0, BACKED_WARNING), ago(1, BACKED_CRITICAL)],
+        }
+    }
+
+    /// Remembers that a confident forecast backed `level` (and so every better predictive level) on
+    /// a reading at `at_ms`.
+    fn remember_backing(&mut self, level: Level, at_ms: u64) {
+        for (i, (backed, flag)) in [
+            (Level::Warning, BACKED_WARNING),
+            (Level::Critical, BACKED_CRITICAL),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if level >= backed {
+                self.flags |= flag;
+                self.backed_ms[i] = at_ms;
+            }
+        }
+    }
+
     /// Takes one reading at `now_ms`: first any missing-data decision that came due before it, then
-    /// `judge(level)` for the reading, given the confirmed level at that point (for hysteresis;
-    /// usually `|level| rule.judge(level, value, eta, &score)`).
+    /// `judge(standing)` for the reading, given the confirmed level at that point (for hysteresis)
+    /// and when a confident forecast last backed each predictive level (for the hold); usually
+    /// `|standing| rule.judge(standing, value, eta, &score)`.
     ///
     /// Refuses a time before the last event with [`SampleError::TimeWentBackwards`], leaving the state
     /// unchanged (and not calling `judge`).
@@ -165,16 +210,23 @@ impl AlertMachine {
         rule: &Rule,
         metric: u16,
         now_ms: u64,
-        judge: impl FnOnce(Level) -> Judgement,
+        judge: impl FnOnce(&Standing) -> Judgement,
     ) -> Result<Transitions, SampleError> {
         self.check_time(now_ms)?;
         let mut out = Transitions::new();
         self.apply_missing(rule, metric, now_ms, &mut out);
-        let judgement = &judge(self.level);
+        let judgement = &judge(&self.standing(now_ms));
 
         self.advance(now_ms);
         match judgement {
-            Judgement::Valid { level, .. } => self.readings.push_valid(*level),
+            Judgement::Valid {
+                level, forecast, ..
+            } => {
+                self.readings.push_valid(*level);
+                if let Some(forecast) = forecast {
+                    self.remember_backing(*forecast, now_ms);
+                }
+            }
             Judgement::Invalid => self.readings.push_invalid(),
         }
         self.last_reading_ms = now_ms;
@@ -384,6 +436,8 @@ impl AlertMachine {
         // Readings before the gap no longer support anything: a move after it needs fresh readings.
         self.readings = ReadingHistory::EMPTY;
         self.active = 0;
+        // Nor does a forecast from before it hold anything.
+        self.flags &= !(BACKED_WARNING | BACKED_CRITICAL);
         let changed = self.level != to;
         if changed {
             let cause = Cause::MissingData {

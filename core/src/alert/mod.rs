@@ -12,6 +12,13 @@
 //! at all (the [`Monitor`](crate::monitor::Monitor) counts it and passes only the time): it never
 //! reads as OK, never supports anything, and leaves every pending move exactly where it was.
 //!
+//! A forecast that turns unsure is no evidence of recovery: a raised predictive level is held by
+//! unsure forecasts for the rule's `keep_for_ms` after the last confident forecast that backed it,
+//! and clears otherwise only on a confident estimate beyond its clear horizon or a confidently flat
+//! or receding trend ([`rule`]'s "Forecasts that become unsure"). The machine keeps the memory this
+//! needs (when each predictive level was last backed, 16 bytes) and hands it to the judgement as a
+//! [`Standing`].
+//!
 //! # Debounce
 //! A move from the confirmed level `L` to a target `X` is *supported* by:
 //!
@@ -62,7 +69,7 @@
 //! per-alert sequence number that increases by one with every transition, suppressed ones included.
 //!
 //! # Invariants
-//! - Fixed memory: `size_of::<AlertMachine>() == 64`; the rule is passed in, not stored.
+//! - Fixed memory: `size_of::<AlertMachine>() == 80`; the rule is passed in, not stored.
 //! - Deterministic and causal: the transitions are a function of the rule, the start time and the
 //!   sequence of calls' times and judgements, on every target. Polls between readings do not change
 //!   the result.
@@ -77,11 +84,12 @@ pub use history::FLAP_HISTORY_LEN;
 pub use machine::{AlertMachine, Transitions, MAX_TRANSITIONS_PER_STEP};
 pub use rule::{
     AnomalyLevels, Bound, Debounce, Flapping, Health, Horizon, Judgement, Limit, Limits,
-    MissingData, MissingPolicy, Predictive, Rule, RuleError, Thresholds, MAX_DEBOUNCE_SAMPLES,
+    MissingData, MissingPolicy, Predictive, Rule, RuleError, Standing, Thresholds,
+    MAX_DEBOUNCE_SAMPLES,
 };
 
 /// Largest postcard record of an [`AlertMachine`]: every varint at its longest.
-pub const MAX_RECORD_LEN: usize = 76;
+pub const MAX_RECORD_LEN: usize = 96;
 
 #[cfg(test)]
 mod tests;

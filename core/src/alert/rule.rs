@@ -14,7 +14,7 @@
 //! | `above`, clear bound `c` | – | `v < c` (strict) or `v ≤ c` (inclusive) |
 //! | `below`, raise bound `b` | `v < b` (strict) or `v ≤ b` (inclusive) | – |
 //! | `below`, clear bound `c` | – | `v > c` (strict) or `v ≥ c` (inclusive) |
-//! | predictive horizon `h`, clear horizon `k` | ETA ≤ `h` (already crossed = ETA 0) | ETA > `k`, or no confident ETA |
+//! | predictive horizon `h`, clear horizon `k` | ETA ≤ `h` (already crossed = ETA 0) | a confident ETA > `k`; a confident `Never`; or no confident support for `keep_for_ms` |
 //! | anomaly level `s` | score ≥ `s` | score < the clear level |
 //!
 //! A bound without a clear bound clears on the good side of its own raise bound (no hysteresis). With
@@ -22,10 +22,27 @@
 //! clear bound: value hysteresis. "Raised" is judged against the alert's *confirmed* level (a
 //! warning condition is raised while the alert is WARNING or CRITICAL), as Netdata's `$status` idiom
 //! does, but without the idiom.
+//!
+//! # Forecasts that become unsure
+//! An unsure forecast ([`TimeTo::PoorFit`], [`TimeTo::NotEnoughData`]) is no evidence either way:
+//! it never raises a predictive condition, and it does not clear a raised one. A raised predictive
+//! condition (level `X`) is *held* by an unsure reading while a confident forecast backed `X` (its
+//! estimate within `X`'s clear horizon) less than [`Predictive::keep_for_ms`] before (Prometheus'
+//! `keep_firing_for`, applied to the forecast's silence rather than to the alert's). It clears on a
+//! confident estimate beyond the clear horizon, on a confident [`TimeTo::Never`] (flat or
+//! receding), or on an unsure reading once the hold has run out; the clear debounce counts these
+//! readings as for any condition, and a held reading interrupts it like any reading at `X`. So one
+//! noisy estimate beyond the horizon among unsure ones does not end the level. When each level was
+//! last backed is the [`AlertMachine`](super::AlertMachine)'s memory, handed to the judgement as a
+//! [`Standing`].
+//!
+//! A reading below the confirmed level `L` of a rule that forecasts at `L`, when a forecast has
+//! backed `L`, names the forecast's [`Outlook`] as its cause ([`Cause::ForecastReceded`]): why the
+//! level the forecast was guarding may end.
 
 use crate::anomaly::AnomalyScore;
 use crate::trend::{Crossing, EtaPolicy, TimeTo};
-use crate::wire::Cause;
+use crate::wire::{Cause, Outlook};
 use crate::Level;
 use serde::{Deserialize, Serialize};
 
@@ -163,8 +180,10 @@ pub struct Thresholds {
     pub critical: Limits,
 }
 
-/// A forecast horizon: raised when the threshold is reached within `within_ms`, cleared when the
-/// estimate moves beyond `clear_beyond_ms` (at least `within_ms`) or is no longer confident.
+/// A forecast horizon: raised when the threshold is reached within `within_ms`, cleared when a
+/// confident estimate moves beyond `clear_beyond_ms` (at least `within_ms`), when the trend is
+/// confidently flat or receding, or when no confident estimate has supported it for the rule's
+/// [`Predictive::keep_for_ms`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[serde(deny_unknown_fields)]
@@ -176,9 +195,13 @@ pub struct Horizon {
 }
 
 /// The predictive condition: the window's least-squares trend reaches `threshold` soon.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+///
+/// Serde: human-readable formats (the TOML configuration, the store's JSON) carry every field, with
+/// `keep_for_ms` defaulting to [`Predictive::DEFAULT_KEEP_FOR_MS`]. The wire (postcard, version 1 of
+/// `docs/wire.md`) has no `keep_for_ms`: a Metric frame decodes with the default, so a node's rules
+/// keep the default (the firmware's tests assert it) and a host replaying the node agrees with it.
+#[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[serde(default, deny_unknown_fields)]
 pub struct Predictive {
     /// The threshold the forecast is about (e.g. 95 % full).
     pub threshold: f32,
@@ -190,6 +213,184 @@ pub struct Predictive {
     pub critical: Option<Horizon>,
     /// When an estimate is confident enough to act on.
     pub policy: EtaPolicy,
+    /// How long a raised predictive level is held by unsure forecasts after the last confident one
+    /// that supported it (`0`: an unsure forecast clears at once, as before the hold existed).
+    pub keep_for_ms: u32,
+}
+
+impl Predictive {
+    /// The hold when none is configured, and the only one the wire's version 1 can announce: 45
+    /// minutes. A node fits its forecast over 64 readings (about 11 minutes at 10 s), over which a
+    /// slow, noisy climb is often not significant; the hold bridges those silences for as long as a
+    /// CRITICAL forecast (30 minutes, cleared beyond 45) would take to come true.
+    pub const DEFAULT_KEEP_FOR_MS: u32 = 45 * 60_000;
+
+    /// The horizon of `level` (WARNING or CRITICAL).
+    const fn horizon(&self, level: Level) -> Option<Horizon> {
+        match level {
+            Level::Warning => self.warning,
+            Level::Critical => self.critical,
+            Level::Ok | Level::Unknown => None,
+        }
+    }
+
+    /// What a confident forecast says on its own: the worst level whose horizon it falls within (a
+    /// raised level's clear horizon), `Some(OK)` when within none, and the cause naming it; `None`
+    /// when the forecast is unsure.
+    fn judge(&self, eta: TimeTo, raised: impl Fn(Level) -> bool) -> (Option<Level>, Option<Cause>) {
+        let eta_ms = match eta {
+            TimeTo::Eta(eta) => eta.ms,
+            TimeTo::AlreadyCrossed => 0,
+            TimeTo::Never => return (Some(Level::Ok), None),
+            TimeTo::NotEnoughData | TimeTo::PoorFit => return (None, None),
+        };
+        for level in [Level::Critical, Level::Warning] {
+            let Some(h) = self.horizon(level) else {
+                continue;
+            };
+            let limit = if raised(level) {
+                h.clear_beyond_ms.max(h.within_ms)
+            } else {
+                h.within_ms
+            };
+            if eta_ms <= u64::from(limit) {
+                let cause = Cause::Eta {
+                    eta_ms,
+                    threshold: self.threshold,
+                };
+                return (Some(level), Some(cause));
+            }
+        }
+        (Some(Level::Ok), None)
+    }
+
+    /// The level an unsure forecast holds: the worst raised level with a horizon that a confident
+    /// forecast backed less than `keep_for_ms` ago; OK when none.
+    fn held(&self, standing: &Standing, eta: TimeTo, raised: impl Fn(Level) -> bool) -> Level {
+        if !matches!(eta, TimeTo::NotEnoughData | TimeTo::PoorFit) {
+            return Level::Ok;
+        }
+        let recent = |level| {
+            standing
+                .backed_ago(level)
+                .is_some_and(|ago| ago < u64::from(self.keep_for_ms))
+        };
+        [Level::Critical, Level::Warning]
+            .into_iter()
+            .find(|&level| self.horizon(level).is_some() && raised(level) && recent(level))
+            .unwrap_or(Level::Ok)
+    }
+
+    /// Why the forecast no longer guards `current`, if this rule forecasts at that level and a
+    /// confident forecast has backed it (else the level was another condition's, and the reading
+    /// names its own cause). Called only for a reading judged below `current`, where the forecast
+    /// does not back `current`: a confident estimate is beyond its clear horizon, an unsure one's
+    /// hold has run out.
+    fn outlook(&self, current: Level, standing: &Standing, eta: TimeTo) -> Option<Outlook> {
+        let horizon = self.horizon(current)?;
+        let backed_ago = standing.backed_ago(current)?;
+        match eta {
+            TimeTo::Eta(eta) => Some(Outlook::Beyond {
+                eta_ms: eta.ms,
+                horizon_ms: horizon.clear_beyond_ms.max(horizon.within_ms),
+            }),
+            TimeTo::Never => Some(Outlook::Never),
+            TimeTo::NotEnoughData | TimeTo::PoorFit => Some(Outlook::Unsure {
+                for_ms: u32::try_from(backed_ago).unwrap_or(u32::MAX),
+            }),
+            // Within every horizon, so it backs `current`: the reading is not below it.
+            TimeTo::AlreadyCrossed => None,
+        }
+    }
+}
+
+/// [`Predictive`] as the wire's version 1 encodes it: without `keep_for_ms`.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Predictive")]
+struct PredictiveV1 {
+    threshold: f32,
+    crossing: Crossing,
+    warning: Option<Horizon>,
+    critical: Option<Horizon>,
+    policy: EtaPolicy,
+}
+
+/// [`Predictive`] as configuration files and the store write it: every field, defaults allowed.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Predictive", default, deny_unknown_fields)]
+struct PredictiveFields {
+    threshold: f32,
+    crossing: Crossing,
+    warning: Option<Horizon>,
+    critical: Option<Horizon>,
+    policy: EtaPolicy,
+    keep_for_ms: u32,
+}
+
+impl Default for PredictiveFields {
+    fn default() -> Self {
+        let p = Predictive::default();
+        PredictiveFields {
+            threshold: p.threshold,
+            crossing: p.crossing,
+            warning: p.warning,
+            critical: p.critical,
+            policy: p.policy,
+            keep_for_ms: p.keep_for_ms,
+        }
+    }
+}
+
+impl Serialize for Predictive {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let p = *self;
+        if serializer.is_human_readable() {
+            PredictiveFields {
+                threshold: p.threshold,
+                crossing: p.crossing,
+                warning: p.warning,
+                critical: p.critical,
+                policy: p.policy,
+                keep_for_ms: p.keep_for_ms,
+            }
+            .serialize(serializer)
+        } else {
+            PredictiveV1 {
+                threshold: p.threshold,
+                crossing: p.crossing,
+                warning: p.warning,
+                critical: p.critical,
+                policy: p.policy,
+            }
+            .serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Predictive {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let f = PredictiveFields::deserialize(deserializer)?;
+            Ok(Predictive {
+                threshold: f.threshold,
+                crossing: f.crossing,
+                warning: f.warning,
+                critical: f.critical,
+                policy: f.policy,
+                keep_for_ms: f.keep_for_ms,
+            })
+        } else {
+            let v = PredictiveV1::deserialize(deserializer)?;
+            Ok(Predictive {
+                threshold: v.threshold,
+                crossing: v.crossing,
+                warning: v.warning,
+                critical: v.critical,
+                policy: v.policy,
+                keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
+            })
+        }
+    }
 }
 
 /// The anomaly condition: the anomaly score reaches a level.
@@ -606,16 +807,17 @@ impl Rule {
         }
     }
 
-    /// Judges one reading. `current` is the alert's confirmed level (for hysteresis); `eta` is the
-    /// forecast toward the predictive threshold (ignored without a predictive condition); `score` is
-    /// the reading's anomaly score.
+    /// Judges one reading. `standing` is the alert's confirmed level (for hysteresis) and its memory
+    /// of the last confident forecast (for the hold); `eta` is the forecast toward the predictive
+    /// threshold (ignored without a predictive condition); `score` is the reading's anomaly score.
     ///
     /// A health finding the rule cares about makes the reading [`Judgement::Invalid`]. Otherwise the
     /// worst level any condition gives wins; on a tie the value, then the forecast, then the anomaly
-    /// score is named as the cause.
+    /// score is named as the cause. A reading below the confirmed level of a rule that forecasts at
+    /// that level names the forecast's [`Outlook`] instead (see the [module docs](self)).
     pub fn judge(
         &self,
-        current: Level,
+        standing: &Standing,
         value: f32,
         eta: TimeTo,
         score: &AnomalyScore,
@@ -627,6 +829,7 @@ impl Rule {
         {
             return Judgement::Invalid;
         }
+        let current = standing.level;
         let raised = |level: Level| current != Level::Unknown && current >= level;
         let mut verdict = (Level::Ok, None);
         let mut consider = |level: Level, cause: Option<Cause>| {
@@ -645,28 +848,16 @@ impl Rule {
                 .map(|bound| Cause::Value { value, bound });
             consider(level, cause);
         }
+        let mut forecast = None;
         if let Some(p) = &self.predictive {
-            let eta_ms = match eta {
-                TimeTo::Eta(eta) => Some(eta.ms),
-                TimeTo::AlreadyCrossed => Some(0),
-                TimeTo::Never | TimeTo::NotEnoughData | TimeTo::PoorFit => None,
-            };
-            for (level, horizon) in [(Level::Critical, p.critical), (Level::Warning, p.warning)] {
-                let cause = match (horizon, eta_ms) {
-                    (Some(h), Some(eta_ms)) => {
-                        let limit = if raised(level) {
-                            h.clear_beyond_ms.max(h.within_ms)
-                        } else {
-                            h.within_ms
-                        };
-                        (eta_ms <= u64::from(limit)).then_some(Cause::Eta {
-                            eta_ms,
-                            threshold: p.threshold,
-                        })
-                    }
-                    _ => None,
-                };
-                consider(level, cause);
+            let (level, cause) = p.judge(eta, raised);
+            forecast = level;
+            consider(level.unwrap_or(Level::Ok), cause);
+            // A held level names the reading's value: if this reading ends a worse level, it is
+            // not the forecast that ended it.
+            let held = p.held(standing, eta, raised);
+            if held != Level::Ok {
+                consider(held, Some(self.ok_cause(value, eta, score)));
             }
         }
         if let Some(a) = &self.anomaly {
@@ -678,12 +869,20 @@ impl Rule {
                 consider(level, cause);
             }
         }
-        match verdict {
-            (level, Some(cause)) => Judgement::Valid { level, cause },
-            (_, None) => Judgement::Valid {
-                level: Level::Ok,
-                cause: self.ok_cause(value, eta, score),
-            },
+        let (level, cause) = match verdict {
+            (level, Some(cause)) => (level, cause),
+            (_, None) => (Level::Ok, self.ok_cause(value, eta, score)),
+        };
+        let cause = match &self.predictive {
+            Some(p) if current != Level::Unknown && level < current => p
+                .outlook(current, standing, eta)
+                .map_or(cause, |outlook| Cause::ForecastReceded { outlook }),
+            _ => cause,
+        };
+        Judgement::Valid {
+            level,
+            cause,
+            forecast,
         }
     }
 
@@ -707,6 +906,39 @@ impl Rule {
     }
 }
 
+/// What the judgement of a reading needs from the alert's state: the confirmed level, and when a
+/// confident forecast last backed each predictive level (for the hold of a raised one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Standing {
+    /// The confirmed level.
+    pub level: Level,
+    /// For WARNING, then CRITICAL: how long before this reading a confident forecast last backed
+    /// the level (its estimate within the level's horizon, the clear horizon once raised); `None`
+    /// when none has since the alert started or its data was last missing.
+    pub backed_ms_ago: [Option<u64>; 2],
+}
+
+impl Standing {
+    /// A confirmed level that no forecast has backed: what a rule without a predictive condition,
+    /// or a freshly started alert, judges against.
+    pub const fn at(level: Level) -> Standing {
+        Standing {
+            level,
+            backed_ms_ago: [None, None],
+        }
+    }
+
+    /// How long ago a confident forecast last backed `level` (WARNING or CRITICAL).
+    pub const fn backed_ago(&self, level: Level) -> Option<u64> {
+        match level {
+            Level::Warning => self.backed_ms_ago[0],
+            Level::Critical => self.backed_ms_ago[1],
+            Level::Ok | Level::Unknown => None,
+        }
+    }
+}
+
 /// The verdict on one reading.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -717,6 +949,9 @@ pub enum Judgement {
         level: Level,
         /// Why.
         cause: Cause,
+        /// The level a confident forecast on this reading supported on its own (OK when none);
+        /// `None` when the forecast was unsure or the rule forecasts nothing.
+        forecast: Option<Level>,
     },
     /// The sensor is unhealthy: the reading supports UNKNOWN.
     Invalid,
@@ -780,6 +1015,7 @@ impl Default for Predictive {
             warning: None,
             critical: None,
             policy: EtaPolicy::DEFAULT,
+            keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
         }
     }
 }

@@ -6,13 +6,13 @@ use crate::trend::TimeTo;
 use crate::wire::Cause;
 use crate::Level;
 
-fn judge(rule: &Rule, value: f32) -> impl FnOnce(Level) -> Judgement + '_ {
-    move |level| rule.judge(level, value, TimeTo::NotEnoughData, &AnomalyScore::ZERO)
+fn judge(rule: &Rule, value: f32) -> impl FnOnce(&Standing) -> Judgement + '_ {
+    move |standing| rule.judge(standing, value, TimeTo::NotEnoughData, &AnomalyScore::ZERO)
 }
 
 #[test]
 fn sizes_are_part_of_the_contract() {
-    assert_eq!(core::mem::size_of::<AlertMachine>(), 64);
+    assert_eq!(core::mem::size_of::<AlertMachine>(), 80);
 }
 
 #[test]
@@ -54,4 +54,23 @@ fn a_raise_names_the_reading_and_the_bound() {
         }
     );
     assert_eq!((t.alert_seq, t.suppressed), (0, false));
+}
+
+#[test]
+fn stale_after_an_invalid_reading_or_missing_data_until_a_valid_one() {
+    let rule = Rule {
+        missing: MissingData::unknown_after(10_000),
+        ..Rule::above(80.0, 90.0)
+    };
+    let mut m = AlertMachine::new(0);
+    m.observe(&rule, 1, 1000, judge(&rule, 50.0)).unwrap();
+    assert!(!m.is_stale());
+    m.observe(&rule, 1, 2000, |_| Judgement::Invalid).unwrap();
+    assert!(m.is_stale());
+    m.observe(&rule, 1, 3000, judge(&rule, 50.0)).unwrap();
+    assert!(!m.is_stale());
+    m.poll(&rule, 1, 20_000).unwrap();
+    assert!(m.is_stale());
+    m.observe(&rule, 1, 21_000, judge(&rule, 50.0)).unwrap();
+    assert!(!m.is_stale());
 }

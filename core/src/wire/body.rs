@@ -205,6 +205,32 @@ pub enum Cause {
     SensorFault,
     /// Flapping stopped; this transition reports the settled level.
     FlappingStopped,
+    /// The forecast no longer guards the level being left: why, as of this reading.
+    ForecastReceded {
+        /// What the forecast says now.
+        outlook: Outlook,
+    },
+}
+
+/// What a forecast says when a level it raised may end ([`Cause::ForecastReceded`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Outlook {
+    /// A confident estimate beyond the level's clear horizon.
+    Beyond {
+        /// Time to the threshold now.
+        eta_ms: u64,
+        /// The clear horizon it is beyond.
+        horizon_ms: u32,
+    },
+    /// The trend is confidently flat or moving away from the threshold.
+    Never,
+    /// No confident estimate has supported the level for this long (the rule's hold time, or
+    /// more).
+    Unsure {
+        /// Time since the last confident estimate that supported the level.
+        for_ms: u32,
+    },
 }
 
 /// An alert changed level.
@@ -491,10 +517,32 @@ mod tests {
             Cause::MissingData { last_seen_ms: 5 },
             Cause::SensorFault,
             Cause::FlappingStopped,
+            Cause::ForecastReceded {
+                outlook: Outlook::Never,
+            },
         ];
         for (i, cause) in causes.iter().enumerate() {
             assert_eq!(bytes(cause)[0], i as u8);
         }
+        let outlooks = [
+            Outlook::Beyond {
+                eta_ms: 3_000_000,
+                horizon_ms: 2_700_000,
+            },
+            Outlook::Never,
+            Outlook::Unsure { for_ms: 900_000 },
+        ];
+        for (i, outlook) in outlooks.iter().enumerate() {
+            let cause = Cause::ForecastReceded { outlook: *outlook };
+            assert_eq!(bytes(&cause)[..2], [6, i as u8]);
+        }
+        assert_eq!(
+            bytes(&Cause::ForecastReceded {
+                outlook: outlooks[0]
+            }),
+            [6, 0, 0xc0, 0x8d, 0xb7, 0x01, 0xe0, 0xe5, 0xa4, 0x01],
+            "ForecastReceded: index, outlook index, varints"
+        );
         assert_eq!(
             bytes(&causes[1]),
             [1, 3, 0x00, 0x00, 0x80, 0x40],

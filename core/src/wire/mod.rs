@@ -83,8 +83,8 @@ mod schema;
 mod tests;
 
 pub use body::{
-    BatchError, Body, BodyType, Cause, Heartbeat, Hello, Log, MetricDescriptor, Reading, Readings,
-    ResetReason, RuleSummary, Transition,
+    BatchError, Body, BodyType, Cause, Heartbeat, Hello, Log, MetricDescriptor, Outlook, Reading,
+    Readings, ResetReason, RuleSummary, Transition,
 };
 pub use cobs::{cobs_decode_in_place, cobs_encode, max_cobs_len};
 pub use decoder::{Decoder, Feed};
@@ -137,9 +137,10 @@ const MAX_DESCRIPTOR_LEN: usize =
 /// See [`MAX_HELLO_LEN`].
 pub const MAX_READINGS_LEN: usize =
     VARINT_U64 + varint_len(MAX_READINGS as u64) + MAX_READINGS * (VARINT_U16 + VARINT_U32 + 4);
-/// See [`MAX_HELLO_LEN`]. The largest cause is `Eta`: variant, u64, f32.
+/// See [`MAX_HELLO_LEN`]. The largest cause is `ForecastReceded` with an `Outlook::Beyond`: two
+/// variant bytes, u64, u32.
 pub const MAX_TRANSITION_LEN: usize =
-    VARINT_U16 + 1 + 1 + VARINT_U64 + (1 + VARINT_U64 + 4) + VARINT_U32 + 1;
+    VARINT_U16 + 1 + 1 + VARINT_U64 + (1 + 1 + VARINT_U64 + VARINT_U32) + VARINT_U32 + 1;
 /// See [`MAX_HELLO_LEN`].
 pub const MAX_HEARTBEAT_LEN: usize = VARINT_U64 + 1 + 4 * VARINT_U32;
 /// See [`MAX_HELLO_LEN`].
@@ -364,7 +365,7 @@ mod unit {
                 MAX_LOG_LEN,
                 MAX_METRIC_LEN
             ),
-            (796, 779, 36, 31, 130, 252)
+            (796, 779, 38, 31, 130, 252)
         );
         assert_eq!(MAX_BODY_LEN, 796);
         assert_eq!(MAX_ENCODED_LEN, 1030);

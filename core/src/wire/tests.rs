@@ -113,6 +113,7 @@ fn largest_metric() -> crate::monitor::MetricSpec {
                     min_t_statistic: 1.0,
                     confidence_z: 1.0,
                 },
+                keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
             }),
             anomaly: Some(AnomalyLevels {
                 warning: limit,
@@ -169,9 +170,11 @@ fn largest_bodies() -> [Body; 6] {
         from: Level::Unknown,
         to: Level::Critical,
         at_ms: u64::MAX,
-        cause: Cause::Eta {
-            eta_ms: u64::MAX,
-            threshold: f32::INFINITY,
+        cause: Cause::ForecastReceded {
+            outlook: super::Outlook::Beyond {
+                eta_ms: u64::MAX,
+                horizon_ms: u32::MAX,
+            },
         },
         alert_seq: u32::MAX,
         suppressed: true,

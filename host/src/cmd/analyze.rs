@@ -177,6 +177,7 @@ fn rule(args: &AnalyzeArgs) -> (Rule, Option<(f32, Crossing)>) {
             }),
             critical: None,
             policy: EtaPolicy::DEFAULT,
+            keep_for_ms: Predictive::DEFAULT_KEEP_FOR_MS,
         });
     }
     (rule, threshold)

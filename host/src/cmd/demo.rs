@@ -437,6 +437,80 @@ mod tests {
         assert!(has("--- rack time 01:00:00 ---"));
     }
 
+    /// Each (node, metric)'s transitions in the demo's text, in order: `OK -> WARNING`, ….
+    fn moves(text: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut moves = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for line in text.lines().filter(|l| l.starts_with('[')) {
+            let Some((_, rest)) = line.split_once("] ") else {
+                continue;
+            };
+            let Some((who, what)) = rest.split_once(": ") else {
+                continue;
+            };
+            let step = what.split(',').next().unwrap_or_default();
+            moves.entry(who.into()).or_default().push(step.into());
+        }
+        moves
+    }
+
+    #[test]
+    fn transitions_per_scenario_are_pinned_at_the_default_seed() {
+        let args = DemoArgs {
+            run_for: Duration::from_secs(6 * 3600),
+            ..args()
+        };
+        let mut out = Vec::new();
+        assert!(simulate(&args, &mut out).unwrap().agree);
+        let got = moves(&String::from_utf8(out).unwrap());
+        let expect = [
+            (
+                "node 1 inlet_temperature",
+                &["OK -> WARNING", "WARNING -> CRITICAL"][..],
+            ),
+            ("node 2 power", &["OK -> WARNING", "WARNING -> CRITICAL"]),
+            ("node 3 humidity", &["OK -> UNKNOWN"]),
+            ("node 4 humidity", &["OK -> WARNING", "WARNING -> OK"]),
+            ("node 5 inlet_temperature", &["OK -> UNKNOWN"]),
+        ];
+        let expect: std::collections::BTreeMap<String, Vec<String>> = expect
+            .iter()
+            .map(|(who, steps)| {
+                (
+                    who.to_string(),
+                    steps.iter().map(|s| s.to_string()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expect);
+    }
+
+    /// Over seeds 1 to 50, the forecast-judged scenarios (a rising inlet, a creeping power draw, both
+    /// rising until the end) only ever escalate: a forecast that turns unsure is no all-clear.
+    #[test]
+    fn rising_scenarios_never_de_escalate_at_any_of_50_seeds() {
+        for seed in 1..=50 {
+            let args = DemoArgs {
+                nodes: 2,
+                run_for: Duration::from_secs(6 * 3600),
+                seed,
+                ..args()
+            };
+            let mut out = Vec::new();
+            assert!(simulate(&args, &mut out).unwrap().agree, "seed {seed}");
+            let text = String::from_utf8(out).unwrap();
+            let moves = moves(&text);
+            for who in ["node 1 inlet_temperature", "node 2 power"] {
+                let steps = moves.get(who).cloned().unwrap_or_default();
+                let allowed = ["OK -> WARNING", "WARNING -> CRITICAL", "OK -> CRITICAL"];
+                assert!(
+                    steps.iter().all(|s| allowed.contains(&s.as_str())),
+                    "seed {seed}, {who}: {steps:?}"
+                );
+                assert!(steps.len() <= 2, "seed {seed}, {who}: {steps:?}");
+            }
+        }
+    }
+
     #[test]
     fn same_seed_same_output() {
         assert_eq!(output().0, output().0);
