@@ -13,7 +13,7 @@
 use crate::ingest::{Event, Ingest, Origin};
 use crate::render;
 use crate::timefmt::format_utc;
-use rackwatch_core::wire::{Cause, Transition};
+use rackwatch_core::wire::{Cause, Outlook, Transition};
 use rackwatch_core::Level;
 use serde::{Deserialize, Serialize};
 
@@ -54,7 +54,7 @@ pub struct TransitionMessage {
     /// The anomaly score, for an anomaly.
     pub score: Option<f32>,
     /// The kind of cause: `value`, `eta`, `anomaly`, `missing_data`, `sensor_fault`,
-    /// `flapping_stopped`.
+    /// `flapping_stopped`, `forecast_receded`.
     pub cause: String,
     /// The cause in words.
     pub summary: String,
@@ -87,6 +87,13 @@ fn cause_parts(cause: &Cause) -> CauseParts {
         Cause::MissingData { .. } => ("missing_data", None, None, None, None),
         Cause::SensorFault => ("sensor_fault", None, None, None, None),
         Cause::FlappingStopped => ("flapping_stopped", None, None, None, None),
+        Cause::ForecastReceded { outlook } => {
+            let eta_ms = match outlook {
+                Outlook::Beyond { eta_ms, .. } => Some(eta_ms),
+                Outlook::Never | Outlook::Unsure { .. } => None,
+            };
+            ("forecast_receded", None, None, eta_ms, None)
+        }
     }
 }
 
