@@ -53,6 +53,48 @@ pub enum ConfigError {
         /// What is wrong, naming the key.
         message: String,
     },
+    /// Several places in the file are wrong: each [`ConfigError::Invalid`] on a line of its own,
+    /// in the order of the file, so that one edit fixes them all.
+    #[error("{}", lines(.0))]
+    Several(Vec<ConfigError>),
+}
+
+/// `N mistakes in the configuration:` then each on a line of its own.
+fn lines(errors: &[ConfigError]) -> String {
+    let mut text = format!("{} mistakes in the configuration:", errors.len());
+    for e in errors {
+        text.push_str("\n  ");
+        text.push_str(&e.to_string());
+    }
+    text
+}
+
+impl ConfigError {
+    /// `errors` as one result: none is `Ok`, one is itself, more are [`ConfigError::Several`]
+    /// sorted by place (nested lists flattened).
+    fn all(errors: Vec<ConfigError>) -> Result<(), ConfigError> {
+        let mut flat: Vec<ConfigError> = errors
+            .into_iter()
+            .flat_map(|e| match e {
+                ConfigError::Several(inner) => inner,
+                other => vec![other],
+            })
+            .collect();
+        flat.sort_by_key(|e| match e {
+            ConfigError::Invalid { line, column, .. } => (*line, *column),
+            _ => (0, 0),
+        });
+        match flat.len() {
+            0 => Ok(()),
+            1 => Err(flat.remove(0)),
+            _ => Err(ConfigError::Several(flat)),
+        }
+    }
+}
+
+/// Keeps `result`'s value, or its error in `errors`: for checking every section of a file.
+fn checked<T>(errors: &mut Vec<ConfigError>, result: Result<T, ConfigError>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
 }
 
 /// The validated configuration.
@@ -258,18 +300,29 @@ impl Config {
         })?;
         let mut config = Config::defaults();
         config.file = Some(path.to_path_buf());
-        config.apply_store(&raw.store, &at)?;
-        config.apply_ingest(&raw.ingest, &at)?;
-        config.sources = sources(&raw.source, &raw.local, &at)?;
+        // Every section is checked, so that a file with several mistakes is fixed in one go.
+        let mut errors = Vec::new();
+        checked(&mut errors, config.apply_store(&raw.store, &at));
+        checked(&mut errors, config.apply_ingest(&raw.ingest, &at));
+        if let Some(sources) = checked(&mut errors, sources(&raw.source, &raw.local, &at)) {
+            config.sources = sources;
+        }
         match raw.http.listen.as_deref() {
             Some("" | "none" | "off") => config.listen = None,
             Some(addr) => config.listen = Some(addr.to_string()),
             None => {}
         }
-        config.apply_log(&raw.log, &at)?;
-        config.rules = rules(raw.rules, &at)?;
-        config.node_logs = node_logs(&raw.node_logs, &at)?;
-        config.sinks = sinks::sinks(&raw.sink, &at)?;
+        checked(&mut errors, config.apply_log(&raw.log, &at));
+        if let Some(rules) = checked(&mut errors, rules(raw.rules, &at)) {
+            config.rules = rules;
+        }
+        if let Some(node_logs) = checked(&mut errors, node_logs(&raw.node_logs, &at)) {
+            config.node_logs = node_logs;
+        }
+        if let Some(sinks) = checked(&mut errors, sinks::sinks(&raw.sink, &at)) {
+            config.sinks = sinks;
+        }
+        ConfigError::all(errors)?;
         Ok(config)
     }
 
@@ -458,16 +511,18 @@ fn local_settings(local: &RawLocal, at: &Locator) -> Result<LocalSettings, Confi
 
 /// The `[[rules]]`, each checked against its documented domains.
 fn rules(raw: Vec<Spanned<RuleOverride>>, at: &Locator) -> Result<HostRules, ConfigError> {
-    for (i, r) in raw.iter().enumerate() {
-        if let Some(rule) = &r.get_ref().rule {
-            rule.check().map_err(|e| {
-                at.error(
-                    r.span().start,
-                    format!("rules[{i}] (metric `{}`): {e}", r.get_ref().metric),
-                )
-            })?;
-        }
-    }
+    let errors = raw
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let e = r.get_ref().rule.as_ref()?.check().err()?;
+            Some(at.error(
+                r.span().start,
+                format!("rules[{i}] (metric `{}`): {e}", r.get_ref().metric),
+            ))
+        })
+        .collect();
+    ConfigError::all(errors)?;
     Ok(HostRules::new(
         raw.into_iter().map(Spanned::into_inner).collect(),
     ))

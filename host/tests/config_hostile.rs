@@ -43,6 +43,43 @@ fn every_mistake_is_refused_with_its_place_and_key() {
     }
 }
 
+/// A file with a mistake in several sections, and in several entries of one list, gets every one
+/// reported at once, in file order: one edit, not one run per mistake.
+#[test]
+fn every_mistake_of_a_file_is_reported_at_once_in_file_order() {
+    let text = "[store]\nmax_age = \"9999999w\"\n\
+                [local]\ninterval = \"soon\"\n\
+                [[rules]]\nmetric = \"a\"\nrule.value.warning.above.raise = { value = 35.0, inclusive = false }\n\
+                rule.value.critical.above.raise = { value = 30.0, inclusive = false }\n\
+                [[rules]]\nmetric = \"b\"\n\
+                [[rules]]\nmetric = \"c\"\nrule.value.warning.above.raise = { value = 9.0, inclusive = false }\n\
+                rule.value.critical.above.raise = { value = 1.0, inclusive = false }\n\
+                [[sink]]\nname = \"h\"\nkind = \"pager\"\n\
+                [[sink]]\nname = \"c\"\nkind = \"command\"\nargv = []\n";
+    let (ok, stderr) = check(text);
+    assert!(!ok, "accepted:\n{text}");
+    let places: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("FILE:"))
+        .map(|l| l.split(": ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        places,
+        ["2:11", "4:12", "5:1", "11:1", "17:8", "21:8"],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("6 mistakes in the configuration"),
+        "{stderr}"
+    );
+    // A file with one mistake reads as before: one line, the place first.
+    let (_, one) = check("[store]\nmax_age = \"9999999w\"\n");
+    assert!(
+        one.contains("FILE:2:11: store.max_age") && !one.contains("mistakes"),
+        "{one}"
+    );
+}
+
 /// The `[[sink]]` tables: each mistake refused with its place and key, before any delivery starts.
 #[test]
 fn every_sink_mistake_is_refused_with_its_place_and_key() {

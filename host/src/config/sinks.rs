@@ -46,17 +46,25 @@ const KIND_KEYS: [(&str, &[&str]); 3] = [
 /// Every `[[sink]]`, checked.
 pub(super) fn sinks(raw: &[Spanned<RawSink>], at: &Locator) -> Result<Vec<SinkSpec>, ConfigError> {
     let mut specs: Vec<SinkSpec> = Vec::new();
+    let mut errors = Vec::new();
     for (i, s) in raw.iter().enumerate() {
-        let spec = sink(i, s.get_ref(), at)?;
+        let spec = match sink(i, s.get_ref(), at) {
+            Ok(spec) => spec,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
         if specs.iter().any(|other| other.name == spec.name) {
             let name = &s.get_ref().name;
-            return Err(at.error(
+            errors.push(at.error(
                 name.span().start,
                 format!("sink[{i}].name: `{}` is used twice", spec.name),
             ));
         }
         specs.push(spec);
     }
+    ConfigError::all(errors)?;
     Ok(specs)
 }
 
