@@ -199,6 +199,28 @@ fn retention_drops_the_oldest_data_first() {
 }
 
 #[test]
+fn retention_forgets_a_boot_once_none_of_its_rows_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+    let (_, events) = ingest(&session());
+    store.write(&events).unwrap();
+    assert_eq!(store.counts().unwrap().boots, 2);
+    // Keep what happened from T0 + 41 s on: boot 1's rows all go, boot 2's stay.
+    store.retain(T0 + 60_000, Some(19_000), None).unwrap();
+    let counts = store.counts().unwrap();
+    assert_eq!(counts.boots, 1, "{counts:?}");
+    let anchors = store.boot_anchors().unwrap();
+    assert_eq!(anchors.len(), 1, "{anchors:?}");
+    // The boot left keeps its metric names.
+    let left = store.readings(&Query::default()).unwrap();
+    assert!(!left.is_empty());
+    assert!(
+        left.iter().all(|r| !r.name.starts_with("metric_")),
+        "{left:?}"
+    );
+}
+
+#[test]
 fn a_metric_the_hello_announced_is_stored_by_name_without_a_metric_frame() {
     let spec = MetricSpec::new(
         0,

@@ -387,6 +387,31 @@ impl Store {
                 readings = n as u64;
             }
         }
+        // A boot that began before the cutoff and none of whose rows is left goes too, with its
+        // metric names: otherwise the boots of a node that reboots often would pile up forever,
+        // and with them the anchors every run loads at start. A boot that began after the cutoff
+        // stays even without rows: it has only just started. Each lookup is a seek on the tables'
+        // (node, boot) key prefix.
+        let unreferenced: String = TABLES[TABLES_BY_TIME..]
+            .iter()
+            .filter(|&&table| table != "decode_errors")
+            .map(|table| {
+                format!(
+                    "NOT EXISTS (SELECT 1 FROM {table} t WHERE t.node = boots.node AND t.boot = boots.boot)"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        tx.execute(
+            &format!("DELETE FROM boots WHERE COALESCE(first_wall_ms, 0) < ?1 AND {unreferenced}"),
+            [cutoff],
+        )
+        .map_err(|e| sqlite(&path, e))?;
+        tx.execute_batch(
+            "DELETE FROM metrics WHERE NOT EXISTS \
+               (SELECT 1 FROM boots b WHERE b.node = metrics.node AND b.boot = metrics.boot);",
+        )
+        .map_err(|e| sqlite(&path, e))?;
         tx.commit().map_err(|e| sqlite(&path, e))?;
         Ok(readings)
     }
