@@ -6,6 +6,7 @@
 //! the test says what it skipped on one line; under `CI=true` it fails instead.
 
 use rackwatch::state::{fetch, Snapshot};
+use rackwatch_tests::net::free_port;
 use rackwatch_tests::require::Missing;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -57,14 +58,6 @@ fn fill(dir: &Path) -> PathBuf {
     while file.write_all(&block).is_ok() {}
     while file.write_all(&[0]).is_ok() {}
     filler
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Polls the daemon's state until `done` holds (at most 60 s: this bounds a hung test, it asserts

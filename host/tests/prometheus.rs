@@ -8,6 +8,7 @@
 //! Prometheus and promtool come with Debian's `prometheus` package; without them the tests say what
 //! they skipped on one line, and under `CI=true` they fail instead.
 
+use rackwatch_tests::net::free_port;
 use rackwatch_tests::require::program;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -41,14 +42,6 @@ impl Running {
             panic!("{what} exited early ({status}): {stderr}");
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// An HTTP answer.

@@ -10,6 +10,7 @@ use rackwatch_core::monitor::MetricSpec;
 use rackwatch_core::wire::{
     Body, Frame, Header, Heartbeat, Hello, Readings, ResetReason, MAX_ENCODED_LEN,
 };
+use rackwatch_tests::net::free_port;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -81,14 +82,6 @@ impl TestNode {
             sensor_errors: 0,
         }))
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Polls the daemon's state until `done` holds (at most 30 s; this bounds a hung test, it asserts no

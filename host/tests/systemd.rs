@@ -10,6 +10,7 @@
 use rackwatch::capture::CaptureWriter;
 use rackwatch::state::{fetch, Snapshot};
 use rackwatch_core::wire::{Body, Frame, Header, Heartbeat, ResetReason, MAX_ENCODED_LEN};
+use rackwatch_tests::net::free_port;
 use rackwatch_tests::require::{self, Missing};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -35,14 +36,6 @@ fn rackwatch() -> Command {
             std::env::temp_dir().join("rackwatch-test-data"),
         );
     c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Sends `signal` (`TERM`, `HUP`) the way an operator or systemd does.

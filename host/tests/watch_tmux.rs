@@ -8,21 +8,14 @@
 //! `CI=true`, where it fails (`rackwatch_tests::require`).
 
 use rackwatch::state::{fetch, Snapshot};
+use rackwatch_tests::net::free_port;
 use rackwatch_tests::require::{self, Missing};
-use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The simulated node (`rackwatch sim --nodes 1`) and the metric its scenario drives.
 const NODE: u16 = 1;
 const METRIC: &str = "inlet_temperature";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
-}
 
 /// Kills what the test started, however it ends.
 struct Cleanup {

@@ -4,7 +4,9 @@
 //! [`qemu`] runs the real `qemu` firmware image under `qemu-system-arm -M b-l475e-iot01a` with its
 //! USART1 bridged to a pty by socat, and reads the pty through the `serialport` crate, as a user
 //! reads `/dev/ttyACM0`. [`require`] is how every end-to-end test (the host's too) skips loudly
-//! when a tool it needs is missing, and fails instead under `CI=true`.
+//! when a tool it needs is missing, and fails instead under `CI=true`. [`net`] gives loopback ports
+//! to tests that start servers.
 
+pub mod net;
 pub mod qemu;
 pub mod require;

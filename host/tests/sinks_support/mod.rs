@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use rackwatch::state::{fetch, Snapshot};
+pub use rackwatch_tests::net::free_port;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,15 +16,6 @@ use std::time::{Duration, Instant};
 
 /// The longest any wait lasts before the test fails: bounds a hang, asserts no duration.
 pub const GIVE_UP: Duration = Duration::from_secs(90);
-
-/// A port nothing listens on (yet).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Polls `done` every 100 ms until it gives `Some`; fails the test after [`GIVE_UP`].
 pub fn wait_until<T>(what: &str, mut done: impl FnMut() -> Option<T>) -> T {
