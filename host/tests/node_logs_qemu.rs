@@ -9,12 +9,10 @@
 
 use rackwatch::node_log::{Firmware, LogStream, NodeLine};
 use rackwatch_core::wire::{Body, Frame, MAX_ENCODED_LEN};
-use rackwatch_tests::qemu::{self, Capture, QemuRun};
-use rackwatch_tests::require::Missing;
-use std::panic::{self, AssertUnwindSafe};
+use rackwatch_tests::qemu::{self, Capture, QemuRun, SharedRun};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Log frames the run must hold: the boot line and several status lines (one per ten rack
@@ -45,41 +43,25 @@ impl Run {
 }
 
 fn run() -> Option<&'static Run> {
-    static RUN: OnceLock<Result<Result<Run, Missing>, String>> = OnceLock::new();
-    let result = RUN.get_or_init(|| {
-        panic::catch_unwind(AssertUnwindSafe(|| {
-            let tools = qemu::tools()?;
-            let elf = qemu::firmware_elf();
-            let mut node = QemuRun::start(&tools, &elf);
-            let capture = node.read(LIMIT, |c| {
-                c.frames
-                    .iter()
-                    .filter(|f| matches!(f.body, Body::Log(_)))
-                    .count()
-                    >= LOG_FRAMES
-            });
-            Ok(Run {
-                elf,
-                capture,
-                semihosting: node.defmt_stdout(),
-                qemu_stderr: node.stderr(),
-            })
-        }))
-        .map_err(|e| {
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
+    static RUN: SharedRun<Run> = SharedRun::new();
+    qemu::shared_run(&RUN, || {
+        let tools = qemu::tools()?;
+        let elf = qemu::firmware_elf();
+        let mut node = QemuRun::start(&tools, &elf);
+        let capture = node.read(LIMIT, |c| {
+            c.frames
+                .iter()
+                .filter(|f| matches!(f.body, Body::Log(_)))
+                .count()
+                >= LOG_FRAMES
+        });
+        Ok(Run {
+            elf,
+            capture,
+            semihosting: node.defmt_stdout(),
+            qemu_stderr: node.stderr(),
         })
-    });
-    match result {
-        Ok(Ok(run)) => Some(run),
-        Ok(Err(missing)) => {
-            missing.skip();
-            None
-        }
-        Err(why) => panic!("the QEMU run failed: {why}"),
-    }
+    })
 }
 
 /// Every frame of `bytes`, decoded with the ELF at `elf`.

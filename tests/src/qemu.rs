@@ -32,6 +32,34 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// What a test file's tests share: one QEMU run, made by the first test that asks.
+pub type SharedRun<T> = std::sync::OnceLock<Result<Result<T, Missing>, String>>;
+
+/// The run in `cell`, made by `make` on first use. `None` after the calling test was skipped
+/// because a tool is missing (a failure under `CI=true`: [`Missing::skip`]); a run that panicked
+/// fails every test that asks for it with its message, instead of poisoning the others silently.
+pub fn shared_run<T>(
+    cell: &'static SharedRun<T>,
+    make: impl FnOnce() -> Result<T, Missing>,
+) -> Option<&'static T> {
+    let result = cell.get_or_init(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(make)).map_err(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        })
+    });
+    match result {
+        Ok(Ok(run)) => Some(run),
+        Ok(Err(missing)) => {
+            missing.skip();
+            None
+        }
+        Err(why) => panic!("the QEMU run failed: {why}"),
+    }
+}
+
 /// The QEMU machine of the B-L475E-IOT01A.
 pub const MACHINE: &str = "b-l475e-iot01a";
 

@@ -12,10 +12,7 @@ use rackwatch_core::Level;
 use rackwatch_firmware::node::FIRMWARE_VERSION;
 use rackwatch_firmware::rack::RACK;
 use rackwatch_firmware::sim::{self, SimMetric};
-use rackwatch_tests::qemu::{self, Capture, QemuRun};
-use rackwatch_tests::require::Missing;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::OnceLock;
+use rackwatch_tests::qemu::{self, Capture, QemuRun, SharedRun};
 use std::time::Duration;
 
 /// Readings per metric and heartbeats the run must hold at the least.
@@ -91,35 +88,19 @@ impl Story {
 /// The shared run, or `None` after the calling test was skipped because a tool is missing (a
 /// failure under `CI=true`: [`Missing::skip`]). A run that failed fails every test with its message.
 fn story() -> Option<&'static Story> {
-    static STORY: OnceLock<Result<Result<Story, Missing>, String>> = OnceLock::new();
-    let result = STORY.get_or_init(|| {
-        panic::catch_unwind(AssertUnwindSafe(|| {
-            let tools = qemu::tools()?;
-            let elf = qemu::firmware_elf();
-            let mut run = QemuRun::start(&tools, &elf);
-            let capture = run.read(LIMIT, story_told());
-            let (stderr, defmt) = (run.stderr(), run.defmt_stdout());
-            Ok(Story {
-                capture,
-                stderr,
-                defmt,
-            })
-        }))
-        .map_err(|e| {
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
+    static STORY: SharedRun<Story> = SharedRun::new();
+    qemu::shared_run(&STORY, || {
+        let tools = qemu::tools()?;
+        let elf = qemu::firmware_elf();
+        let mut run = QemuRun::start(&tools, &elf);
+        let capture = run.read(LIMIT, story_told());
+        let (stderr, defmt) = (run.stderr(), run.defmt_stdout());
+        Ok(Story {
+            capture,
+            stderr,
+            defmt,
         })
-    });
-    match result {
-        Ok(Ok(story)) => Some(story),
-        Ok(Err(missing)) => {
-            missing.skip();
-            None
-        }
-        Err(why) => panic!("the QEMU run failed: {why}"),
-    }
+    })
 }
 
 /// Whether the run has told the whole story: an inlet reading past [`STORY_END_C`], at least
