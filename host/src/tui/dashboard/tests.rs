@@ -85,6 +85,7 @@ fn snapshot() -> Snapshot {
             ..SourceView::default()
         }],
         nodes: vec![node(3, vec![inlet, outlet, humidity])],
+        operator: Default::default(),
     }
 }
 
