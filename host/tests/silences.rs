@@ -1,0 +1,179 @@
+//! Silences through the real binary: a daemon fed frame by frame, a webhook receiver in the test.
+//! A silence matching by regex mutes (the transition still in the history, marked silenced),
+//! survives a restart, and when it ends over a firing alert exactly one notification goes out;
+//! made with the daemon up (HTTP) or down (store); every action in the audit.
+
+mod operator_support;
+mod sinks_support;
+
+use operator_support::*;
+use sinks_support::*;
+
+/// Waits until `/state` shows `n` active silences.
+fn wait_active(daemon: &mut Daemon, n: u64) -> rackwatch::state::Snapshot {
+    wait_until("the silences in /state", || {
+        let state = daemon.state()?;
+        (state.operator.silences_active == n).then_some(state)
+    })
+}
+
+#[test]
+fn a_regex_silence_mutes_survives_a_restart_and_notifies_once_at_its_end() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let receiver = Receiver::start(false);
+    let config = webhook_config(home, &receiver);
+    let mut node = FakeNode::new();
+    let mut daemon = start(home, &config, &mut node, "first.log");
+    node.readings(OK);
+    node.readings(WARNING);
+    wait_received(&receiver, 1, "the WARNING");
+
+    // Over HTTP. A regex is anchored: `temperature` alone would match nothing.
+    let url = base_url(&daemon);
+    let out = cli(
+        home,
+        &[
+            "silence",
+            "add",
+            "node=7",
+            "metric=~inlet_.*",
+            "origin!~node",
+            "--for",
+            "1h",
+            "--comment",
+            "recabling rack 2",
+            "--connect",
+            &url,
+        ],
+    )
+    .unwrap();
+    let id: u64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let state = wait_active(&mut daemon, 1);
+    assert_eq!(state.operator.silences[0].creator, "operator");
+    let listed = cli(home, &["silence", "list", "--connect", &url]).unwrap();
+    assert!(
+        listed.contains("metric=~inlet_.*") && listed.contains("active"),
+        "{listed}"
+    );
+
+    // CRITICAL while silenced: recorded, marked, not sent.
+    node.readings(CRITICAL);
+    wait_until("the silenced CRITICAL in the history", || {
+        let alerts = cli(home, &["alerts", "--node", "7"]).ok()?;
+        alerts
+            .contains(&format!("silenced (silence {id})"))
+            .then_some(())
+    });
+    assert_eq!(received(&receiver).len(), 1);
+
+    // A restart keeps the silence. The host's judge starts over at OK after a restart, so it
+    // raises CRITICAL again: silenced too, and now the latest held transition of the alert.
+    daemon.kill9();
+    let mut daemon = start(home, &config, &mut node, "second.log");
+    wait_active(&mut daemon, 1);
+    node.readings(CRITICAL);
+    wait_until("the second silenced CRITICAL in the history", || {
+        let alerts = cli(home, &["alerts", "--node", "7"]).ok()?;
+        (alerts.matches(&format!("silenced (silence {id})")).count() == 2).then_some(())
+    });
+
+    // Expired on the store while the daemon runs: the alert still fires, so its latest held
+    // transition (the current level) goes out, once.
+    let out = cli(
+        home,
+        &["silence", "expire", &id.to_string(), "--comment", "done"],
+    )
+    .unwrap();
+    assert!(out.contains("expired"), "{out}");
+    let got = wait_received(&receiver, 2, "the one notification at the silence's end");
+    assert_eq!(got[1], doc("host", "OK", "CRITICAL"));
+    wait_active(&mut daemon, 0);
+    // Then the alert notifies as usual; nothing else came in between.
+    node.readings(OK);
+    let got = wait_received(&receiver, 3, "the recovery");
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[2].2, "OK");
+
+    let audit = cli(home, &["audit"]).unwrap();
+    assert!(
+        audit.contains("silence_add") && audit.contains("silence_expire"),
+        "{audit}"
+    );
+    assert!(audit.contains("recabling rack 2"), "{audit}");
+}
+
+#[test]
+fn a_silence_made_with_the_daemon_down_applies_when_it_starts_and_one_that_does_not_match_mutes_nothing(
+) {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let receiver = Receiver::start(false);
+    let config = webhook_config(home, &receiver);
+    let mut node = FakeNode::new();
+
+    // Daemon down: on the store. One silence matches (the host's judge), one does not (anchored).
+    let out = cli(
+        home,
+        &[
+            "silence",
+            "add",
+            "origin=host",
+            "severity=~crit.*",
+            "--until",
+            "1h",
+            "--comment",
+            "maintenance",
+        ],
+    )
+    .unwrap();
+    assert!(out.starts_with("silence 1 "), "{out}");
+    cli(
+        home,
+        &[
+            "silence",
+            "add",
+            "metric=~temperature",
+            "--for",
+            "1h",
+            "--comment",
+            "never matches",
+        ],
+    )
+    .unwrap();
+    let e = cli(
+        home,
+        &[
+            "silence",
+            "add",
+            "metric=~(",
+            "--for",
+            "1h",
+            "--comment",
+            "x",
+        ],
+    )
+    .unwrap_err();
+    assert!(e.contains("not a regex"), "{e}");
+    let e = cli(home, &["silence", "expire", "99"]).unwrap_err();
+    assert!(e.contains("does not exist"), "{e}");
+
+    let mut daemon = start(home, &config, &mut node, "daemon.log");
+    wait_active(&mut daemon, 2);
+    node.readings(OK);
+    node.readings(WARNING);
+    node.readings(CRITICAL);
+    node.readings(WARNING);
+    let got = wait_received(&receiver, 2, "the WARNINGs");
+    // The CRITICAL is silenced (severity=~crit.*); the WARNING after it is its own transition
+    // and is sent (it supersedes the held CRITICAL, which is then never sent).
+    assert_eq!(
+        got,
+        vec![
+            doc("host", "OK", "WARNING"),
+            doc("host", "CRITICAL", "WARNING")
+        ]
+    );
+    let listed = cli(home, &["silence", "list", "--all"]).unwrap();
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+}
