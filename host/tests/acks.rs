@@ -125,6 +125,32 @@ fn a_sticky_ack_mutes_until_recovery_across_a_restart_and_over_http() {
     assert!(out.contains("(sticky)"), "{out}");
     wait_ack(&mut daemon, Some("sticky"));
 
+    let metrics = rackwatch::operator::client::call(
+        &url,
+        "GET",
+        "/metrics",
+        "",
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    assert!(
+        metrics.contains(
+            "rackwatch_alert_acknowledged{node=\"7\",metric=\"inlet_temperature\",kind=\"sticky\"} 1"
+        ),
+        "{metrics}"
+    );
+    let check = rackwatch(home)
+        .args(["check", "--node", "7", "--connect", &url])
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{line}");
+    assert!(
+        line.contains("WARNING")
+            && line.contains("ACK inlet_temperature (sticky) by operator: known, RMA open"),
+        "{line}"
+    );
+
     // A restart: the ack is still there.
     daemon.kill9();
     let mut daemon = start(home, &config, &mut node, "second.log");

@@ -51,6 +51,15 @@ fn a_regex_silence_mutes_survives_a_restart_and_notifies_once_at_its_end() {
     let id: u64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
     let state = wait_active(&mut daemon, 1);
     assert_eq!(state.operator.silences[0].creator, "operator");
+    let metrics = rackwatch::operator::client::call(
+        &url,
+        "GET",
+        "/metrics",
+        "",
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    assert!(metrics.contains("rackwatch_silences_active 1"), "{metrics}");
     let listed = cli(home, &["silence", "list", "--connect", &url]).unwrap();
     assert!(
         listed.contains("metric=~inlet_.*") && listed.contains("active"),
