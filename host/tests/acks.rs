@@ -245,3 +245,38 @@ fn acks_are_refused_with_reasons_and_removed_with_the_daemon_down() {
     let _ = open.wait();
     assert!(e.contains("403") && e.contains("loopback"), "{e}");
 }
+
+#[test]
+fn an_ack_with_until_expires_on_its_own_and_the_alert_notifies_again() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let receiver = Receiver::start(false);
+    let config = webhook_config(home, &receiver);
+    let mut node = FakeNode::new();
+    let mut daemon = start(home, &config, &mut node, "daemon.log");
+    node.readings(OK);
+    node.readings(WARNING);
+    wait_received(&receiver, 1, "the WARNING");
+    cli(
+        home,
+        &[
+            "ack",
+            &target(),
+            "--sticky",
+            "--until",
+            "1s",
+            "--comment",
+            "short",
+        ],
+    )
+    .unwrap();
+    // Seen, then gone on its own (the test waits; it asserts no duration).
+    wait_until("the ack expired", || {
+        let audit = cli(home, &["audit"]).ok()?;
+        audit.contains("ack_expired").then_some(())
+    });
+    wait_ack(&mut daemon, None);
+    node.readings(CRITICAL);
+    let got = wait_received(&receiver, 2, "the CRITICAL after the expiry");
+    assert_eq!(got[1], doc("host", "WARNING", "CRITICAL"));
+}

@@ -186,3 +186,48 @@ fn a_silence_made_with_the_daemon_down_applies_when_it_starts_and_one_that_does_
     let listed = cli(home, &["silence", "list", "--all"]).unwrap();
     assert_eq!(listed.lines().count(), 3, "{listed}");
 }
+
+#[test]
+fn a_silence_starting_later_is_pending_then_mutes() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let receiver = Receiver::start(false);
+    let config = webhook_config(home, &receiver);
+    let mut node = FakeNode::new();
+    let mut daemon = start(home, &config, &mut node, "daemon.log");
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 1500;
+    let out = cli(
+        home,
+        &[
+            "silence",
+            "add",
+            "node=7",
+            "--start",
+            &start.to_string(),
+            "--for",
+            "1h",
+            "--comment",
+            "later",
+        ],
+    )
+    .unwrap();
+    assert!(out.starts_with("silence 1 "), "{out}");
+    // Listed as pending until it starts (if the listing is slow it may already be active).
+    let listed = cli(home, &["silence", "list"]).unwrap();
+    assert!(
+        listed.contains("pending") || listed.contains("active"),
+        "{listed}"
+    );
+    wait_active(&mut daemon, 1);
+    node.readings(OK);
+    node.readings(WARNING);
+    wait_until("the silenced WARNING in the history", || {
+        let alerts = cli(home, &["alerts", "--node", "7"]).ok()?;
+        alerts.contains("silenced (silence 1)").then_some(())
+    });
+    assert!(received(&receiver).is_empty());
+}
