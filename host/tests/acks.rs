@@ -89,6 +89,28 @@ fn a_normal_ack_mutes_the_same_level_and_ends_on_a_level_change() {
         .filter_map(|l| l.split_whitespace().nth(2))
         .collect();
     assert_eq!(actions, ["ack", "ack_cleared"], "{audit}");
+
+    // The API's bounds: a body too large, one that is not a request, a method not served.
+    let url = base_url(&daemon);
+    let call = |method: &str, body: &str| {
+        rackwatch::operator::client::call(
+            &url,
+            method,
+            "/api/acks",
+            body,
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap_err()
+    };
+    let e = call("POST", &"x".repeat(20 * 1024));
+    assert!(e.contains("413"), "{e}");
+    let e = call("POST", "{\"node\": 7");
+    assert!(
+        e.contains("400") && e.contains("not a valid request"),
+        "{e}"
+    );
+    let e = call("PUT", "{}");
+    assert!(e.contains("405"), "{e}");
     assert!(
         audit.contains("fan swap at 14:00") && audit.contains("operator"),
         "{audit}"

@@ -264,4 +264,12 @@ impl Sink for Gate {
         *self.verdicts.lock().unwrap_or_else(|e| e.into_inner()) = verdicts;
         Ok(())
     }
+
+    /// Marks follow their transitions out of the history (the history's own upkeep runs first).
+    fn maintain(&mut self, _now_ms: u64) -> anyhow::Result<()> {
+        if let Err(e) = self.store.prune_marks() {
+            self.failed("cannot prune transition marks", e);
+        }
+        Ok(())
+    }
 }

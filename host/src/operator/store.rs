@@ -484,6 +484,18 @@ impl OperatorStore {
         tx.commit().map_err(|e| sqlite_of(&self.path, e))
     }
 
+    /// Forgets the marks of transitions retention has deleted (older than the oldest one left);
+    /// returns how many.
+    pub fn prune_marks(&mut self) -> Result<usize, OperatorError> {
+        self.conn
+            .execute(
+                "DELETE FROM transition_marks
+                 WHERE wall_ms < COALESCE((SELECT MIN(wall_ms) FROM transitions), 1 << 62)",
+                [],
+            )
+            .map_err(|e| self.err(e))
+    }
+
     /// The mark of transition `id`, if it was muted: (`acknowledged` or `silenced`, detail).
     pub fn mark_of(&self, id: &str) -> Result<Option<(String, String)>, OperatorError> {
         self.conn
@@ -584,4 +596,71 @@ fn audit(
         params![now_ms as i64, who, action, target, comment],
     )
     .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_bounded_and_refused_with_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = OperatorStore::open(&dir.path().join("history.db")).unwrap();
+        let silence = |comment: &str, ends_ms: u64, matchers: Vec<&str>| SilenceRequest {
+            matchers: matchers
+                .into_iter()
+                .map(|m| crate::operator::matcher::Matcher::parse(m).unwrap())
+                .collect(),
+            starts_ms: None,
+            ends_ms,
+            creator: "ana".into(),
+            comment: comment.into(),
+        };
+        let refused = |r: Result<Silence, OperatorError>| match r {
+            Err(OperatorError::Refused(why)) => why,
+            other => panic!("not refused: {other:?}"),
+        };
+        let long = "x".repeat(MAX_COMMENT + 1);
+        assert!(
+            refused(store.add_silence(&silence(&long, 2_000, vec!["node=1"]), 1_000))
+                .contains("at most")
+        );
+        assert!(
+            refused(store.add_silence(&silence(" ", 2_000, vec!["node=1"]), 1_000))
+                .contains("--comment")
+        );
+        assert!(
+            refused(store.add_silence(&silence("c", 2_000, vec![]), 1_000))
+                .contains("at least one matcher")
+        );
+        assert!(
+            refused(store.add_silence(&silence("c", 999, vec!["node=1"]), 1_000))
+                .contains("later end")
+        );
+        let many: Vec<&str> = vec!["node=1"; MAX_MATCHERS + 1];
+        assert!(refused(store.add_silence(&silence("c", 2_000, many), 1_000)).contains("at most"));
+        // Nothing refused reached the audit; an accepted one did.
+        assert!(store.audit(100).unwrap().is_empty());
+        let s = store
+            .add_silence(&silence("c", 2_000, vec!["node=1"]), 1_000)
+            .unwrap();
+        assert_eq!(store.silences(1_500, false).unwrap(), vec![s.clone()]);
+        assert!(store.silences(2_000, false).unwrap().is_empty());
+        assert_eq!(store.audit(100).unwrap().len(), 1);
+        // A node with no history has nothing to acknowledge.
+        let ack = AckRequest {
+            node: 9,
+            metric: None,
+            sticky: false,
+            until_ms: None,
+            author: "ana".into(),
+            comment: "c".into(),
+        };
+        match store.ack(&ack, 1_000) {
+            Err(OperatorError::Refused(why)) => {
+                assert!(why.contains("nothing to acknowledge"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
