@@ -1,7 +1,8 @@
 //! Silences through the real binary: a daemon fed frame by frame, a webhook receiver in the test.
 //! A silence matching by regex mutes (the transition still in the history, marked silenced),
 //! survives a restart, and when it ends over a firing alert exactly one notification goes out;
-//! made with the daemon up (HTTP) or down (store); every action in the audit.
+//! made with the daemon up (HTTP) or down (store); every action in the audit. Against a real
+//! Alertmanager, a silenced change is not posted and the current level is when the silence ends.
 
 mod operator_support;
 mod sinks_support;
@@ -230,4 +231,141 @@ fn a_silence_starting_later_is_pending_then_mutes() {
         alerts.contains("silenced (silence 1)").then_some(())
     });
     assert!(received(&receiver).is_empty());
+}
+
+/// The severities of Alertmanager's alerts (`/api/v2/alerts`) for node 7.
+fn am_alerts(port: u16) -> Option<Vec<String>> {
+    Some(
+        am_alert_fields(port, "severity")?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect(),
+    )
+}
+
+/// (severity, `field`) of Alertmanager's alerts for node 7.
+fn am_alert_fields(port: u16, field: &str) -> Option<Vec<(String, String)>> {
+    let url = format!("http://127.0.0.1:{port}");
+    let body = rackwatch::operator::client::call(
+        &url,
+        "GET",
+        "/api/v2/alerts",
+        "",
+        std::time::Duration::from_secs(5),
+    )
+    .ok()?;
+    let alerts: serde_json::Value = serde_json::from_str(&body).ok()?;
+    Some(
+        alerts
+            .as_array()?
+            .iter()
+            .filter(|a| a["labels"]["node"] == "7")
+            .filter_map(|a| {
+                let severity = a["labels"]["severity"].as_str()?.to_string();
+                Some((severity, a[field].as_str().unwrap_or_default().to_string()))
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn alertmanager_gets_no_silenced_alert_and_the_current_one_when_the_silence_ends() {
+    use rackwatch_tests::require::{self, Missing};
+    let bin = match require::program(
+        "prometheus-alertmanager",
+        "install prometheus-alertmanager (Debian: apt-get install prometheus-alertmanager; .ci/run does)",
+    ) {
+        Ok(bin) => bin,
+        Err(missing) => return Missing::skip(&missing),
+    };
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let receiver = Receiver::start(false);
+    let am_port = free_port();
+    let am_config = home.join("alertmanager.yml");
+    std::fs::write(
+        &am_config,
+        format!(
+            "route:\n  receiver: test\n  group_by: [alertname, node, metric, origin, severity]\n\
+             \x20 group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+             receivers:\n  - name: test\n    webhook_configs:\n\
+             \x20     - url: http://127.0.0.1:{}/notify\n        send_resolved: true\n",
+            receiver.port
+        ),
+    )
+    .unwrap();
+    let mut am = std::process::Command::new(bin)
+        .arg(format!("--config.file={}", am_config.display()))
+        .arg(format!("--storage.path={}", home.join("am").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(home.join("alertmanager.log")).unwrap())
+        .spawn()
+        .unwrap();
+    wait_until("Alertmanager ready", || am_alerts(am_port));
+
+    let config = home.join("rackwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[sink]]\nname = \"am\"\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:{am_port}\"\n\
+             resend = \"2s\"\ntimeout = \"2s\"\nretry_max = \"1s\"\n"
+        ),
+    )
+    .unwrap();
+    let mut node = FakeNode::new();
+    let mut daemon = start(home, &config, &mut node, "daemon.log");
+    node.readings(OK);
+    node.readings(WARNING);
+    wait_until("the WARNING in Alertmanager", || {
+        (am_alerts(am_port)? == ["warning"]).then_some(())
+    });
+
+    let out = cli(
+        home,
+        &[
+            "silence",
+            "add",
+            "node=7",
+            "severity=critical",
+            "--for",
+            "1h",
+            "--comment",
+            "am",
+        ],
+    )
+    .unwrap();
+    let id = out.split_whitespace().nth(1).unwrap().to_string();
+    wait_active(&mut daemon, 1);
+    node.readings(CRITICAL);
+    wait_until("the silenced CRITICAL in the history", || {
+        let alerts = cli(home, &["alerts", "--node", "7"]).ok()?;
+        alerts.contains("silenced (silence 1)").then_some(())
+    });
+    // A resend later (the WARNING's endsAt moves on), Alertmanager still knows only the WARNING
+    // from before the silence: the silenced CRITICAL was not posted.
+    let before = am_alert_fields(am_port, "endsAt").unwrap();
+    wait_until("a resend", || {
+        let now = am_alert_fields(am_port, "endsAt")?;
+        (now != before).then_some(())
+    });
+    assert_eq!(am_alerts(am_port).unwrap(), ["warning"]);
+
+    // The silence ends: the CRITICAL (the current level) is posted, and notified.
+    cli(home, &["silence", "expire", &id]).unwrap();
+    wait_until("the CRITICAL in Alertmanager", || {
+        am_alerts(am_port)?
+            .contains(&"critical".to_string())
+            .then_some(())
+    });
+    wait_until("the CRITICAL notified", || {
+        receiver
+            .taken()
+            .iter()
+            .any(|r| r.body.contains("\"severity\":\"critical\""))
+            .then_some(())
+    });
+    let _ = am.kill();
+    let _ = am.wait();
 }
