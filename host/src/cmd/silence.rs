@@ -124,13 +124,16 @@ fn add(args: &AddArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 fn list(args: &ListArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let now = crate::source::now_ms();
     let silences = match &args.operator.connect {
-        Some(url) if !args.all => {
+        Some(_) if args.all => anyhow::bail!(
+            "the daemon's /state has only the silences that have not ended: drop --connect to list --all from the store"
+        ),
+        Some(url) => {
             crate::state::fetch(url, args.operator.timeout)
                 .map_err(anyhow::Error::msg)?
                 .operator
                 .silences
         }
-        _ => args.operator.open_store()?.silences(now, args.all)?,
+        None => args.operator.open_store()?.silences(now, args.all)?,
     };
     print_rows(
         out,
