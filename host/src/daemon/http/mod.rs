@@ -1,6 +1,6 @@
 //! The daemon's HTTP endpoint: `/state` (the latest [`Snapshot`] as JSON), `/metrics` (the same in
-//! the Prometheus text format, [`crate::metrics`]) and `/healthz`, served with bounds on
-//! everything a client controls.
+//! the Prometheus text format, [`crate::metrics`]), `/healthz`, and the operator routes for acks
+//! and silences (`/api/...`, [`router`]), served with bounds on everything a client controls.
 //!
 //! Why hyper: it is the maintained HTTP/1.1 implementation under most of the Rust ecosystem's
 //! servers, runs on stable, and with `hyper-util`'s tokio glue needs no framework on top. One
