@@ -13,6 +13,7 @@ pub mod logging;
 pub mod metrics;
 pub mod names;
 pub mod node_log;
+pub mod operator;
 pub mod render;
 pub mod rules;
 pub mod sim;

@@ -36,6 +36,14 @@ enum Command {
     History(cmd::history::HistoryArgs),
     /// Stored alert transitions, or node events with --events.
     Alerts(cmd::alerts::AlertsArgs),
+    /// Acknowledge an alert: no notification until its level changes (or, --sticky, it recovers).
+    Ack(cmd::ack::AckArgs),
+    /// Remove an acknowledgement.
+    Unack(cmd::unack::UnackArgs),
+    /// Silences: mute the alerts matchers select, for a while.
+    Silence(cmd::silence::SilenceCmd),
+    /// Every operator action (acks, silences): who, what, when, why.
+    Audit(cmd::audit::AuditArgs),
     /// The nodes' defmt logs from history, decoded with the firmware ELF.
     Logs(cmd::logs::LogsArgs),
     /// A Nagios/Icinga plugin: one status line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL,
@@ -90,6 +98,10 @@ fn main() -> ExitCode {
         Command::Analyze(args) => cmd::analyze::run(args, &mut stdout),
         Command::History(args) => cmd::history::run(args, &mut stdout),
         Command::Alerts(args) => cmd::alerts::run(args, &mut stdout),
+        Command::Ack(args) => cmd::ack::run(args, &mut stdout),
+        Command::Unack(args) => cmd::unack::run(args, &mut stdout),
+        Command::Silence(args) => cmd::silence::run(args, &mut stdout),
+        Command::Audit(args) => cmd::audit::run(args, &mut stdout),
         Command::Logs(args) => cmd::logs::run(args, &mut stdout),
         Command::Config(args) => cmd::config::run(args, &mut stdout),
         Command::Record(args) => cmd::record::run(args, &mut stdout),

@@ -133,6 +133,9 @@ pub struct Snapshot {
     pub sources: Vec<SourceView>,
     /// Nodes, by id.
     pub nodes: Vec<NodeView>,
+    /// Acknowledged alerts and silences (`docs/acks-and-silences.md`).
+    #[serde(default)]
+    pub operator: crate::operator::OperatorView,
 }
 
 impl Snapshot {
@@ -153,6 +156,7 @@ impl Snapshot {
             sinks: Vec::new(),
             sources: sources.to_vec(),
             nodes: ingest.nodes().values().map(node_view).collect(),
+            operator: Default::default(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! `rackwatch alerts`: stored alert transitions (and, with `--events`, node events).
 
 use super::{open_history, print_rows, ConfigArgs, QueryArgs, StoreArgs};
+use crate::operator::store::OperatorStore;
+use crate::sink::message::stored_transition_id;
 use crate::timefmt::format_utc;
 use clap::Args;
 use std::io::Write;
@@ -52,14 +54,35 @@ pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if let Some(origin) = &args.origin {
         rows.retain(|r| r.origin.as_str() == origin);
     }
+    let path = store.path().to_path_buf();
+    drop(store);
+    let operator = OperatorStore::open(&path).ok();
+    let rows: Vec<MarkedRow> = rows
+        .into_iter()
+        .map(|row| {
+            let id = stored_transition_id(
+                row.node,
+                row.boot,
+                row.metric,
+                row.origin,
+                row.alert_seq,
+                row.at_ms,
+            );
+            let muted = operator
+                .as_ref()
+                .and_then(|o| o.mark_of(&id).ok().flatten())
+                .map(|(mark, detail)| format!("{mark} ({detail})"));
+            MarkedRow { row, muted }
+        })
+        .collect();
     print_rows(
         out,
         args.query.format,
         &[
-            "time", "node", "metric", "from", "to", "cause", "by", "seq", "flapping",
+            "time", "node", "metric", "from", "to", "cause", "by", "seq", "flapping", "muted",
         ],
         &rows,
-        |r| {
+        |MarkedRow { row: r, muted }| {
             vec![
                 format_utc(r.wall_ms),
                 r.node.to_string(),
@@ -74,8 +97,43 @@ pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 } else {
                     String::new()
                 },
+                muted.clone().unwrap_or_default(),
             ]
         },
     )?;
+    if args.query.format == super::Format::Table {
+        print_acks(operator.as_ref(), out)?;
+    }
+    Ok(())
+}
+
+/// A transition and, when an ack or a silence kept it from the delivery sinks, which.
+#[derive(serde::Serialize)]
+struct MarkedRow {
+    #[serde(flatten)]
+    row: crate::store::TransitionRow,
+    /// `acknowledged (by NAME)` or `silenced (silence ID)`.
+    muted: Option<String>,
+}
+
+/// The alerts acknowledged now, after the table: the alert stays visible with its ack.
+fn print_acks(operator: Option<&OperatorStore>, out: &mut dyn Write) -> anyhow::Result<()> {
+    let acks = operator.map(|o| o.acks()).transpose()?.unwrap_or_default();
+    for a in acks {
+        let until = a
+            .until_ms
+            .map(|u| format!(" until {}", format_utc(u)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "ACK {}/{} at {}: {} by {}{until}: {}",
+            a.node,
+            a.metric,
+            a.level,
+            a.kind.as_str(),
+            a.author,
+            a.comment
+        )?;
+    }
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! the data is older than `--max-age`.
 
 use crate::config::parse_duration;
+use crate::operator::OperatorView;
 use crate::state::{fetch, MetricView, NodeView};
 use clap::Args;
 use rackwatch_core::Level;
@@ -178,10 +179,44 @@ pub fn evaluate(node: Option<&NodeView>, args: &CheckArgs, now_ms: u64) -> (Leve
     }
 }
 
+/// The status line with the checked alerts' acks said before the perfdata (`ACK by NAME:
+/// comment`): an acknowledged alert keeps its level and exit code, as in Nagios.
+pub fn with_acks(line: String, operator: &OperatorView, args: &CheckArgs) -> String {
+    let acks: Vec<String> = operator
+        .acks
+        .iter()
+        .filter(|a| a.node == args.node && args.metric.as_ref().is_none_or(|m| *m == a.metric))
+        .map(|a| {
+            format!(
+                "ACK {} ({}) by {}: {}",
+                a.metric,
+                a.kind.as_str(),
+                a.author,
+                a.comment.replace('|', "/")
+            )
+        })
+        .collect();
+    if acks.is_empty() {
+        return line;
+    }
+    let (text, perf) = match line.split_once(" | ") {
+        Some((text, perf)) => (text, Some(perf)),
+        None => (line.as_str(), None),
+    };
+    let text = format!("{text} - {}", acks.join(", "));
+    match perf {
+        Some(perf) => format!("{text} | {perf}"),
+        None => text,
+    }
+}
+
 /// Runs the check: prints the status line, returns the exit code.
 pub fn run(args: &CheckArgs, out: &mut dyn Write) -> std::io::Result<u8> {
     let (level, line) = match fetch(&args.connect, args.timeout) {
-        Ok(snapshot) => evaluate(snapshot.node(args.node), args, crate::source::now_ms()),
+        Ok(snapshot) => {
+            let (level, line) = evaluate(snapshot.node(args.node), args, crate::source::now_ms());
+            (level, with_acks(line, &snapshot.operator, args))
+        }
         Err(e) => (Level::Unknown, e),
     };
     writeln!(out, "RACKWATCH {level} - {line}")?;
@@ -289,5 +324,41 @@ mod tests {
             Level::Warning
         );
         assert_eq!(uom("MiB"), ("MB", 1.048_576));
+    }
+
+    #[test]
+    fn an_acknowledged_alert_keeps_its_level_and_says_ack() {
+        use crate::operator::{Ack, AckKind};
+        let args = CheckArgs {
+            node: 3,
+            metric: None,
+            connect: String::new(),
+            judge: "host".into(),
+            max_age: Duration::from_secs(300),
+            timeout: Duration::from_secs(1),
+        };
+        let mut operator = OperatorView::default();
+        let line = "node 3: inlet 32 degC WARNING | inlet=32".to_string();
+        assert_eq!(with_acks(line.clone(), &operator, &args), line);
+        operator.acks.push(Ack {
+            node: 3,
+            metric: "inlet".into(),
+            level: Level::Warning,
+            kind: AckKind::Sticky,
+            author: "ana".into(),
+            comment: "RMA | open".into(),
+            created_ms: 0,
+            until_ms: None,
+        });
+        assert_eq!(
+            with_acks(line, &operator, &args),
+            "node 3: inlet 32 degC WARNING - ACK inlet (sticky) by ana: RMA / open | inlet=32"
+        );
+        // Another node's ack says nothing here.
+        let other = CheckArgs { node: 4, ..args };
+        assert_eq!(
+            with_acks("node 4: ok".into(), &operator, &other),
+            "node 4: ok"
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! One module per subcommand; each has an `Args` struct (clap) and a `run` function. The argument
 //! groups several subcommands share live here.
 
+pub mod ack;
 pub mod alerts;
 pub mod analyze;
+pub mod audit;
 pub mod check;
 pub mod config;
 pub mod demo;
@@ -11,7 +13,9 @@ pub mod logs;
 pub mod record;
 pub mod replay;
 pub mod run;
+pub mod silence;
 pub mod sim;
+pub mod unack;
 pub mod watch;
 
 use crate::config::{default_config_file, Config};
@@ -179,4 +183,66 @@ pub fn open_history(config: &ConfigArgs, store: &StoreArgs) -> anyhow::Result<cr
         );
     }
     Ok(crate::store::Store::open_read_only(&path)?)
+}
+
+/// Where an operator change goes (`ack`, `unack`, `silence`): the running daemon over HTTP with
+/// `--connect`, else the history database directly (the daemon reads it every few seconds).
+#[derive(Debug, Clone, Default, Args)]
+pub struct OperatorArgs {
+    /// Change the running daemon at URL (http://127.0.0.1:9187, say) over its HTTP API instead of
+    /// the history database directly.
+    #[arg(long, value_name = "URL")]
+    pub connect: Option<String>,
+    /// How long to wait for the daemon's answer.
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration, default_value = "5s")]
+    pub timeout: std::time::Duration,
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The history database.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+impl OperatorArgs {
+    /// Sends `request` to the daemon (`method` `path`) with `--connect`, else applies `local` to
+    /// the store; returns the answer.
+    pub fn change<T: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        request: &T,
+        local: impl FnOnce(
+            &mut crate::operator::store::OperatorStore,
+            &T,
+            u64,
+        ) -> Result<R, crate::operator::store::OperatorError>,
+    ) -> anyhow::Result<R> {
+        if let Some(url) = &self.connect {
+            let body = serde_json::to_string(request)?;
+            let answer = crate::operator::client::call(url, method, path, &body, self.timeout)
+                .map_err(anyhow::Error::msg)?;
+            return serde_json::from_str(&answer).map_err(|e| {
+                anyhow::anyhow!("{url}: the daemon's answer is not what this rackwatch expects ({e}): is it another version?")
+            });
+        }
+        let mut store = self.open_store()?;
+        Ok(local(&mut store, request, crate::source::now_ms())?)
+    }
+
+    /// The history database's operator tables (created with the database if need be).
+    pub fn open_store(&self) -> anyhow::Result<crate::operator::store::OperatorStore> {
+        let config = self.config.load()?;
+        let path = self.store.path(&config);
+        Ok(crate::operator::store::OperatorStore::open(&path)?)
+    }
+}
+
+/// A time in the future on the command line: a duration from now (`2h`), or an absolute time as
+/// [`crate::timefmt::parse_time`] reads it.
+pub fn parse_future(text: &str, now_ms: u64) -> anyhow::Result<u64> {
+    if let Ok(d) = crate::config::parse_duration(text) {
+        return Ok(now_ms.saturating_add(d.as_millis() as u64));
+    }
+    crate::timefmt::parse_time(text, now_ms).map_err(anyhow::Error::msg)
 }

@@ -21,6 +21,7 @@ use crate::capture::CaptureWriter;
 use crate::config::Config;
 use crate::ingest::Ingest;
 use crate::node_log::Elves;
+use crate::operator::gate::{Gate, SharedVerdicts};
 use crate::rules::HostRules;
 use crate::sink::{History, JsonLines, NodeLogs, Sink, SnapshotPublisher};
 use crate::source::{self, Backoff, SourceMsg};
@@ -94,7 +95,11 @@ impl Daemon {
         let stop = Arc::new(AtomicBool::new(false));
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
         let http = match &config.listen {
-            Some(addr) => Some(http::serve(addr, Arc::clone(&snapshot))?),
+            Some(addr) => Some(http::serve(
+                addr,
+                Arc::clone(&snapshot),
+                options.store.then(|| config.store_path.clone()),
+            )?),
             None => None,
         };
         let listening = http.as_ref().map(http::HttpServer::local_addr);
@@ -106,8 +111,22 @@ impl Daemon {
         if options.print_events {
             sinks.push(Box::new(JsonLines::new(std::io::stdout())) as Box<dyn Sink>);
         }
-        sinks.extend(open_delivery_sinks(&config, listening)?);
-        sinks.push(Box::new(SnapshotPublisher::new(Arc::clone(&snapshot))));
+        // The gate judges acks and silences before the delivery sinks read its verdicts.
+        let gate = match options.store {
+            // Failing open, as the gate does: without its tables (a full disk) nothing is muted.
+            true => Gate::open(&config.store_path)
+                .map_err(|e| tracing::warn!("acks and silences are off for this run: {e:#}"))
+                .ok(),
+            false => None,
+        };
+        let verdicts = gate.as_ref().map(Gate::verdicts);
+        let mut publisher = SnapshotPublisher::new(Arc::clone(&snapshot));
+        if let Some(gate) = gate {
+            publisher = publisher.with_operator(gate.view());
+            sinks.push(Box::new(gate) as Box<dyn Sink>);
+        }
+        sinks.extend(open_delivery_sinks(&config, listening, verdicts)?);
+        sinks.push(Box::new(publisher));
         if options.node_logs {
             if let Some(node_logs) = node_logs(&config, options.elf.clone())? {
                 sinks.push(node_logs);
@@ -231,6 +250,7 @@ fn node_logs(config: &Config, elf: Option<PathBuf>) -> anyhow::Result<Option<Box
 fn open_delivery_sinks(
     config: &Config,
     listening: Option<std::net::SocketAddr>,
+    verdicts: Option<SharedVerdicts>,
 ) -> anyhow::Result<Vec<Box<dyn Sink>>> {
     let outbox = crate::sink::outbox::path_for(&config.store_path);
     let state_url = listening.map(|addr| format!("http://{addr}/state"));
@@ -238,7 +258,8 @@ fn open_delivery_sinks(
         .sinks
         .iter()
         .map(|spec| {
-            let sink = crate::sink::delivery::start(spec, &outbox, state_url.clone())?;
+            let sink =
+                crate::sink::delivery::start(spec, &outbox, state_url.clone(), verdicts.clone())?;
             Ok(Box::new(sink) as Box<dyn Sink>)
         })
         .collect()

@@ -25,6 +25,7 @@ mod units;
 pub use process::ProcessStats;
 pub use units::{exposed as base_unit, table as unit_table, BaseUnit};
 
+use crate::operator::OperatorView;
 use crate::sink::SinkStatus;
 use crate::state::{MetricView, NodeView, Snapshot, SourceView};
 use prometheus_client::collector::Collector;
@@ -85,7 +86,8 @@ impl Collector for SnapshotCollector {
         encode_judgements(&mut encoder, &rows)?;
         encode_nodes(&mut encoder, &snapshot.nodes)?;
         encode_ingest(&mut encoder, &snapshot)?;
-        encode_sources_and_sinks(&mut encoder, &snapshot)
+        encode_sources_and_sinks(&mut encoder, &snapshot)?;
+        encode_operator(&mut encoder, &snapshot.operator)
     }
 }
 
@@ -631,6 +633,34 @@ fn encode_sources_and_sinks(e: &mut DescriptorEncoder, snapshot: &Snapshot) -> f
         counters(e, name, help, series)?;
     }
     Ok(())
+}
+
+/// Silences active now, and one series per acknowledged alert (`docs/acks-and-silences.md`).
+fn encode_operator(e: &mut DescriptorEncoder, operator: &OperatorView) -> fmt::Result {
+    let no_labels: [(&str, &str); 0] = [];
+    gauges(
+        e,
+        "rackwatch_silences_active",
+        "Silences muting matching alerts now",
+        [(no_labels, operator.silences_active as f64)],
+    )?;
+    let node_ids: Vec<String> = operator.acks.iter().map(|a| a.node.to_string()).collect();
+    let series = operator.acks.iter().zip(&node_ids).map(|(a, node)| {
+        (
+            [
+                ("node", node.as_str()),
+                ("metric", a.metric.as_str()),
+                ("kind", a.kind.as_str()),
+            ],
+            1.0,
+        )
+    });
+    gauges(
+        e,
+        "rackwatch_alert_acknowledged",
+        "1 for each acknowledged alert (kind normal or sticky); absent when not acknowledged",
+        series,
+    )
 }
 
 /// One family: its HELP and TYPE once, then one sample per series; nothing when it has none.

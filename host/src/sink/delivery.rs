@@ -25,6 +25,7 @@ use super::outbox::{FiringChange, Outbox, Queued};
 use super::spec::{SinkKind, SinkSpec};
 use super::{alertmanager, command, webhook, Batch, Sink, SinkStatus};
 use crate::ingest::{Event, NodeEventKind};
+use crate::operator::gate::SharedVerdicts;
 use crate::source::Backoff;
 use rackwatch_core::hash::fnv1a64;
 use rackwatch_core::rng::XorShift64Star;
@@ -158,13 +159,17 @@ pub struct DeliverySink {
     wake: SyncSender<()>,
     worker: Option<JoinHandle<()>>,
     timeout: Duration,
+    /// The gate's verdicts on each batch (acks and silences), when there is a gate.
+    verdicts: Option<SharedVerdicts>,
 }
 
-/// Starts the sink `spec`, its outbox in `outbox_path`; `state_url` is the daemon's `/state`.
+/// Starts the sink `spec`, its outbox in `outbox_path`; `state_url` is the daemon's `/state`;
+/// `verdicts` say which transitions acks and silences mute (`crate::operator::gate`).
 pub fn start(
     spec: &SinkSpec,
     outbox_path: &Path,
     state_url: Option<String>,
+    verdicts: Option<SharedVerdicts>,
 ) -> anyhow::Result<DeliverySink> {
     let open = || {
         Outbox::open(outbox_path, &spec.name, spec.delivery.max_pending).map_err(|e| {
@@ -231,6 +236,7 @@ pub fn start(
         wake,
         worker: Some(worker),
         timeout: d.timeout,
+        verdicts,
     })
 }
 
@@ -250,6 +256,12 @@ impl Sink for DeliverySink {
     fn deliver(&mut self, batch: &Batch<'_>) -> anyhow::Result<()> {
         let mut messages = Vec::new();
         let mut changes = Vec::new();
+        let verdicts = self
+            .verdicts
+            .as_ref()
+            .map(|v| v.lock().unwrap_or_else(|e| e.into_inner()).clone());
+        let muted =
+            |m: &TransitionMessage| verdicts.as_ref().is_some_and(|v| v.muted.contains(&m.id));
         for event in batch.events {
             let rendered = match event {
                 Event::NodeEvent {
@@ -259,10 +271,16 @@ impl Sink for DeliverySink {
                     ..
                 } => self.render.node_reset(*node, *wall_ms),
                 _ => match TransitionMessage::from_event(event, batch.ingest) {
-                    Some(m) => self.render.render(&m),
-                    None => continue,
+                    Some(m) if !muted(&m) => self.render.render(&m),
+                    _ => continue,
                 },
             };
+            messages.extend(rendered.0);
+            changes.extend(rendered.1);
+        }
+        // What ended silences held back: one notification each, after the batch's own.
+        for m in verdicts.iter().flat_map(|v| &v.released) {
+            let rendered = self.render.render(m);
             messages.extend(rendered.0);
             changes.extend(rendered.1);
         }

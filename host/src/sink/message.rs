@@ -99,12 +99,21 @@ fn cause_parts(cause: &Cause) -> CauseParts {
 
 /// The stable id of a transition.
 pub fn transition_id(node: u16, boot: u32, origin: Origin, t: &Transition) -> String {
+    stored_transition_id(node, boot, t.metric, origin, t.alert_seq, t.at_ms)
+}
+
+/// The same id from a stored transition's key.
+pub fn stored_transition_id(
+    node: u16,
+    boot: u32,
+    metric: u16,
+    origin: Origin,
+    alert_seq: u32,
+    at_ms: u64,
+) -> String {
     format!(
-        "rw1-{node}-{boot:08x}-{}-{}-{}-{}",
-        t.metric,
-        origin.as_str(),
-        t.alert_seq,
-        t.at_ms
+        "rw1-{node}-{boot:08x}-{metric}-{}-{alert_seq}-{at_ms}",
+        origin.as_str()
     )
 }
 

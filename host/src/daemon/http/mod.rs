@@ -1,6 +1,6 @@
 //! The daemon's HTTP endpoint: `/state` (the latest [`Snapshot`] as JSON), `/metrics` (the same in
-//! the Prometheus text format, [`crate::metrics`]) and `/healthz`, served with bounds on
-//! everything a client controls.
+//! the Prometheus text format, [`crate::metrics`]), `/healthz`, and the operator routes for acks
+//! and silences (`/api/...`, [`router`]), served with bounds on everything a client controls.
 //!
 //! Why hyper: it is the maintained HTTP/1.1 implementation under most of the Rust ecosystem's
 //! servers, runs on stable, and with `hyper-util`'s tokio glue needs no framework on top. One
@@ -26,6 +26,8 @@
 //!   `http` thread has ended.
 
 mod router;
+
+pub use router::OperatorApi;
 mod watch;
 
 use crate::state::Snapshot;
@@ -76,7 +78,14 @@ impl HttpServer {
 
 /// Serves `/state` (the snapshot as JSON), `/metrics` and `/healthz` on `addr`, on a thread of its
 /// own.
-pub fn serve(addr: &str, snapshot: Arc<Mutex<Snapshot>>) -> anyhow::Result<HttpServer> {
+///
+/// With `store`, the operator routes change acks and silences in that history database (only on a
+/// loopback listener for now: [`router`]).
+pub fn serve(
+    addr: &str,
+    snapshot: Arc<Mutex<Snapshot>>,
+    store: Option<std::path::PathBuf>,
+) -> anyhow::Result<HttpServer> {
     // Bound here, synchronously, so a taken port is the caller's error, not a log line later.
     let listener = std::net::TcpListener::bind(addr).map_err(|e| {
         anyhow::anyhow!(
@@ -85,6 +94,12 @@ pub fn serve(addr: &str, snapshot: Arc<Mutex<Snapshot>>) -> anyhow::Result<HttpS
     })?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
+    let operator = store.map(|store_path| {
+        Arc::new(OperatorApi {
+            store_path,
+            loopback: local.ip().is_loopback(),
+        })
+    });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -95,7 +110,7 @@ pub fn serve(addr: &str, snapshot: Arc<Mutex<Snapshot>>) -> anyhow::Result<HttpS
         .spawn(move || {
             runtime.block_on(async move {
                 match TcpListener::from_std(listener) {
-                    Ok(listener) => accept_loop(listener, snapshot, stopped).await,
+                    Ok(listener) => accept_loop(listener, snapshot, operator, stopped).await,
                     Err(e) => tracing::error!("the state endpoint cannot listen: {e}"),
                 }
             });
@@ -112,6 +127,7 @@ pub fn serve(addr: &str, snapshot: Arc<Mutex<Snapshot>>) -> anyhow::Result<HttpS
 async fn accept_loop(
     listener: TcpListener,
     snapshot: Arc<Mutex<Snapshot>>,
+    operator: Option<Arc<OperatorApi>>,
     mut stopped: signal::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -143,8 +159,9 @@ async fn accept_loop(
         let clock = watch::Clock::new();
         served.push(clock.clone());
         let snapshot = Arc::clone(&snapshot);
+        let operator = operator.clone();
         tokio::spawn(async move {
-            serve_connection(stream, snapshot, clock).await;
+            serve_connection(stream, snapshot, operator, clock).await;
             drop(slot);
         });
     }
@@ -175,13 +192,18 @@ fn refuse(stream: &TcpStream) {
 }
 
 /// One connection under hyper, dropped when a [`watch`] deadline passes.
-async fn serve_connection(stream: TcpStream, snapshot: Arc<Mutex<Snapshot>>, clock: watch::Clock) {
+async fn serve_connection(
+    stream: TcpStream,
+    snapshot: Arc<Mutex<Snapshot>>,
+    operator: Option<Arc<OperatorApi>>,
+    clock: watch::Clock,
+) {
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(watch::Watched::new(stream, clock.clone()));
     let service_clock = clock.clone();
     let service = hyper::service::service_fn(move |request| {
         service_clock.head_done();
-        router::handle(request, Arc::clone(&snapshot))
+        router::handle(request, Arc::clone(&snapshot), operator.clone())
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

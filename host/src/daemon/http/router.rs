@@ -8,7 +8,13 @@
 //! - `HEAD` is served wherever `GET` is (hyper sends the head without the body).
 //! - A known path asked with another method gets `405` and an `Allow` header; an unknown path gets
 //!   `404` naming the paths that exist.
+//! - The operator routes (`/api/acks`, `/api/silences`: acks and silences) change state only when
+//!   the listener is a loopback address; elsewhere they answer `403` until the bearer token
+//!   guards them (LEAD: wire the token check into [`operator_allowed`]). They write the history
+//!   database's operator tables, which the daemon's gate reads every few seconds.
 
+use crate::operator::store::{OperatorError, OperatorStore};
+use crate::operator::{AckRequest, ExpireRequest, SilenceRequest, UnackRequest};
 use crate::state::Snapshot;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -19,10 +25,24 @@ use std::sync::{Arc, Mutex};
 
 /// The most any route accepts as a body, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
+/// The most an operator request (an ack, a silence) may be, in bytes.
+const OPERATOR_BODY: usize = 16 * 1024;
+/// How many audit rows `GET /api/audit` answers with at most.
+const AUDIT_ROWS: u64 = 1000;
+
+/// Where the operator routes write, and whether they may.
+#[derive(Debug, Clone)]
+pub struct OperatorApi {
+    /// The history database.
+    pub store_path: std::path::PathBuf,
+    /// The listener is a loopback address.
+    pub loopback: bool,
+}
 
 /// What a handler sees.
 struct Context {
     snapshot: Arc<Mutex<Snapshot>>,
+    operator: Option<Arc<OperatorApi>>,
 }
 
 /// One route.
@@ -54,7 +74,130 @@ const ROUTES: &[Route] = &[
         max_body: 0,
         handler: metrics,
     },
+    Route {
+        method: Method::POST,
+        path: "/api/acks",
+        max_body: OPERATOR_BODY,
+        handler: ack,
+    },
+    Route {
+        method: Method::DELETE,
+        path: "/api/acks",
+        max_body: OPERATOR_BODY,
+        handler: unack,
+    },
+    Route {
+        method: Method::POST,
+        path: "/api/silences",
+        max_body: OPERATOR_BODY,
+        handler: add_silence,
+    },
+    Route {
+        method: Method::DELETE,
+        path: "/api/silences",
+        max_body: OPERATOR_BODY,
+        handler: expire_silence,
+    },
+    Route {
+        method: Method::GET,
+        path: "/api/audit",
+        max_body: 0,
+        handler: audit,
+    },
 ];
+
+/// The operator store, when this daemon has one and may change it; else the answer saying why.
+fn operator_allowed(context: &Context) -> Result<OperatorStore, (StatusCode, String)> {
+    let Some(api) = &context.operator else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            "this daemon keeps no history (run without --no-store), so it has no acks or silences\n".into(),
+        ));
+    };
+    if !api.loopback {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "acks and silences are changed over HTTP only on a loopback listener for now: \
+             run the command on the daemon's host (with --connect http://127.0.0.1:PORT, or \
+             without --connect to change the store directly)\n"
+                .into(),
+        ));
+    }
+    OperatorStore::open(&api.store_path)
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")))
+}
+
+/// Runs one operator change: the body parsed as `T`, then `change` on the store.
+fn operator_change<T: serde::de::DeserializeOwned, R: serde::Serialize>(
+    context: &Context,
+    body: Bytes,
+    change: impl FnOnce(&mut OperatorStore, T, u64) -> Result<R, OperatorError>,
+) -> Response<Full<Bytes>> {
+    let mut store = match operator_allowed(context) {
+        Ok(store) => store,
+        Err((status, why)) => return text(status, why),
+    };
+    let request: T = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("not a valid request: {e}\n"),
+            )
+        }
+    };
+    match change(&mut store, request, crate::source::now_ms()) {
+        Ok(result) => json(serde_json::to_string(&result).unwrap_or_default()),
+        Err(OperatorError::Refused(why)) => text(StatusCode::BAD_REQUEST, format!("{why}\n")),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+    }
+}
+
+fn ack(context: &Context, body: Bytes) -> Response<Full<Bytes>> {
+    operator_change(context, body, |s, r: AckRequest, now| s.ack(&r, now))
+}
+
+fn unack(context: &Context, body: Bytes) -> Response<Full<Bytes>> {
+    operator_change(context, body, |s, r: UnackRequest, now| s.unack(&r, now))
+}
+
+fn add_silence(context: &Context, body: Bytes) -> Response<Full<Bytes>> {
+    operator_change(context, body, |s, r: SilenceRequest, now| {
+        s.add_silence(&r, now)
+    })
+}
+
+fn expire_silence(context: &Context, body: Bytes) -> Response<Full<Bytes>> {
+    operator_change(context, body, |s, r: ExpireRequest, now| {
+        s.expire_silence(&r, now)
+    })
+}
+
+/// The newest [`AUDIT_ROWS`] audit rows, oldest first (reading is allowed on any listener, as
+/// `/state` is).
+fn audit(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
+    let Some(api) = &context.operator else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "this daemon keeps no history\n".into(),
+        );
+    };
+    match OperatorStore::open(&api.store_path)
+        .map_err(OperatorError::from)
+        .and_then(|s| s.audit(AUDIT_ROWS))
+    {
+        Ok(rows) => json(serde_json::to_string(&rows).unwrap_or_default()),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+    }
+}
+
+fn json(body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
 
 fn healthz(_: &Context, _: Bytes) -> Response<Full<Bytes>> {
     text(StatusCode::OK, "ok\n".into())
@@ -93,6 +236,7 @@ fn metrics(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
 pub async fn handle(
     request: Request<Incoming>,
     snapshot: Arc<Mutex<Snapshot>>,
+    operator: Option<Arc<OperatorApi>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path();
     let on_path: Vec<&Route> = ROUTES.iter().filter(|r| r.path == path).collect();
@@ -119,7 +263,7 @@ pub async fn handle(
         Ok(body) => body.to_bytes(),
         Err(_) => return Ok(too_large(limit)),
     };
-    Ok((route.handler)(&Context { snapshot }, body))
+    Ok((route.handler)(&Context { snapshot, operator }, body))
 }
 
 fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {

@@ -21,7 +21,8 @@ use ratatui::widgets::{Sparkline, Widget};
 /// One body row.
 pub(super) enum Row<'a> {
     Node(&'a NodeView),
-    Metric(&'a MetricView),
+    /// A metric, and whether its alert is acknowledged.
+    Metric(&'a MetricView, bool),
     Text(Line<'static>),
 }
 
@@ -53,7 +54,11 @@ pub(super) fn rows<'a>(view: &View, snapshot: Option<&'a Snapshot>) -> Vec<Row<'
         if node.metrics.is_empty() {
             rows.push(Row::Text(Line::styled(" no metrics described yet", dim)));
         }
-        rows.extend(node.metrics.iter().map(Row::Metric));
+        rows.extend(
+            node.metrics
+                .iter()
+                .map(|m| Row::Metric(m, s.operator.ack(node.id, &m.name).is_some())),
+        );
     }
     rows
 }
@@ -66,7 +71,7 @@ pub(super) fn draw(area: Rect, buf: &mut Buffer, rows: &[Row], c: &Columns, gene
             Row::Node(node) => {
                 buf.set_line(area.left(), y, &node_line(node, generated_ms), area.width);
             }
-            Row::Metric(metric) => metric_line(line, buf, c, metric),
+            Row::Metric(metric, acked) => metric_line(line, buf, c, metric, *acked),
             Row::Text(text) => {
                 buf.set_line(area.left(), y, text, area.width);
             }
@@ -210,7 +215,8 @@ fn anomaly_cell(score: Option<f32>) -> Option<(String, Style)> {
 }
 
 /// A metric on `area`, one cell per column of `c` that is not left out.
-pub(super) fn metric_line(area: Rect, buf: &mut Buffer, c: &Columns, m: &MetricView) {
+/// An acknowledged alert shows `A` right after its level (in place of `~`: the operator knows).
+pub(super) fn metric_line(area: Rect, buf: &mut Buffer, c: &Columns, m: &MetricView, acked: bool) {
     let mut at = Cursor(area.left().saturating_add(INDENT));
     let level = level_style(m.level);
     put(buf, area, at.cell(0, c.name), c.name, &m.name, Style::new());
@@ -235,7 +241,10 @@ pub(super) fn metric_line(area: Rect, buf: &mut Buffer, c: &Columns, m: &MetricV
         level,
     );
     let marker = at.cell(0, 1);
-    if m.flapping {
+    if acked {
+        let style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+        put(buf, area, marker, 1, "A", style);
+    } else if m.flapping {
         let style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
         put(buf, area, marker, 1, "~", style);
     }

@@ -85,6 +85,7 @@ fn snapshot() -> Snapshot {
             ..SourceView::default()
         }],
         nodes: vec![node(3, vec![inlet, outlet, humidity])],
+        operator: Default::default(),
     }
 }
 
@@ -338,4 +339,28 @@ fn no_nodes_yet_is_said() {
     let text = render_text(&mut v, 80, 24);
     assert!(text.contains("connecting"), "{text}");
     assert!(text.contains("waiting for the first state"), "{text}");
+}
+
+#[test]
+fn an_acknowledged_alert_is_marked_a() {
+    let mut s = snapshot();
+    s.operator.acks.push(crate::operator::Ack {
+        node: 3,
+        metric: "inlet_temperature".into(),
+        level: Level::Warning,
+        kind: crate::operator::AckKind::Normal,
+        author: "ana".into(),
+        comment: "fan swap".into(),
+        created_ms: 0,
+        until_ms: None,
+    });
+    let text = render_text(&mut view(s), 80, 24);
+    let inlet = line_with(&text, "inlet_temperature");
+    assert!(inlet.contains("WARNING A WARN"), "{inlet}");
+    // The others are as they were: the flapping one keeps its marker.
+    assert!(
+        line_with(&text, "outlet_temperature").contains("CRITICAL~"),
+        "{text}"
+    );
+    assert!(text.contains("A acknowledged"), "{text}");
 }
