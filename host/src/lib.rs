@@ -13,6 +13,7 @@ pub mod logging;
 pub mod metrics;
 pub mod names;
 pub mod node_log;
+pub mod push;
 pub mod render;
 pub mod rules;
 pub mod sim;

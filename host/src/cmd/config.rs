@@ -107,6 +107,7 @@ pub fn describe(kind: &SourceKind) -> String {
         SourceKind::Raw(path) => format!("raw line bytes from {}", path.display()),
         SourceKind::Stdin => "standard input".into(),
         SourceKind::Local(settings) => describe_local(settings),
+        SourceKind::Push => "values pushed to POST /push".into(),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod history;
 pub mod logs;
+pub mod push;
 pub mod record;
 pub mod replay;
 pub mod run;

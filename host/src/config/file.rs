@@ -26,6 +26,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub http: RawHttp,
     #[serde(default)]
+    pub push: RawPush,
+    #[serde(default)]
     pub log: RawLog,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Spanned<RuleOverride>>,
@@ -77,6 +79,17 @@ pub(super) struct RawLocal {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
     pub listen: Option<String>,
+    pub token_file: Option<Spanned<PathBuf>>,
+    /// Never accepted: read only to say where the token belongs.
+    pub token: Option<Spanned<String>>,
+}
+
+/// `[push]`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPush {
+    pub enabled: Option<bool>,
+    pub max_series: Option<Spanned<u64>>,
 }
 
 /// `[log]`.

@@ -21,15 +21,19 @@
 //!   [`RESPONSE_TIMEOUT`] of its head arriving (body read included). The [`watch`] module enforces
 //!   the three, since hyper's own header timer starts while a kept-alive connection is idle.
 //! - Bodies are bounded per route (at most [`router::MAX_BODY`] for now, `413` beyond); see
-//!   [`router`], where routes are declared once: method + path → handler.
+//!   [`router`], where routes are declared once: method + path → handler. Routes that accept data
+//!   (`POST /push`) need the bearer token by [`auth`]'s rules.
 //! - [`HttpServer::stop`] ends the accept loop and drops every connection; it returns once the
 //!   `http` thread has ended.
 
+pub mod auth;
+pub mod push;
 mod router;
 mod watch;
 
 use crate::state::Snapshot;
 use hyper_util::rt::TokioIo;
+pub use router::Shared;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -74,9 +78,21 @@ impl HttpServer {
     }
 }
 
-/// Serves `/state` (the snapshot as JSON), `/metrics` and `/healthz` on `addr`, on a thread of its
-/// own.
-pub fn serve(addr: &str, snapshot: Arc<Mutex<Snapshot>>) -> anyhow::Result<HttpServer> {
+/// What the endpoint serves besides the snapshot: the configured token and where pushes go.
+pub struct Doors {
+    /// `[http] token_file` / `token_env`, read.
+    pub token: Option<String>,
+    /// Where `POST /push` hands its values; `None`: no pushes.
+    pub push: Option<push::PushDoor>,
+}
+
+/// Serves `/state` (the snapshot as JSON), `/metrics`, `/healthz` and `POST /push` on `addr`, on a
+/// thread of its own.
+pub fn serve(
+    addr: &str,
+    snapshot: Arc<Mutex<Snapshot>>,
+    doors: Doors,
+) -> anyhow::Result<HttpServer> {
     // Bound here, synchronously, so a taken port is the caller's error, not a log line later.
     let listener = std::net::TcpListener::bind(addr).map_err(|e| {
         anyhow::anyhow!(
@@ -85,6 +101,14 @@ pub fn serve(addr: &str, snapshot: Arc<Mutex<Snapshot>>) -> anyhow::Result<HttpS
     })?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
+    let shared = Arc::new(Shared {
+        snapshot,
+        access: auth::Access {
+            loopback: local.ip().is_loopback(),
+            token: doors.token,
+        },
+        push: doors.push,
+    });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -95,7 +119,7 @@ pub fn serve(addr: &str, snapshot: Arc<Mutex<Snapshot>>) -> anyhow::Result<HttpS
         .spawn(move || {
             runtime.block_on(async move {
                 match TcpListener::from_std(listener) {
-                    Ok(listener) => accept_loop(listener, snapshot, stopped).await,
+                    Ok(listener) => accept_loop(listener, shared, stopped).await,
                     Err(e) => tracing::error!("the state endpoint cannot listen: {e}"),
                 }
             });
@@ -111,7 +135,7 @@ pub fn serve(addr: &str, snapshot: Arc<Mutex<Snapshot>>) -> anyhow::Result<HttpS
 /// Accepts until stopped; each connection within [`MAX_CONNECTIONS`] becomes one task.
 async fn accept_loop(
     listener: TcpListener,
-    snapshot: Arc<Mutex<Snapshot>>,
+    shared: Arc<Shared>,
     mut stopped: signal::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -142,9 +166,9 @@ async fn accept_loop(
         };
         let clock = watch::Clock::new();
         served.push(clock.clone());
-        let snapshot = Arc::clone(&snapshot);
+        let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            serve_connection(stream, snapshot, clock).await;
+            serve_connection(stream, shared, clock).await;
             drop(slot);
         });
     }
@@ -175,13 +199,13 @@ fn refuse(stream: &TcpStream) {
 }
 
 /// One connection under hyper, dropped when a [`watch`] deadline passes.
-async fn serve_connection(stream: TcpStream, snapshot: Arc<Mutex<Snapshot>>, clock: watch::Clock) {
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, clock: watch::Clock) {
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(watch::Watched::new(stream, clock.clone()));
     let service_clock = clock.clone();
     let service = hyper::service::service_fn(move |request| {
         service_clock.head_done();
-        router::handle(request, Arc::clone(&snapshot))
+        router::handle(request, Arc::clone(&shared))
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

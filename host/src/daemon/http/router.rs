@@ -5,14 +5,18 @@
 //!   entry there, and the `404` and `405` answers are derived from it.
 //! - A body is read only up to its route's `max_body` (at most [`MAX_BODY`]): a declared
 //!   `Content-Length` beyond it is refused before reading, a longer stream is cut off; both `413`.
+//! - A route that accepts data is guarded (`guard: Guard::Token`, [`super::auth`]): the client is
+//!   checked before its body is read.
 //! - `HEAD` is served wherever `GET` is (hyper sends the head without the body).
 //! - A known path asked with another method gets `405` and an `Allow` header; an unknown path gets
 //!   `404` naming the paths that exist.
 
+use super::auth::{Access, Guard};
+use super::push::{PushDoor, MAX_PUSH_BODY};
 use crate::state::Snapshot;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -20,9 +24,20 @@ use std::sync::{Arc, Mutex};
 /// The most any route accepts as a body, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// What every request shares: the snapshot, who may send data, where pushes go.
+pub struct Shared {
+    /// The latest snapshot.
+    pub snapshot: Arc<Mutex<Snapshot>>,
+    /// The token rules of guarded routes.
+    pub access: Access,
+    /// Where `POST /push` hands its values; `None`: pushes are not accepted.
+    pub push: Option<PushDoor>,
+}
+
 /// What a handler sees.
-struct Context {
-    snapshot: Arc<Mutex<Snapshot>>,
+struct Context<'a> {
+    shared: &'a Shared,
+    headers: HeaderMap,
 }
 
 /// One route.
@@ -31,6 +46,8 @@ struct Route {
     path: &'static str,
     /// Body bytes accepted; 0 for routes that take none.
     max_body: usize,
+    /// Who may use it.
+    guard: Guard,
     handler: fn(&Context, Bytes) -> Response<Full<Bytes>>,
 }
 
@@ -40,19 +57,29 @@ const ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/healthz",
         max_body: 0,
+        guard: Guard::Open,
         handler: healthz,
     },
     Route {
         method: Method::GET,
         path: "/state",
         max_body: 0,
+        guard: Guard::Open,
         handler: state,
     },
     Route {
         method: Method::GET,
         path: "/metrics",
         max_body: 0,
+        guard: Guard::Open,
         handler: metrics,
+    },
+    Route {
+        method: Method::POST,
+        path: "/push",
+        max_body: MAX_PUSH_BODY,
+        guard: Guard::Token,
+        handler: push,
     },
 ];
 
@@ -62,6 +89,7 @@ fn healthz(_: &Context, _: Bytes) -> Response<Full<Bytes>> {
 
 fn state(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
     let body = context
+        .shared
         .snapshot
         .lock()
         .map(|s| serde_json::to_string(&*s).unwrap_or_default())
@@ -75,7 +103,7 @@ fn state(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
 
 /// The snapshot and this process in the Prometheus text format ([`crate::metrics`]).
 fn metrics(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
-    let Ok(body) = crate::metrics::render(&context.snapshot) else {
+    let Ok(body) = crate::metrics::render(&context.shared.snapshot) else {
         return text(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the metrics could not be rendered; /state has the same data as JSON\n".into(),
@@ -89,10 +117,23 @@ fn metrics(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
     response
 }
 
+/// Values pushed by a script or a tool ([`super::push`]).
+fn push(context: &Context, body: Bytes) -> Response<Full<Bytes>> {
+    let (status, answer) =
+        super::push::accept(context.shared.push.as_ref(), &context.headers, &body);
+    let mut response = text(status, answer);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
 /// Answers one request.
 pub async fn handle(
     request: Request<Incoming>,
-    snapshot: Arc<Mutex<Snapshot>>,
+    shared: Arc<Shared>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path();
     let on_path: Vec<&Route> = ROUTES.iter().filter(|r| r.path == path).collect();
@@ -106,6 +147,11 @@ pub async fn handle(
     let Some(route) = route else {
         return Ok(not_allowed(&on_path));
     };
+    if let Err(refusal) = shared.access.check(route.guard, request.headers()) {
+        let mut response = text(refusal.status, refusal.text.into());
+        Access::challenge(&refusal, response.headers_mut());
+        return Ok(response);
+    }
     let limit = route.max_body.min(MAX_BODY);
     let declared = request
         .headers()
@@ -115,11 +161,16 @@ pub async fn handle(
     if declared.is_some_and(|n| n > limit as u64) {
         return Ok(too_large(limit));
     }
-    let body = match Limited::new(request.into_body(), limit).collect().await {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, limit).collect().await {
         Ok(body) => body.to_bytes(),
         Err(_) => return Ok(too_large(limit)),
     };
-    Ok((route.handler)(&Context { snapshot }, body))
+    let context = Context {
+        shared: &shared,
+        headers: parts.headers,
+    };
+    Ok((route.handler)(&context, body))
 }
 
 fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
