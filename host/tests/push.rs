@@ -342,9 +342,7 @@ fn a_steadily_rising_pushed_series_gets_a_forecast() {
         assert_eq!(code, 200, "{answer}");
         std::thread::sleep(Duration::from_millis(30));
     }
-    let eta = daemon.wait_for("a forecast", |s| {
-        metric(s, "spool", "spool_used")?.eta.clone()
-    });
+    let eta = daemon.wait_for("a forecast", |s| metric(s, "spool", "spool_used")?.eta);
     assert_eq!(eta.threshold, 100000.0);
     assert!(eta.above);
     assert!(eta.ms > 0);
