@@ -99,3 +99,55 @@ pub fn read_token(path: &Path) -> Result<String, String> {
     }
     Ok(token)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    fn error(text: &str) -> String {
+        Config::parse(Path::new("rw.toml"), text)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn mistakes_are_located_and_say_what_to_do() {
+        let e = error("[http]\nlisten = \"0.0.0.0:9187\"\ntoken = \"abc\"\n");
+        assert!(e.starts_with("rw.toml:3:9: http.token:"), "{e}");
+        assert!(e.contains("token_file"), "{e}");
+        let e = error("[push]\nmax_series = 0\n");
+        assert!(
+            e.starts_with("rw.toml:2:14: push.max_series: 0 is not between"),
+            "{e}"
+        );
+        let e = error("[http]\ntoken_file = \"\"\n");
+        assert!(e.starts_with("rw.toml:2:14: http.token_file:"), "{e}");
+    }
+
+    #[test]
+    fn the_keys_load_and_show_back() {
+        let text = "[http]\ntoken_file = \"/run/t\"\n[push]\nenabled = false\nmax_series = 5\n";
+        let config = Config::parse(Path::new("rw.toml"), text).unwrap();
+        assert_eq!(config.http_token_file.as_deref(), Some(Path::new("/run/t")));
+        assert!(!config.push.enabled);
+        assert_eq!(config.push.max_series, 5);
+        let shown = config.to_toml().unwrap();
+        let again = Config::parse(Path::new("rw.toml"), &shown).unwrap();
+        assert_eq!(again.http_token_file, config.http_token_file);
+        assert_eq!(again.push, config.push);
+    }
+
+    #[test]
+    fn the_token_file_is_read_whole_line_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t");
+        std::fs::write(&file, "abc123\nignored\n").unwrap();
+        assert_eq!(super::read_token(&file).unwrap(), "abc123");
+        std::fs::write(&file, "\n").unwrap();
+        assert!(super::read_token(&file).unwrap_err().contains("is empty"));
+        assert!(super::read_token(&dir.path().join("none"))
+            .unwrap_err()
+            .contains("cannot read"));
+    }
+}

@@ -382,6 +382,8 @@ mod tests {
         let a = one.frame(&[sample("rack-a", "x", 1.0)], 0).unwrap();
         let b = two.frame(&[sample("rack-a", "x", 1.0)], 0).unwrap();
         assert_eq!(a.nodes, b.nodes, "the id depends on the name only");
+        // The id docs/push.md shows for `backups`: 0xF000 + FNV-1a-64 mod 3840.
+        assert_eq!(one.id_for("backups"), Some(64292));
         let names: Vec<String> = (0..50).map(|i| format!("n{i}")).collect();
         let samples: Vec<Sample> = names.iter().map(|n| sample(n, "x", 1.0)).collect();
         let all = one.frame(&samples, 0).unwrap();
@@ -408,6 +410,24 @@ mod tests {
             panic!()
         };
         assert!(text.contains("16 series"), "{text}");
+    }
+
+    #[test]
+    fn only_pushes_may_use_the_reserved_ids() {
+        use crate::ingest::{Ingest, IngestSettings};
+        let framed = VirtualNodes::new(10)
+            .frame(&[sample("a", "x", 1.0)], 1000)
+            .unwrap();
+        let id = framed.nodes["a"];
+        let mut ingest = Ingest::new(Default::default(), IngestSettings::default());
+        let mut events = Vec::new();
+        ingest.bytes("tcp:board", 1000, &framed.bytes, &mut events);
+        assert!(!ingest.nodes().contains_key(&id));
+        // Hello, Metric, Readings.
+        assert_eq!(ingest.totals().refused_node_frames, 3);
+        ingest.bytes(SOURCE_NAME, 1000, &framed.bytes, &mut events);
+        let node = &ingest.nodes()[&id];
+        assert_eq!(node.metrics.get(0).unwrap().spec.name.as_str(), "x");
     }
 
     #[test]
