@@ -257,6 +257,9 @@ fn a_malformed_push_names_its_line_and_applies_nothing() {
         answer.contains("line 1") && answer.contains("tag `host`"),
         "{answer}"
     );
+    // Not-a-number and infinities are values, judged as a sensor's would be.
+    let (code, answer) = daemon.push("odd{node=\"odd\"} NaN\nodd{node=\"odd\"} +Inf\n", &[]);
+    assert_eq!(code, 200, "{answer}");
     // A later good push shows the refused ones left nothing behind.
     let (code, answer) = daemon.push("after{node=\"bad\"} 5\n", &[]);
     assert_eq!(code, 200, "{answer}");

@@ -134,3 +134,58 @@ fn offer(door: &PushDoor, samples: &[crate::push::Sample]) -> Answer {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::sync_channel;
+
+    #[test]
+    fn a_full_queue_is_503_and_changes_nothing() {
+        let (tx, rx) = sync_channel(1);
+        tx.send(SourceMsg::Connected { source: 0 }).unwrap();
+        let door = PushDoor {
+            tx,
+            source: 1,
+            nodes: Mutex::new(VirtualNodes::new(1)),
+        };
+        let body = Bytes::from_static(b"m{node=\"a\"} 1\n");
+        let (status, text) = accept(Some(&door), &HeaderMap::new(), &body);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+        assert!(text.contains("retry"), "{text}");
+        // Room again: the same series is still new (the refused push took none of the one
+        // allowed), so its node is announced from the start.
+        let _ = rx.try_recv();
+        let (status, text) = accept(Some(&door), &HeaderMap::new(), &body);
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let Ok(SourceMsg::Bytes { source, bytes, .. }) = rx.try_recv() else {
+            panic!("no bytes sent")
+        };
+        assert_eq!(source, 1);
+        let mut decoder: rackwatch_core::wire::Decoder<{ rackwatch_core::wire::MAX_ENCODED_LEN }> =
+            rackwatch_core::wire::Decoder::new();
+        let first = decoder.feed(&bytes).next().unwrap().unwrap();
+        assert_eq!(first.body.kind(), rackwatch_core::wire::Kind::Hello);
+        assert_eq!(first.header.seq, 0);
+    }
+
+    #[test]
+    fn no_door_is_409_and_an_empty_body_is_400() {
+        let (status, _) = accept(None, &HeaderMap::new(), &Bytes::from_static(b"m 1\n"));
+        assert_eq!(status, StatusCode::CONFLICT);
+        let (tx, _rx) = sync_channel(1);
+        let door = PushDoor {
+            tx,
+            source: 0,
+            nodes: Mutex::new(VirtualNodes::new(1)),
+        };
+        let (status, text) = accept(
+            Some(&door),
+            &HeaderMap::new(),
+            &Bytes::from_static(b"# x\n"),
+        );
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+        let (status, _) = accept(Some(&door), &HeaderMap::new(), &Bytes::from_static(b"\xff"));
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}
