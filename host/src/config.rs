@@ -510,8 +510,20 @@ fn sources(
 
 fn local_settings(local: &RawLocal, at: &Locator) -> Result<LocalSettings, ConfigError> {
     let mut settings = LocalSettings::default();
-    if let Some(id) = local.node_id {
-        settings.node_id = id;
+    if let Some(id) = &local.node_id {
+        settings.node_id = *id.get_ref();
+        if crate::push::is_virtual(settings.node_id) {
+            return Err(at.error(
+                id.span().start,
+                format!(
+                    "local.node_id: {} is in {}..={}, the ids reserved for pushed values \
+                     (docs/push.md); choose another",
+                    settings.node_id,
+                    crate::push::FIRST_NODE_ID,
+                    crate::push::LAST_NODE_ID
+                ),
+            ));
+        }
     }
     if let Some(v) = &local.interval {
         settings.interval = at

@@ -68,7 +68,7 @@ pub(super) struct RawSource {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLocal {
     pub enabled: Option<bool>,
-    pub node_id: Option<u16>,
+    pub node_id: Option<Spanned<u16>>,
     pub interval: Option<Spanned<String>>,
     pub mounts: Option<Vec<PathBuf>>,
     pub processes: Option<Vec<String>>,

@@ -121,6 +121,11 @@ mod tests {
             e.starts_with("rw.toml:2:14: push.max_series: 0 is not between"),
             "{e}"
         );
+        let e = error("[local]\nnode_id = 61440\n");
+        assert!(
+            e.starts_with("rw.toml:2:11: local.node_id: 61440 is in"),
+            "{e}"
+        );
         let e = error("[http]\ntoken_file = \"\"\n");
         assert!(e.starts_with("rw.toml:2:14: http.token_file:"), "{e}");
     }

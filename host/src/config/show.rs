@@ -62,7 +62,7 @@ impl Config {
                 .collect(),
             local: RawLocal {
                 enabled: Some(local.is_some()),
-                node_id: Some(settings.node_id),
+                node_id: Some(unspanned(settings.node_id)),
                 interval: Some(unspanned(format_duration(settings.interval))),
                 mounts: Some(settings.mounts),
                 processes: Some(settings.processes),
