@@ -204,7 +204,7 @@ fn both_formats_and_the_command_reach_state_metrics_and_history() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("accepted 1 values"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("accepted 1 value for batch"));
 
     let snapshot = daemon.wait_for("the three series", |s| {
         Some((
@@ -220,6 +220,12 @@ fn both_formats_and_the_command_reach_state_metrics_and_history() {
     assert_eq!(snapshot.1.value, Some(9.0));
     assert_eq!(snapshot.2.unit, "s");
     assert_eq!((snapshot.3, snapshot.4), (batch, probe));
+    let pushes = daemon.snapshot();
+    let source = pushes.sources.iter().find(|s| s.name == "push:http");
+    assert!(
+        source.is_some_and(|s| s.connected && s.bytes > 0),
+        "{source:?}"
+    );
 
     let metrics = http_get(&daemon.url("/metrics"));
     for needle in [

@@ -233,9 +233,13 @@ fn push_door(
         name: crate::push::SOURCE_NAME.into(),
         kind: source::SourceKind::Push,
     });
+    let source = specs.len() - 1;
+    // Shown connected in `/state` for as long as the listener takes pushes; the channel is still
+    // empty here, so this never waits.
+    let _ = tx.try_send(SourceMsg::Connected { source });
     Some(http::push::PushDoor {
         tx: tx.clone(),
-        source: specs.len() - 1,
+        source,
         nodes: Mutex::new(crate::push::VirtualNodes::new(config.push.max_series)),
     })
 }

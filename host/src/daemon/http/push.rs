@@ -128,8 +128,9 @@ fn offer(door: &PushDoor, samples: &[crate::push::Sample]) -> Answer {
     (
         StatusCode::OK,
         format!(
-            "accepted {} values for {}\n",
+            "accepted {} value{} for {}\n",
             framed.values,
+            if framed.values == 1 { "" } else { "s" },
             named.join(", ")
         ),
     )
