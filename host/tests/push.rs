@@ -3,7 +3,7 @@
 //! under a virtual node; a malformed body is refused naming its line and applies nothing; the
 //! series bound and the body limit hold; the bearer token is required once configured; a series
 //! rising steadily gets a forecast as a sensor's would. Each test runs its own daemon on its own
-//! loopback port.
+//! port (one listens on every address, to show a daemon without a token refuses data there).
 
 use rackwatch::state::{fetch, MetricView, NodeView, Snapshot};
 use std::io::{Read, Write};
@@ -30,6 +30,11 @@ impl Daemon {
     /// `rackwatch run` with the `local` source (which keeps it live), history, and `extra` appended
     /// to its configuration; waits until it answers (at most 30 s: this bounds a hung test).
     fn start(extra: &str, token: Option<&str>) -> Daemon {
+        Daemon::start_on("127.0.0.1", extra, token)
+    }
+
+    /// The same, listening on `host` (asked on loopback all the same).
+    fn start_on(host: &str, extra: &str, token: Option<&str>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -37,7 +42,7 @@ impl Daemon {
             .unwrap()
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let mut http = format!("[http]\nlisten = \"{addr}\"\n");
+        let mut http = format!("[http]\nlisten = \"{host}:{port}\"\n");
         if let Some(token) = token {
             let file = dir.path().join("token");
             std::fs::write(&file, format!("{token}\n")).unwrap();
@@ -329,6 +334,16 @@ fn a_configured_token_is_required_and_accepted() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn beyond_loopback_without_a_token_pushes_are_refused_saying_how_to_set_one() {
+    let daemon = Daemon::start_on("0.0.0.0", "", None);
+    let (code, answer) = daemon.push("m 1\n", &[]);
+    assert_eq!(code, 403, "{answer}");
+    assert!(answer.contains("token_file"), "{answer}");
+    // Reading stays open.
+    assert!(fetch(&daemon.url("/state"), Duration::from_secs(5)).is_ok());
 }
 
 fn path(p: &Path) -> &str {
