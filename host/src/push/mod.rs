@@ -75,10 +75,11 @@ fn check_name(text: &str, what: &str, max: usize, extra: &[char]) -> Result<Stri
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || extra.contains(&c))
     {
-        let allowed: String = extra.iter().collect();
+        let allowed: Vec<String> = extra.iter().map(|c| format!("`{c}`")).collect();
         return Err(format!(
-            "{what} `{}` has a character other than letters, digits, `_` or `{allowed}`",
-            text.escape_debug()
+            "{what} `{}` has a character other than letters, digits, `_`, {}",
+            text.escape_debug(),
+            allowed.join(", ")
         ));
     }
     Ok(text.to_string())
@@ -241,9 +242,14 @@ impl VirtualNodes {
         if let Some(index) = node.series.iter().position(|(m, _)| *m == sample.metric) {
             let had = &node.series[index].1;
             if let Some(unit) = unit.filter(|u| u != had) {
+                let had = if had.is_empty() {
+                    "no unit".to_string()
+                } else {
+                    format!("the unit `{had}`")
+                };
                 return Err(PushError::Conflict(format!(
-                    "`{}` on node `{}` has the unit `{had}`; this push says `{unit}`; a series \
-                     keeps its first unit until the daemon restarts",
+                    "`{}` on node `{}` has {had}; this push says `{unit}`; a series keeps its \
+                     first unit until the daemon restarts",
                     sample.metric, sample.node
                 )));
             }
