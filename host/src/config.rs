@@ -10,12 +10,14 @@
 //! memory), history in `<data dir>/history.db`, the state endpoint on `127.0.0.1:9187`.
 
 mod file;
+mod push;
 mod show;
 mod sinks;
 #[cfg(test)]
 mod tests;
 mod units;
 
+pub use push::{read_token, PushSettings};
 pub use show::{framing, spec_text};
 pub use units::{format_duration, format_size, parse_duration, parse_size};
 
@@ -114,6 +116,10 @@ pub struct Config {
     pub sources: Vec<SourceSpec>,
     /// The state endpoint's address; `None`: off.
     pub listen: Option<String>,
+    /// The file holding the bearer token of the routes that accept data (`[http] token_file`).
+    pub http_token_file: Option<PathBuf>,
+    /// What `POST /push` accepts (`[push]`).
+    pub push: PushSettings,
     /// The host's rules.
     pub rules: HostRules,
     /// The log filter (`info`, `debug`, `rackwatch=trace`, ...), unless `--log` or `RUST_LOG` name
@@ -271,6 +277,8 @@ impl Config {
                 kind: SourceKind::Local(LocalSettings::default()),
             }],
             listen: Some("127.0.0.1:9187".into()),
+            http_token_file: None,
+            push: PushSettings::default(),
             rules: HostRules::default(),
             log_level: DEFAULT_LOG_LEVEL.into(),
             node_logs: ElfSettings::default(),
@@ -311,6 +319,12 @@ impl Config {
             Some("" | "none" | "off") => config.listen = None,
             Some(addr) => config.listen = Some(addr.to_string()),
             None => {}
+        }
+        if let Some(token_file) = checked(&mut errors, push::token_file(&raw.http, &at)) {
+            config.http_token_file = token_file;
+        }
+        if let Some(push) = checked(&mut errors, push::push(&raw.push, &at)) {
+            config.push = push;
         }
         checked(&mut errors, config.apply_log(&raw.log, &at));
         if let Some(rules) = checked(&mut errors, rules(raw.rules, &at)) {
@@ -387,6 +401,8 @@ impl PartialEq for Config {
             ingest,
             sources,
             listen,
+            http_token_file,
+            push,
             rules,
             log_level,
             node_logs,
@@ -406,6 +422,8 @@ impl PartialEq for Config {
             && *max_nodes == other.ingest.max_nodes
             && *sources == other.sources
             && *listen == other.listen
+            && *http_token_file == other.http_token_file
+            && *push == other.push
             && *rules == other.rules
             && *log_level == other.log_level
             && *node_logs == other.node_logs
@@ -492,8 +510,20 @@ fn sources(
 
 fn local_settings(local: &RawLocal, at: &Locator) -> Result<LocalSettings, ConfigError> {
     let mut settings = LocalSettings::default();
-    if let Some(id) = local.node_id {
-        settings.node_id = id;
+    if let Some(id) = &local.node_id {
+        settings.node_id = *id.get_ref();
+        if crate::push::is_virtual(settings.node_id) {
+            return Err(at.error(
+                id.span().start,
+                format!(
+                    "local.node_id: {} is in {}..={}, the ids reserved for pushed values \
+                     (docs/push.md); choose another",
+                    settings.node_id,
+                    crate::push::FIRST_NODE_ID,
+                    crate::push::LAST_NODE_ID
+                ),
+            ));
+        }
     }
     if let Some(v) = &local.interval {
         settings.interval = at

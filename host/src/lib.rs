@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod capture;
+pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod daemon;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod names;
 pub mod node_log;
 pub mod operator;
+pub mod push;
 pub mod render;
 pub mod rules;
 pub mod sim;

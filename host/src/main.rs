@@ -49,6 +49,8 @@ enum Command {
     /// A Nagios/Icinga plugin: one status line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN.
     Check(cmd::check::CheckArgs),
+    /// Push one value to a running daemon, as a series of a virtual node (docs/push.md).
+    Push(cmd::push::PushArgs),
     /// Record sources' raw bytes with their times into captures.
     Record(cmd::record::RecordArgs),
     /// Play a capture back at any speed, to stdout, a pty, a TCP client or a device.
@@ -103,6 +105,7 @@ fn main() -> ExitCode {
         Command::Silence(args) => cmd::silence::run(args, &mut stdout),
         Command::Audit(args) => cmd::audit::run(args, &mut stdout),
         Command::Logs(args) => cmd::logs::run(args, &mut stdout),
+        Command::Push(args) => cmd::push::run(args, &mut stdout),
         Command::Config(args) => cmd::config::run(args, &mut stdout),
         Command::Record(args) => cmd::record::run(args, &mut stdout),
         Command::Replay(args) => cmd::replay::run(args),

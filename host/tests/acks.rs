@@ -93,11 +93,9 @@ fn a_normal_ack_mutes_the_same_level_and_ends_on_a_level_change() {
     // The API's bounds: a body too large, one that is not a request, a method not served.
     let url = base_url(&daemon);
     let call = |method: &str, body: &str| {
-        rackwatch::operator::client::call(
+        rackwatch::client::call(
             &url,
-            method,
-            "/api/acks",
-            body,
+            &rackwatch::client::Call::json(method, "/api/acks", body),
             std::time::Duration::from_secs(5),
         )
         .unwrap_err()
@@ -147,11 +145,9 @@ fn a_sticky_ack_mutes_until_recovery_across_a_restart_and_over_http() {
     assert!(out.contains("(sticky)"), "{out}");
     wait_ack(&mut daemon, Some("sticky"));
 
-    let metrics = rackwatch::operator::client::call(
+    let metrics = rackwatch::client::call(
         &url,
-        "GET",
-        "/metrics",
-        "",
+        &rackwatch::client::Call::get("/metrics"),
         std::time::Duration::from_secs(5),
     )
     .unwrap();

@@ -52,11 +52,9 @@ fn a_regex_silence_mutes_survives_a_restart_and_notifies_once_at_its_end() {
     let id: u64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
     let state = wait_active(&mut daemon, 1);
     assert_eq!(state.operator.silences[0].creator, "operator");
-    let metrics = rackwatch::operator::client::call(
+    let metrics = rackwatch::client::call(
         &url,
-        "GET",
-        "/metrics",
-        "",
+        &rackwatch::client::Call::get("/metrics"),
         std::time::Duration::from_secs(5),
     )
     .unwrap();
@@ -246,11 +244,9 @@ fn am_alerts(port: u16) -> Option<Vec<String>> {
 /// (severity, `field`) of Alertmanager's alerts for node 7.
 fn am_alert_fields(port: u16, field: &str) -> Option<Vec<(String, String)>> {
     let url = format!("http://127.0.0.1:{port}");
-    let body = rackwatch::operator::client::call(
+    let body = rackwatch::client::call(
         &url,
-        "GET",
-        "/api/v2/alerts",
-        "",
+        &rackwatch::client::Call::get("/api/v2/alerts"),
         std::time::Duration::from_secs(5),
     )
     .ok()?;

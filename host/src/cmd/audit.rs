@@ -26,9 +26,7 @@ pub struct AuditArgs {
 pub fn run(args: &AuditArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let rows: Vec<AuditRow> = match &args.operator.connect {
         Some(url) => {
-            let answer =
-                crate::operator::client::call(url, "GET", "/api/audit", "", args.operator.timeout)
-                    .map_err(anyhow::Error::msg)?;
+            let answer = args.operator.call(url, "GET", "/api/audit", "")?;
             let mut rows: Vec<AuditRow> = serde_json::from_str(&answer)?;
             let skip = rows.len().saturating_sub(args.limit as usize);
             rows.drain(..skip);

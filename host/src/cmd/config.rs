@@ -51,6 +51,9 @@ fn check(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         Some(addr) => writeln!(out, "state endpoint: http://{addr}/state")?,
         None => writeln!(out, "state endpoint: off")?,
     }
+    if let Some(line) = describe_push(&config) {
+        writeln!(out, "{line}")?;
+    }
     if !config.sinks.is_empty() {
         let outbox = crate::sink::outbox::path_for(&config.store_path);
         writeln!(out, "outbox: {}", outbox.display())?;
@@ -107,7 +110,21 @@ pub fn describe(kind: &SourceKind) -> String {
         SourceKind::Raw(path) => format!("raw line bytes from {}", path.display()),
         SourceKind::Stdin => "standard input".into(),
         SourceKind::Local(settings) => describe_local(settings),
+        SourceKind::Push => "values pushed to POST /push".into(),
     }
+}
+
+/// Where pushes go and who may send them, when the daemon listens and takes them.
+fn describe_push(config: &crate::config::Config) -> Option<String> {
+    let addr = config.listen.as_ref().filter(|_| config.push.enabled)?;
+    let token = match &config.http_token_file {
+        Some(file) => format!("bearer token from {}", file.display()),
+        None => "no token: open on a loopback listener, refused on any other".into(),
+    };
+    Some(format!(
+        "pushes: http://{addr}/push, at most {} series, {token}",
+        config.push.max_series
+    ))
 }
 
 fn describe_local(settings: &LocalSettings) -> String {

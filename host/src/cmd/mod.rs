@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod history;
 pub mod logs;
+pub mod push;
 pub mod record;
 pub mod replay;
 pub mod run;
@@ -220,14 +221,28 @@ impl OperatorArgs {
     ) -> anyhow::Result<R> {
         if let Some(url) = &self.connect {
             let body = serde_json::to_string(request)?;
-            let answer = crate::operator::client::call(url, method, path, &body, self.timeout)
-                .map_err(anyhow::Error::msg)?;
+            let answer = self.call(url, method, path, &body)?;
             return serde_json::from_str(&answer).map_err(|e| {
                 anyhow::anyhow!("{url}: the daemon's answer is not what this rackwatch expects ({e}): is it another version?")
             });
         }
         let mut store = self.open_store()?;
         Ok(local(&mut store, request, crate::source::now_ms())?)
+    }
+
+    /// Sends `method` `path` with the JSON `body` to the daemon at `url`, with the configuration's
+    /// bearer token (`http.token_file`) when it names one.
+    pub fn call(&self, url: &str, method: &str, path: &str, body: &str) -> anyhow::Result<String> {
+        let config = self.config.load()?;
+        let token = match &config.http_token_file {
+            Some(path) => Some(crate::config::read_token(path).map_err(anyhow::Error::msg)?),
+            None => None,
+        };
+        let call = crate::client::Call {
+            token: token.as_deref(),
+            ..crate::client::Call::json(method, path, body)
+        };
+        crate::client::call(url, &call, self.timeout).map_err(anyhow::Error::msg)
     }
 
     /// The history database's operator tables (created with the database if need be).

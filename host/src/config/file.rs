@@ -26,6 +26,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub http: RawHttp,
     #[serde(default)]
+    pub push: RawPush,
+    #[serde(default)]
     pub log: RawLog,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Spanned<RuleOverride>>,
@@ -66,7 +68,7 @@ pub(super) struct RawSource {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLocal {
     pub enabled: Option<bool>,
-    pub node_id: Option<u16>,
+    pub node_id: Option<Spanned<u16>>,
     pub interval: Option<Spanned<String>>,
     pub mounts: Option<Vec<PathBuf>>,
     pub processes: Option<Vec<String>>,
@@ -77,6 +79,17 @@ pub(super) struct RawLocal {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
     pub listen: Option<String>,
+    pub token_file: Option<Spanned<PathBuf>>,
+    /// Never accepted: read only to say where the token belongs.
+    pub token: Option<Spanned<String>>,
+}
+
+/// `[push]`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPush {
+    pub enabled: Option<bool>,
+    pub max_series: Option<Spanned<u64>>,
 }
 
 /// `[log]`.

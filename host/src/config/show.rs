@@ -7,7 +7,8 @@
 //! (`rules.node`: every node; `rules.rule`, `rules.anomaly`: the node's own; `node_logs.elf`: no ELF).
 
 use super::file::{
-    RawConfig, RawFirmwareElf, RawHttp, RawIngest, RawLocal, RawLog, RawLogs, RawSource, RawStore,
+    RawConfig, RawFirmwareElf, RawHttp, RawIngest, RawLocal, RawLog, RawLogs, RawPush, RawSource,
+    RawStore,
 };
 use super::units::{format_duration, format_size};
 use super::Config;
@@ -61,13 +62,19 @@ impl Config {
                 .collect(),
             local: RawLocal {
                 enabled: Some(local.is_some()),
-                node_id: Some(settings.node_id),
+                node_id: Some(unspanned(settings.node_id)),
                 interval: Some(unspanned(format_duration(settings.interval))),
                 mounts: Some(settings.mounts),
                 processes: Some(settings.processes),
             },
             http: RawHttp {
                 listen: Some(self.listen.clone().unwrap_or_else(|| OFF.into())),
+                token_file: self.http_token_file.clone().map(unspanned),
+                token: None,
+            },
+            push: RawPush {
+                enabled: Some(self.push.enabled),
+                max_series: Some(unspanned(self.push.max_series as u64)),
             },
             log: RawLog {
                 level: Some(unspanned(self.log_level.clone())),
@@ -126,6 +133,8 @@ pub fn spec_text(kind: &SourceKind) -> String {
         SourceKind::Capture(path) => format!("capture:{}", path.display()),
         SourceKind::Raw(path) => format!("raw:{}", path.display()),
         SourceKind::Stdin => "stdin".into(),
+        // Never in a configuration: the daemon adds it when it accepts pushes.
+        SourceKind::Push => "push".into(),
         SourceKind::Local(_) => "local".into(),
     }
 }

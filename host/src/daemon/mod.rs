@@ -94,12 +94,17 @@ impl Daemon {
     pub fn start(config: Config, options: DaemonOptions) -> anyhow::Result<Daemon> {
         let stop = Arc::new(AtomicBool::new(false));
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
+        let (tx, rx) = sync_channel::<SourceMsg>(1024);
+        let mut specs = config.sources.clone();
         let http = match &config.listen {
-            Some(addr) => Some(http::serve(
-                addr,
-                Arc::clone(&snapshot),
-                options.store.then(|| config.store_path.clone()),
-            )?),
+            Some(addr) => {
+                let doors = http::Doors {
+                    token: read_http_token(&config)?,
+                    push: push_door(&config, &mut specs, &tx),
+                    operator_store: options.store.then(|| config.store_path.clone()),
+                };
+                Some(http::serve(addr, Arc::clone(&snapshot), doors)?)
+            }
             None => None,
         };
         let listening = http.as_ref().map(http::HttpServer::local_addr);
@@ -134,7 +139,6 @@ impl Daemon {
         }
         let recorders = open_recorders(&config, options.record_dir.as_deref())?;
 
-        let (tx, rx) = sync_channel::<SourceMsg>(1024);
         for (i, spec) in config.sources.iter().cloned().enumerate() {
             // Detached: a source thread ends on the stop flag (a blocking stdin read may outlive
             // the run, harmlessly).
@@ -143,7 +147,7 @@ impl Daemon {
         drop(tx);
         let progress = Progress::new();
         let (control, control_rx) = channel();
-        let pipeline = Pipeline::new(ingest, config.sources.clone(), recorders, sinks)
+        let pipeline = Pipeline::new(ingest, specs, recorders, sinks)
             .supervised(Arc::clone(&progress), control_rx);
         let thread_stop = Arc::clone(&stop);
         let run_for = options.run_for;
@@ -216,6 +220,44 @@ impl Daemon {
         }
         summary
     }
+}
+
+/// The bearer token of the routes that accept data, read from `[http] token_file` now: a missing
+/// or empty file stops the start with its error.
+fn read_http_token(config: &Config) -> anyhow::Result<Option<String>> {
+    config
+        .http_token_file
+        .as_deref()
+        .map(crate::config::read_token)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+}
+
+/// Where `POST /push` hands its values: one more source of the pipeline (added to `specs`), fed by
+/// the HTTP thread over the sources' channel. `None` when pushes are off, or when every source is
+/// a recording: a replay runs on the data's own clock, which live pushes would disturb.
+fn push_door(
+    config: &Config,
+    specs: &mut Vec<source::SourceSpec>,
+    tx: &std::sync::mpsc::SyncSender<SourceMsg>,
+) -> Option<http::push::PushDoor> {
+    let live = specs.iter().any(|s| pipeline::is_live(&s.kind));
+    if !config.push.enabled || !live {
+        return None;
+    }
+    specs.push(source::SourceSpec {
+        name: crate::push::SOURCE_NAME.into(),
+        kind: source::SourceKind::Push,
+    });
+    let source = specs.len() - 1;
+    // Shown connected in `/state` for as long as the listener takes pushes; the channel is still
+    // empty here, so this never waits.
+    let _ = tx.try_send(SourceMsg::Connected { source });
+    Some(http::push::PushDoor {
+        tx: tx.clone(),
+        source,
+        nodes: Mutex::new(crate::push::VirtualNodes::new(config.push.max_series)),
+    })
 }
 
 /// History as a sink: the store opened (or, on a full disk, to be opened when space returns), the

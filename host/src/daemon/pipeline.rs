@@ -38,7 +38,7 @@ const WAIT: Duration = Duration::from_millis(100);
 
 /// A source that reads a device or a socket, whose data arrives in real time (as opposed to a
 /// capture or a file, which carry their own times).
-fn is_live(kind: &SourceKind) -> bool {
+pub(crate) fn is_live(kind: &SourceKind) -> bool {
     !matches!(
         kind,
         SourceKind::Capture(_) | SourceKind::Raw(_) | SourceKind::Stdin

@@ -6,7 +6,7 @@
 //!   destructures the configuration, so a new field does not compile until it is sorted.
 //! - Live: the rules (`[[rules]]`) and the log filter (`log.level`). Restart-only: the store
 //!   (`store.*`), liveness and node limits (`ingest.*`), the sources (`[[source]]`, `[local]`) and
-//!   the listener (`http.listen`): they are owned by threads and open files set up at start.
+//!   the listener (`http.listen`, `http.token_file`, `[push]`): they are owned by threads and open files set up at start.
 //! - A file that does not load changes nothing; the caller keeps the running configuration.
 
 use crate::config::Config;
@@ -41,6 +41,8 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
         ingest,
         sources,
         listen,
+        http_token_file,
+        push,
         rules,
         log_level,
         node_logs,
@@ -71,6 +73,11 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
     restart_if(*max_nodes != running.ingest.max_nodes, "ingest.max_nodes");
     restart_if(*sources != running.sources, "[[source]] and [local]");
     restart_if(*listen != running.listen, "http.listen");
+    restart_if(
+        *http_token_file != running.http_token_file,
+        "http.token_file",
+    );
+    restart_if(*push != running.push, "[push]");
     restart_if(*node_logs != running.node_logs, "[node_logs]");
     restart_if(*sinks != running.sinks, "[[sink]]");
     ReloadPlan {

@@ -55,6 +55,8 @@ pub struct Ingest {
     totals: Totals,
     /// Wall-clock anchors of boots seen by an earlier run (from the store).
     known_anchors: BTreeMap<(u16, u32), u64>,
+    /// Sources already warned about for claiming a virtual node's id.
+    warned_virtual: std::collections::BTreeSet<String>,
 }
 
 impl Ingest {
@@ -67,6 +69,7 @@ impl Ingest {
             settings,
             totals: Totals::default(),
             known_anchors: BTreeMap::new(),
+            warned_virtual: std::collections::BTreeSet::new(),
         }
     }
 
@@ -132,11 +135,31 @@ impl Ingest {
             }
             state.position += bytes.len() as u64;
         }
+        let from_push = source == crate::push::SOURCE_NAME;
         for (position, result) in results {
             match result {
+                Ok(frame) if crate::push::is_virtual(frame.header.node_id) && !from_push => {
+                    self.refuse_virtual(source, frame.header.node_id);
+                }
                 Ok(frame) => self.frame(wall_ms, frame, out),
                 Err(error) => self.decode_error(source, wall_ms, position, error, out),
             }
+        }
+    }
+
+    /// A frame from `source` claiming a node id reserved for pushed values: refused and counted,
+    /// so a board can never mix with a virtual node. Warned about once per source.
+    fn refuse_virtual(&mut self, source: &str, node: u16) {
+        self.totals.refused_node_frames += 1;
+        if self.warned_virtual.insert(source.to_string()) {
+            tracing::warn!(
+                source,
+                node,
+                "frames with node id {node} are refused: ids {}..={} are reserved for pushed \
+                 values (docs/push.md); give the node another id",
+                crate::push::FIRST_NODE_ID,
+                crate::push::LAST_NODE_ID
+            );
         }
     }
 

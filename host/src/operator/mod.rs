@@ -16,7 +16,6 @@
 //!   while it runs, by either path, takes effect within that.
 //! - An alert is `(node, metric)`: an ack covers both origins' transitions of the metric.
 
-pub mod client;
 pub mod gate;
 pub mod matcher;
 pub mod store;

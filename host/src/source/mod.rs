@@ -75,6 +75,9 @@ pub enum SourceKind {
     Stdin,
     /// This machine's own figures.
     Local(LocalSettings),
+    /// Values pushed to the daemon's `POST /push` ([`crate::push`]): no thread of its own, the
+    /// HTTP thread sends its messages.
+    Push,
 }
 
 /// A named source.
@@ -357,7 +360,9 @@ fn connect(kind: &SourceKind) -> Result<Stream, String> {
             .map(|f| Box::new(f) as Stream)
             .map_err(|e| format!("cannot open {}: {e}", path.display())),
         SourceKind::Stdin => Ok(Box::new(std::io::stdin())),
-        SourceKind::Capture(_) | SourceKind::Local(_) => Err("not a byte stream".into()),
+        SourceKind::Capture(_) | SourceKind::Local(_) | SourceKind::Push => {
+            Err("not a byte stream".into())
+        }
     }
 }
 
@@ -372,6 +377,8 @@ fn run(
     match &spec.kind {
         SourceKind::Capture(path) => replay_capture(index, &spec.name, path, &send, &stop),
         SourceKind::Local(settings) => sample_local(index, settings, &send, &stop),
+        // The HTTP thread sends pushes' messages itself.
+        SourceKind::Push => {}
         _ => read_stream(index, &spec, &send, &stop, backoff),
     }
 }

@@ -21,17 +21,20 @@
 //!   [`RESPONSE_TIMEOUT`] of its head arriving (body read included). The [`watch`] module enforces
 //!   the three, since hyper's own header timer starts while a kept-alive connection is idle.
 //! - Bodies are bounded per route (at most [`router::MAX_BODY`] for now, `413` beyond); see
-//!   [`router`], where routes are declared once: method + path → handler.
+//!   [`router`], where routes are declared once: method + path → handler. Routes that accept data
+//!   (`POST /push`) need the bearer token by [`auth`]'s rules.
 //! - [`HttpServer::stop`] ends the accept loop and drops every connection; it returns once the
 //!   `http` thread has ended.
 
+pub mod auth;
+pub mod push;
 mod router;
 
-pub use router::OperatorApi;
 mod watch;
 
 use crate::state::Snapshot;
 use hyper_util::rt::TokioIo;
+pub use router::Shared;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -76,15 +79,22 @@ impl HttpServer {
     }
 }
 
-/// Serves `/state` (the snapshot as JSON), `/metrics` and `/healthz` on `addr`, on a thread of its
-/// own.
-///
-/// With `store`, the operator routes change acks and silences in that history database (only on a
-/// loopback listener for now: [`router`]).
+/// What the endpoint serves besides the snapshot: the configured token and where pushes go.
+pub struct Doors {
+    /// `[http] token_file` / `token_env`, read.
+    pub token: Option<String>,
+    /// Where `POST /push` hands its values; `None`: no pushes.
+    pub push: Option<push::PushDoor>,
+    /// The history database whose acks and silences the operator routes change; `None`: none.
+    pub operator_store: Option<std::path::PathBuf>,
+}
+
+/// Serves `/state` (the snapshot as JSON), `/metrics`, `/healthz`, `POST /push` and the operator
+/// routes (acks, silences, audit) on `addr`, on a thread of its own.
 pub fn serve(
     addr: &str,
     snapshot: Arc<Mutex<Snapshot>>,
-    store: Option<std::path::PathBuf>,
+    doors: Doors,
 ) -> anyhow::Result<HttpServer> {
     // Bound here, synchronously, so a taken port is the caller's error, not a log line later.
     let listener = std::net::TcpListener::bind(addr).map_err(|e| {
@@ -94,11 +104,14 @@ pub fn serve(
     })?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
-    let operator = store.map(|store_path| {
-        Arc::new(OperatorApi {
-            store_path,
+    let shared = Arc::new(Shared {
+        snapshot,
+        access: auth::Access {
             loopback: local.ip().is_loopback(),
-        })
+            token: doors.token,
+        },
+        push: doors.push,
+        operator_store: doors.operator_store,
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -110,7 +123,7 @@ pub fn serve(
         .spawn(move || {
             runtime.block_on(async move {
                 match TcpListener::from_std(listener) {
-                    Ok(listener) => accept_loop(listener, snapshot, operator, stopped).await,
+                    Ok(listener) => accept_loop(listener, shared, stopped).await,
                     Err(e) => tracing::error!("the state endpoint cannot listen: {e}"),
                 }
             });
@@ -126,8 +139,7 @@ pub fn serve(
 /// Accepts until stopped; each connection within [`MAX_CONNECTIONS`] becomes one task.
 async fn accept_loop(
     listener: TcpListener,
-    snapshot: Arc<Mutex<Snapshot>>,
-    operator: Option<Arc<OperatorApi>>,
+    shared: Arc<Shared>,
     mut stopped: signal::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -158,10 +170,9 @@ async fn accept_loop(
         };
         let clock = watch::Clock::new();
         served.push(clock.clone());
-        let snapshot = Arc::clone(&snapshot);
-        let operator = operator.clone();
+        let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            serve_connection(stream, snapshot, operator, clock).await;
+            serve_connection(stream, shared, clock).await;
             drop(slot);
         });
     }
@@ -192,18 +203,13 @@ fn refuse(stream: &TcpStream) {
 }
 
 /// One connection under hyper, dropped when a [`watch`] deadline passes.
-async fn serve_connection(
-    stream: TcpStream,
-    snapshot: Arc<Mutex<Snapshot>>,
-    operator: Option<Arc<OperatorApi>>,
-    clock: watch::Clock,
-) {
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, clock: watch::Clock) {
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(watch::Watched::new(stream, clock.clone()));
     let service_clock = clock.clone();
     let service = hyper::service::service_fn(move |request| {
         service_clock.head_done();
-        router::handle(request, Arc::clone(&snapshot), operator.clone())
+        router::handle(request, Arc::clone(&shared))
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

@@ -5,20 +5,24 @@
 //!   entry there, and the `404` and `405` answers are derived from it.
 //! - A body is read only up to its route's `max_body` (at most [`MAX_BODY`]): a declared
 //!   `Content-Length` beyond it is refused before reading, a longer stream is cut off; both `413`.
+//! - A route that accepts data is guarded (`guard: Guard::Token`, [`super::auth`]): the client is
+//!   checked before its body is read.
 //! - `HEAD` is served wherever `GET` is (hyper sends the head without the body).
 //! - A known path asked with another method gets `405` and an `Allow` header; an unknown path gets
 //!   `404` naming the paths that exist.
-//! - The operator routes (`/api/acks`, `/api/silences`: acks and silences) change state only when
-//!   the listener is a loopback address; elsewhere they answer `403` until the bearer token
-//!   guards them (LEAD: wire the token check into [`operator_allowed`]). They write the history
-//!   database's operator tables, which the daemon's gate reads every few seconds.
+//! - The operator routes (`/api/acks`, `/api/silences`: acks and silences) are guarded like
+//!   `/push`: open on a loopback listener without a token, the token required once one is set,
+//!   refused beyond loopback without one. They write the history database's operator tables,
+//!   which the daemon's gate reads every few seconds.
 
+use super::auth::{Access, Guard};
+use super::push::{PushDoor, MAX_PUSH_BODY};
 use crate::operator::store::{OperatorError, OperatorStore};
 use crate::operator::{AckRequest, ExpireRequest, SilenceRequest, UnackRequest};
 use crate::state::Snapshot;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -30,19 +34,23 @@ const OPERATOR_BODY: usize = 16 * 1024;
 /// How many audit rows `GET /api/audit` answers with at most.
 const AUDIT_ROWS: u64 = 1000;
 
-/// Where the operator routes write, and whether they may.
-#[derive(Debug, Clone)]
-pub struct OperatorApi {
-    /// The history database.
-    pub store_path: std::path::PathBuf,
-    /// The listener is a loopback address.
-    pub loopback: bool,
+/// What every request shares: the snapshot, who may send data, where pushes and operator changes
+/// go.
+pub struct Shared {
+    /// The latest snapshot.
+    pub snapshot: Arc<Mutex<Snapshot>>,
+    /// The token rules of guarded routes.
+    pub access: Access,
+    /// Where `POST /push` hands its values; `None`: pushes are not accepted.
+    pub push: Option<PushDoor>,
+    /// The history database the operator routes change; `None`: the daemon keeps no history.
+    pub operator_store: Option<std::path::PathBuf>,
 }
 
 /// What a handler sees.
-struct Context {
-    snapshot: Arc<Mutex<Snapshot>>,
-    operator: Option<Arc<OperatorApi>>,
+struct Context<'a> {
+    shared: &'a Shared,
+    headers: HeaderMap,
 }
 
 /// One route.
@@ -51,6 +59,8 @@ struct Route {
     path: &'static str,
     /// Body bytes accepted; 0 for routes that take none.
     max_body: usize,
+    /// Who may use it.
+    guard: Guard,
     handler: fn(&Context, Bytes) -> Response<Full<Bytes>>,
 }
 
@@ -60,71 +70,77 @@ const ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/healthz",
         max_body: 0,
+        guard: Guard::Open,
         handler: healthz,
     },
     Route {
         method: Method::GET,
         path: "/state",
         max_body: 0,
+        guard: Guard::Open,
         handler: state,
     },
     Route {
         method: Method::GET,
         path: "/metrics",
         max_body: 0,
+        guard: Guard::Open,
         handler: metrics,
+    },
+    Route {
+        method: Method::POST,
+        path: "/push",
+        max_body: MAX_PUSH_BODY,
+        guard: Guard::Token,
+        handler: push,
     },
     Route {
         method: Method::POST,
         path: "/api/acks",
         max_body: OPERATOR_BODY,
+        guard: Guard::Token,
         handler: ack,
     },
     Route {
         method: Method::DELETE,
         path: "/api/acks",
         max_body: OPERATOR_BODY,
+        guard: Guard::Token,
         handler: unack,
     },
     Route {
         method: Method::POST,
         path: "/api/silences",
         max_body: OPERATOR_BODY,
+        guard: Guard::Token,
         handler: add_silence,
     },
     Route {
         method: Method::DELETE,
         path: "/api/silences",
         max_body: OPERATOR_BODY,
+        guard: Guard::Token,
         handler: expire_silence,
     },
     Route {
         method: Method::GET,
         path: "/api/audit",
         max_body: 0,
+        guard: Guard::Open,
         handler: audit,
     },
 ];
 
-/// The operator store, when this daemon has one and may change it; else the answer saying why.
-fn operator_allowed(context: &Context) -> Result<OperatorStore, (StatusCode, String)> {
-    let Some(api) = &context.operator else {
+/// The operator store, when this daemon has one; else the answer saying why. (Who may change it
+/// is the route's guard.)
+fn operator_store(context: &Context) -> Result<OperatorStore, (StatusCode, String)> {
+    let Some(path) = &context.shared.operator_store else {
         return Err((
             StatusCode::NOT_FOUND,
             "this daemon keeps no history (run without --no-store), so it has no acks or silences\n".into(),
         ));
     };
-    if !api.loopback {
-        return Err((
-            StatusCode::FORBIDDEN,
-            "acks and silences are changed over HTTP only on a loopback listener for now: \
-             run the command on the daemon's host (with --connect http://127.0.0.1:PORT, or \
-             without --connect to change the store directly)\n"
-                .into(),
-        ));
-    }
-    OperatorStore::open(&api.store_path)
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")))
+    OperatorStore::open(path).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")))
 }
 
 /// Runs one operator change: the body parsed as `T`, then `change` on the store.
@@ -133,7 +149,7 @@ fn operator_change<T: serde::de::DeserializeOwned, R: serde::Serialize>(
     body: Bytes,
     change: impl FnOnce(&mut OperatorStore, T, u64) -> Result<R, OperatorError>,
 ) -> Response<Full<Bytes>> {
-    let mut store = match operator_allowed(context) {
+    let mut store = match operator_store(context) {
         Ok(store) => store,
         Err((status, why)) => return text(status, why),
     };
@@ -176,16 +192,11 @@ fn expire_silence(context: &Context, body: Bytes) -> Response<Full<Bytes>> {
 /// The newest [`AUDIT_ROWS`] audit rows, oldest first (reading is allowed on any listener, as
 /// `/state` is).
 fn audit(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
-    let Some(api) = &context.operator else {
-        return text(
-            StatusCode::NOT_FOUND,
-            "this daemon keeps no history\n".into(),
-        );
+    let store = match operator_store(context) {
+        Ok(store) => store,
+        Err((status, why)) => return text(status, why),
     };
-    match OperatorStore::open(&api.store_path)
-        .map_err(OperatorError::from)
-        .and_then(|s| s.audit(AUDIT_ROWS))
-    {
+    match store.audit(AUDIT_ROWS) {
         Ok(rows) => json(serde_json::to_string(&rows).unwrap_or_default()),
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
     }
@@ -205,6 +216,7 @@ fn healthz(_: &Context, _: Bytes) -> Response<Full<Bytes>> {
 
 fn state(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
     let body = context
+        .shared
         .snapshot
         .lock()
         .map(|s| serde_json::to_string(&*s).unwrap_or_default())
@@ -218,7 +230,7 @@ fn state(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
 
 /// The snapshot and this process in the Prometheus text format ([`crate::metrics`]).
 fn metrics(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
-    let Ok(body) = crate::metrics::render(&context.snapshot) else {
+    let Ok(body) = crate::metrics::render(&context.shared.snapshot) else {
         return text(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the metrics could not be rendered; /state has the same data as JSON\n".into(),
@@ -232,11 +244,23 @@ fn metrics(context: &Context, _: Bytes) -> Response<Full<Bytes>> {
     response
 }
 
+/// Values pushed by a script or a tool ([`super::push`]).
+fn push(context: &Context, body: Bytes) -> Response<Full<Bytes>> {
+    let (status, answer) =
+        super::push::accept(context.shared.push.as_ref(), &context.headers, &body);
+    let mut response = text(status, answer);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
 /// Answers one request.
 pub async fn handle(
     request: Request<Incoming>,
-    snapshot: Arc<Mutex<Snapshot>>,
-    operator: Option<Arc<OperatorApi>>,
+    shared: Arc<Shared>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path();
     let on_path: Vec<&Route> = ROUTES.iter().filter(|r| r.path == path).collect();
@@ -250,6 +274,11 @@ pub async fn handle(
     let Some(route) = route else {
         return Ok(not_allowed(&on_path));
     };
+    if let Err(refusal) = shared.access.check(route.guard, request.headers()) {
+        let mut response = text(refusal.status, refusal.text.into());
+        Access::challenge(&refusal, response.headers_mut());
+        return Ok(response);
+    }
     let limit = route.max_body.min(MAX_BODY);
     let declared = request
         .headers()
@@ -259,11 +288,16 @@ pub async fn handle(
     if declared.is_some_and(|n| n > limit as u64) {
         return Ok(too_large(limit));
     }
-    let body = match Limited::new(request.into_body(), limit).collect().await {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, limit).collect().await {
         Ok(body) => body.to_bytes(),
         Err(_) => return Ok(too_large(limit)),
     };
-    Ok((route.handler)(&Context { snapshot, operator }, body))
+    let context = Context {
+        shared: &shared,
+        headers: parts.headers,
+    };
+    Ok((route.handler)(&context, body))
 }
 
 fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {

@@ -1,4 +1,5 @@
-//! The CLI's side of the daemon's operator API: one JSON request, one answer.
+//! The CLI's side of the daemon's HTTP API (`rackwatch push`, `ack`, `silence`, `audit` with
+//! `--connect`): one request, one answer.
 //!
 //! Invariants:
 //! - One deadline for the whole exchange, as [`crate::state::fetch`] has; the answer read is
@@ -11,15 +12,49 @@ use std::time::{Duration, Instant};
 /// The most of an answer read, in bytes.
 pub const MAX_ANSWER: usize = 1 << 20;
 
-/// Sends `method` `path` with the JSON `body` to the daemon at `url` (`http://HOST:PORT`);
-/// returns the answer's body on a 2xx, else the daemon's sentence.
-pub fn call(
-    url: &str,
-    method: &str,
-    path: &str,
-    body: &str,
-    timeout: Duration,
-) -> Result<String, String> {
+/// One request to the daemon: `method` `path`, a body of `content_type`, the bearer token when
+/// there is one.
+pub struct Call<'a> {
+    /// `GET`, `POST`, `DELETE`.
+    pub method: &'a str,
+    /// `/push`, `/api/acks`, ...
+    pub path: &'a str,
+    /// The body's media type.
+    pub content_type: &'a str,
+    /// The body.
+    pub body: &'a str,
+    /// `[http] token_file`'s token, for the routes that take data.
+    pub token: Option<&'a str>,
+}
+
+impl<'a> Call<'a> {
+    /// `GET path`, no body, no token.
+    pub fn get(path: &'a str) -> Call<'a> {
+        Call::json("GET", path, "")
+    }
+
+    /// `method path` with a JSON body, no token.
+    pub fn json(method: &'a str, path: &'a str, body: &'a str) -> Call<'a> {
+        Call {
+            method,
+            path,
+            content_type: "application/json",
+            body,
+            token: None,
+        }
+    }
+}
+
+/// Sends `call` to the daemon at `url` (`http://HOST:PORT`); returns the answer's body on a 2xx,
+/// else the daemon's sentence.
+pub fn call(url: &str, call: &Call<'_>, timeout: Duration) -> Result<String, String> {
+    let Call {
+        method,
+        path,
+        content_type,
+        body,
+        token,
+    } = call;
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("`{url}`: only http:// URLs are served by `rackwatch run`"))?;
@@ -46,8 +81,12 @@ pub fn call(
     stream
         .set_write_timeout(Some(left()?))
         .map_err(|e| format!("{url}: {e}"))?;
+    let authorization = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\n{authorization}\r\n{body}",
         body.len()
     );
     stream
