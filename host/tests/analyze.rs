@@ -203,3 +203,51 @@ fn a_corrupt_timestamp_is_skipped_with_its_line_and_does_not_skew_the_rest() {
         "{last}"
     );
 }
+
+/// A temperature falling toward a negative limit, in a CSV whose header rackwatch has never seen:
+/// the first column is the time, the second the value; a negative threshold needs no `=`; another
+/// column is taken by `--value-col`.
+#[test]
+fn any_csv_header_negative_thresholds_and_a_named_value_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("freezer.csv");
+    let mut text = String::from("timestamp_ms,temp_c,door_open\n");
+    for m in 0..600u64 {
+        let t_ms = (T0_S + m * 60) * 1000;
+        text.push_str(&format!("{t_ms},{},{}\n", -15.0 - 0.01 * m as f64, m % 2));
+    }
+    std::fs::write(&path, text).unwrap();
+    let out = rackwatch()
+        .args([
+            "analyze",
+            path.to_str().unwrap(),
+            "--below",
+            "-25",
+            "--summary-only",
+        ])
+        .output()
+        .unwrap();
+    // The summary is on standard error.
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{summary}");
+    assert!(summary.contains("600 rows (0 skipped)"), "{summary}");
+    assert!(summary.contains("trend -0.6000/h"), "{summary}");
+    assert!(summary.contains("reaches -25 in"), "{summary}");
+
+    let out = rackwatch()
+        .args([
+            "analyze",
+            path.to_str().unwrap(),
+            "--value-col",
+            "door_open",
+        ])
+        .args(["--above", "2", "--summary-only"])
+        .output()
+        .unwrap();
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("600 rows (0 skipped)"), "{summary}");
+    assert!(
+        summary.contains("not distinguishable from noise"),
+        "{summary}"
+    );
+}

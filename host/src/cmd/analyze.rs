@@ -14,7 +14,7 @@
 
 mod series;
 
-pub use series::SeriesReader;
+pub use series::{Columns, SeriesReader};
 
 use super::Format;
 use crate::config::parse_duration;
@@ -36,17 +36,32 @@ use std::time::Duration;
 /// Options of `rackwatch analyze`.
 #[derive(Debug, Clone, Args)]
 pub struct AnalyzeArgs {
-    /// The series: a CSV or JSON-lines file, or `-` for standard input.
+    /// The series: a CSV or JSON-lines file, or `-` for standard input. A CSV's header may name
+    /// its columns anything: the first is the time, the second the value, unless a column is named
+    /// timestamp/time/t/ts or value/v, or --time-col/--value-col say.
     pub input: PathBuf,
     /// The series is bad above this threshold (CRITICAL there; the forecast is about it).
-    #[arg(long, conflicts_with = "below", value_name = "X")]
+    #[arg(
+        long,
+        conflicts_with = "below",
+        value_name = "X",
+        allow_negative_numbers = true
+    )]
     pub above: Option<f32>,
     /// The series is bad below this threshold.
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub below: Option<f32>,
     /// WARNING at this value (on the same side as the threshold).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub warning: Option<f32>,
+    /// The CSV column holding the time: its header name or its number from 1 [default: a column
+    /// named timestamp, time, t or ts, else the first].
+    #[arg(long, value_name = "COLUMN")]
+    pub time_col: Option<String>,
+    /// The CSV column holding the value: its header name or its number from 1 [default: a column
+    /// named value or v, else the second].
+    #[arg(long, value_name = "COLUMN")]
+    pub value_col: Option<String>,
     /// WARNING when the forecast reaches the threshold within this long.
     #[arg(long, value_parser = parse_duration, default_value = "24h")]
     pub horizon: Duration,
@@ -427,7 +442,11 @@ fn print_summary(
 
 /// Runs `analyze`.
 pub fn run(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let mut reader = SeriesReader::new(open_input(args)?);
+    let columns = Columns {
+        time: args.time_col.clone(),
+        value: args.value_col.clone(),
+    };
+    let mut reader = SeriesReader::with_columns(open_input(args)?, columns);
     let progress = progress_bar(args);
     if args.format == Format::Csv && !args.summary_only {
         writeln!(out, "{CSV_HEADER}")?;
@@ -479,6 +498,8 @@ mod tests {
             above: None,
             below: Some(20.0),
             warning: Some(30.0),
+            time_col: None,
+            value_col: None,
             horizon: Duration::from_secs(24 * 3600),
             window: 64,
             format: Format::Json,

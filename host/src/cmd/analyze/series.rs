@@ -3,7 +3,10 @@
 //!
 //! Invariants: a row that cannot be read is an error naming its line, and the reader goes on with
 //! the next one; blank lines and `#` comments are not rows; the first row decides between CSV and
-//! JSON for the whole input, and a CSV's first row is its header only when it names both columns.
+//! JSON for the whole input. A CSV's first row is its header when it is not data (its time or its
+//! value does not read): columns named like a time and a value are taken, else the first column is
+//! the time and the second the value, whatever their names (`timestamp_ms,value_pct`), unless
+//! [`Columns`] names them.
 
 use crate::timefmt::parse_rfc3339;
 use std::io::BufRead;
@@ -13,11 +16,57 @@ const TIME_NAMES: [&str; 4] = ["timestamp", "time", "t", "ts"];
 /// Field and column names a value may go by.
 const VALUE_NAMES: [&str; 2] = ["value", "v"];
 
+/// Which CSV columns hold the time and the value, as the user named them (`--time-col`,
+/// `--value-col`): a header name or a 1-based position. `None`: found from the header, else the
+/// first and the second.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Columns {
+    /// The time column.
+    pub time: Option<String>,
+    /// The value column.
+    pub value: Option<String>,
+}
+
+impl Columns {
+    /// The 0-based position `wanted` names among the header `cells` (a name, case-insensitive,
+    /// or a 1-based number); `fallback` when not named.
+    fn position(
+        wanted: Option<&str>,
+        cells: Option<&[String]>,
+        fallback: Option<usize>,
+        what: &str,
+    ) -> Result<usize, String> {
+        let Some(wanted) = wanted else {
+            return fallback.ok_or_else(|| format!("no {what} column"));
+        };
+        if let Ok(n) = wanted.parse::<usize>() {
+            return n
+                .checked_sub(1)
+                .ok_or_else(|| format!("{what} column 0: columns count from 1"));
+        }
+        let wanted_lower = wanted.to_ascii_lowercase();
+        cells
+            .and_then(|cells| cells.iter().position(|c| *c == wanted_lower))
+            .ok_or_else(|| match cells {
+                Some(cells) => format!(
+                    "no {what} column named `{wanted}`: the header has {}",
+                    cells.join(", ")
+                ),
+                None => format!(
+                    "no {what} column named `{wanted}`: the input has no header (name the column by its number)"
+                ),
+            })
+    }
+}
+
 /// Reads `timestamp,value` rows from CSV or JSON lines.
 pub struct SeriesReader<R> {
     input: R,
     line: usize,
+    wanted: Columns,
     columns: Option<(usize, usize)>,
+    /// The columns asked for are not in the input: no row can be read, so reading ends.
+    no_columns: bool,
     json: Option<bool>,
     buf: Vec<u8>,
     /// Bytes read so far.
@@ -52,14 +101,35 @@ fn parse_timestamp(text: &str) -> Result<u64, String> {
     Ok(ms)
 }
 
-/// The timestamp and value columns a CSV header names, if the first row is a header.
-fn header_columns(cells: &[&str]) -> Option<(usize, usize)> {
+/// Whether a CSV row is data: its first two cells read as a time and a number.
+fn is_data(cells: &[&str]) -> bool {
+    let number = |c: &str| c.trim_matches('"').parse::<f32>().is_ok();
+    cells.first().is_some_and(|t| parse_timestamp(t).is_ok())
+        && cells.get(1).is_some_and(|v| number(v))
+}
+
+/// The time and value columns for `wanted`, given the first row's `cells`; whether that row is a
+/// header (then it is no data).
+fn choose_columns(cells: &[&str], wanted: &Columns) -> Result<((usize, usize), bool), String> {
     let lower: Vec<String> = cells
         .iter()
         .map(|c| c.trim_matches('"').to_ascii_lowercase())
         .collect();
     let find = |names: &[&str]| lower.iter().position(|c| names.contains(&c.as_str()));
-    Some((find(&TIME_NAMES)?, find(&VALUE_NAMES)?))
+    let named = (find(&TIME_NAMES), find(&VALUE_NAMES));
+    // A header: it names a time and a value column, or its first two cells are not data.
+    let header = matches!(named, (Some(_), Some(_))) || !is_data(cells);
+    let (cells, fallback) = if header {
+        (
+            Some(lower.as_slice()),
+            (named.0.or(Some(0)), named.1.or(Some(1))),
+        )
+    } else {
+        (None, (Some(0), Some(1)))
+    };
+    let time = Columns::position(wanted.time.as_deref(), cells, fallback.0, "time")?;
+    let value = Columns::position(wanted.value.as_deref(), cells, fallback.1, "value")?;
+    Ok(((time, value), header))
 }
 
 /// One JSON-lines row: an object with a time and a value field, either as a number or a string.
@@ -85,12 +155,19 @@ fn json_row(text: &str) -> Result<(u64, f32), String> {
 }
 
 impl<R: BufRead> SeriesReader<R> {
-    /// A reader over `input`.
+    /// A reader over `input`, its CSV columns found from the header.
     pub fn new(input: R) -> SeriesReader<R> {
+        SeriesReader::with_columns(input, Columns::default())
+    }
+
+    /// A reader over `input` taking the CSV columns `wanted`.
+    pub fn with_columns(input: R, wanted: Columns) -> SeriesReader<R> {
         SeriesReader {
             input,
             line: 0,
+            wanted,
             columns: None,
+            no_columns: false,
             json: None,
             buf: Vec::new(),
             bytes: 0,
@@ -105,12 +182,14 @@ impl<R: BufRead> SeriesReader<R> {
         let (tc, vc) = match self.columns {
             Some(columns) => columns,
             None => {
-                let header = header_columns(&cells);
-                self.columns = Some(header.unwrap_or((0, 1)));
-                if header.is_some() {
+                let (columns, header) = choose_columns(&cells, &self.wanted).inspect_err(|_| {
+                    self.no_columns = true;
+                })?;
+                self.columns = Some(columns);
+                if header {
                     return Ok(None);
                 }
-                (0, 1)
+                columns
             }
         };
         let t = cells.get(tc).ok_or("no timestamp column")?;
@@ -126,6 +205,9 @@ impl<R: BufRead> SeriesReader<R> {
     /// at the end.
     pub fn next_row(&mut self) -> Option<Result<(usize, u64, f32), String>> {
         loop {
+            if self.no_columns {
+                return None;
+            }
             self.buf.clear();
             // Bytes, not `read_line`: a line that is not UTF-8 must still count as a line (and its
             // bytes as read), or every later error would name the line before its own.
@@ -154,6 +236,59 @@ impl<R: BufRead> SeriesReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rows(text: &str, wanted: Columns) -> Vec<Result<(usize, u64, f32), String>> {
+        let mut r = SeriesReader::with_columns(text.as_bytes(), wanted);
+        std::iter::from_fn(|| r.next_row()).collect()
+    }
+
+    #[test]
+    fn any_two_column_header_is_a_header_and_columns_can_be_named() {
+        // Names rackwatch does not know: the first column is the time, the second the value.
+        for header in [
+            "timestamp_ms,value",
+            "time,value_pct",
+            "when,disk_used_percent",
+        ] {
+            let text = format!("{header}\n1796219603566,-1.5\n1796219604566,2\n");
+            assert_eq!(
+                rows(&text, Columns::default()),
+                [
+                    Ok((2, 1_796_219_603_566, -1.5)),
+                    Ok((3, 1_796_219_604_566, 2.0))
+                ],
+                "{header}"
+            );
+        }
+        // Without a header the first row is data.
+        assert_eq!(
+            rows("1796219603566,4\n", Columns::default()),
+            [Ok((1, 1_796_219_603_566, 4.0))]
+        );
+        // Columns by name (case-insensitive) or by 1-based number.
+        let text = "host,ts,iops,latency_ms\na,1796219603566,10,2.5\n";
+        let by_name = Columns {
+            time: Some("TS".into()),
+            value: Some("latency_ms".into()),
+        };
+        assert_eq!(rows(text, by_name), [Ok((2, 1_796_219_603_566, 2.5))]);
+        let by_number = Columns {
+            time: Some("2".into()),
+            value: Some("3".into()),
+        };
+        assert_eq!(rows(text, by_number), [Ok((2, 1_796_219_603_566, 10.0))]);
+        let missing = Columns {
+            time: None,
+            value: Some("cpu".into()),
+        };
+        assert_eq!(
+            rows(text, missing),
+            [Err(
+                "line 1: no value column named `cpu`: the header has host, ts, iops, latency_ms"
+                    .into()
+            )]
+        );
+    }
 
     #[test]
     fn rows_in_every_accepted_form() {
