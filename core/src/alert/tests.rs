@@ -4,7 +4,7 @@ use super::*;
 use crate::anomaly::AnomalyScore;
 use crate::trend::TimeTo;
 use crate::wire::Cause;
-use crate::Level;
+use crate::{Level, SampleError};
 
 fn judge(rule: &Rule, value: f32) -> impl FnOnce(&Standing) -> Judgement + '_ {
     move |standing| rule.judge(standing, value, TimeTo::NotEnoughData, &AnomalyScore::ZERO)
@@ -57,20 +57,21 @@ fn a_raise_names_the_reading_and_the_bound() {
 }
 
 #[test]
-fn stale_after_an_invalid_reading_or_missing_data_until_a_valid_one() {
+fn stale_after_an_invalid_reading_or_missing_data_until_a_valid_one() -> Result<(), SampleError> {
     let rule = Rule {
         missing: MissingData::unknown_after(10_000),
         ..Rule::above(80.0, 90.0)
     };
     let mut m = AlertMachine::new(0);
-    m.observe(&rule, 1, 1000, judge(&rule, 50.0)).unwrap();
+    m.observe(&rule, 1, 1000, judge(&rule, 50.0))?;
     assert!(!m.is_stale());
-    m.observe(&rule, 1, 2000, |_| Judgement::Invalid).unwrap();
+    m.observe(&rule, 1, 2000, |_| Judgement::Invalid)?;
     assert!(m.is_stale());
-    m.observe(&rule, 1, 3000, judge(&rule, 50.0)).unwrap();
+    m.observe(&rule, 1, 3000, judge(&rule, 50.0))?;
     assert!(!m.is_stale());
-    m.poll(&rule, 1, 20_000).unwrap();
+    m.poll(&rule, 1, 20_000)?;
     assert!(m.is_stale());
-    m.observe(&rule, 1, 21_000, judge(&rule, 50.0)).unwrap();
+    m.observe(&rule, 1, 21_000, judge(&rule, 50.0))?;
     assert!(!m.is_stale());
+    Ok(())
 }
