@@ -15,6 +15,7 @@
 
 pub mod alert;
 pub mod anomaly;
+pub mod codec;
 pub mod hash;
 pub mod level;
 pub mod monitor;
