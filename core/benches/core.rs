@@ -19,6 +19,7 @@ use rackwatch_core::alert::{
     Bound, Debounce, Flapping, Horizon, Limit, Limits, MissingData, Predictive, Rule,
 };
 use rackwatch_core::anomaly::{AnomalyConfig, AnomalyDetector};
+use rackwatch_core::codec::{self, Values};
 use rackwatch_core::monitor::{MetricSpec, Monitor};
 use rackwatch_core::stats::{EwStats, Smoothing};
 use rackwatch_core::trend::{Crossing, EtaPolicy};
@@ -291,5 +292,69 @@ fn wire(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, per_sample, wire);
+/// A day of the temperature-like series at 10 s, as a driver reporting centi-degrees gives it.
+fn quantised_day() -> Vec<(u64, f32)> {
+    (0..8_640)
+        .map(|i| {
+            let (t, v) = reading(i);
+            (1_764_000_000_000 + t, libm::roundf(v * 100.0) / 100.0)
+        })
+        .collect()
+}
+
+fn encode_chunk(samples: &[(u64, f32)], values: Values, out: &mut [u8]) -> usize {
+    let mut encoder = codec::Encoder::new(out, values).expect("room for the header");
+    for &(t, v) in samples {
+        encoder.push(t, v).expect("room for the day");
+    }
+    encoder.len()
+}
+
+/// The chunk codec against the plainest storage, 12 raw bytes a sample, in the same run.
+fn chunk_codec(c: &mut Criterion) {
+    let day = quantised_day();
+    let lattice = Values::Lattice {
+        offset: 0.0,
+        step: 0.01,
+    };
+    let mut out = vec![0u8; codec::MAX_HEADER_LEN + day.len() * codec::MAX_SAMPLE_LEN];
+    let sizes: Vec<String> = [("lattice", lattice), ("xor", Values::Xor)]
+        .iter()
+        .map(|&(name, values)| format!(r#""{name}": {}"#, encode_chunk(&day, values, &mut out)))
+        .collect();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| {
+            let json = format!(r#"{{"samples": {}, {}}}"#, day.len(), sizes.join(", "));
+            std::fs::write(dir.join("chunk-size.json"), json)
+        })
+        .expect("target dir is writable");
+
+    let mut group = c.benchmark_group("chunk");
+    group.throughput(Throughput::Elements(day.len() as u64));
+    group.bench_function("copy_raw_12_bytes", |b| {
+        b.iter(|| {
+            for (slot, &(t, v)) in out.chunks_exact_mut(12).zip(black_box(&day)) {
+                slot[..8].copy_from_slice(&t.to_le_bytes());
+                slot[8..].copy_from_slice(&v.to_le_bytes());
+            }
+        })
+    });
+    for (name, values) in [("lattice", lattice), ("xor", Values::Xor)] {
+        group.bench_function(format!("encode_{name}"), |b| {
+            b.iter(|| encode_chunk(black_box(&day), values, &mut out))
+        });
+        let len = encode_chunk(&day, values, &mut out);
+        let chunk = out[..len].to_vec();
+        group.bench_function(format!("decode_{name}"), |b| {
+            b.iter(|| {
+                let decoder = codec::Decoder::new(black_box(&chunk)).expect("a chunk");
+                decoder.map(|s| s.expect("decodes").1).sum::<f32>()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, per_sample, wire, chunk_codec);
 criterion_main!(benches);
