@@ -257,3 +257,157 @@ fn header_table_in_docs_wire_md_matches_the_field_offsets() {
         );
     }
 }
+
+/// A raw frame of node 1 with `kind` and `body`, its CRC appended.
+fn raw_frame(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut raw = vec![1, 0, 1, 0, 0x0d, 0x0c, 0x0b, 0x0a, 0, 0, kind];
+    raw.extend_from_slice(body);
+    raw.extend_from_slice(&CRC.checksum(&raw).to_le_bytes());
+    raw
+}
+
+fn body_decodes(kind: u8, body: &[u8]) -> bool {
+    Frame::decode_raw(&raw_frame(kind, body)).is_ok()
+}
+
+/// Section 6's limits on varints, options and booleans, as the reference receiver applies them.
+#[test]
+fn varint_widths_options_and_booleans_are_as_section_6_states() {
+    const HEARTBEAT: u8 = 4;
+    const TRANSITION: u8 = 3;
+    const HELLO: u8 = 1;
+    // Heartbeat: uptime u64, reset enum index, four u32 counters.
+    let heartbeat = |uptime: &[u8], reset: &[u8], counter: &[u8]| {
+        let mut body = uptime.to_vec();
+        body.extend_from_slice(reset);
+        for _ in 0..4 {
+            body.extend_from_slice(counter);
+        }
+        body
+    };
+    // u64: up to 10 bytes; u32 (and enum indexes): up to 5; longer forms of 0 are refused.
+    assert!(body_decodes(
+        HEARTBEAT,
+        &heartbeat(
+            &[0x80; 9].iter().copied().chain([0]).collect::<Vec<_>>(),
+            &[0],
+            &[0]
+        )
+    ));
+    assert!(!body_decodes(
+        HEARTBEAT,
+        &heartbeat(
+            &[0x80; 10].iter().copied().chain([0]).collect::<Vec<_>>(),
+            &[0],
+            &[0]
+        )
+    ));
+    assert!(body_decodes(
+        HEARTBEAT,
+        &heartbeat(
+            &[0],
+            &[0x80, 0x80, 0x80, 0x80, 0],
+            &[0x80, 0x80, 0x80, 0x80, 0]
+        )
+    ));
+    assert!(!body_decodes(
+        HEARTBEAT,
+        &heartbeat(&[0], &[0x80, 0x80, 0x80, 0x80, 0x80, 0], &[0])
+    ));
+    assert!(!body_decodes(
+        HEARTBEAT,
+        &heartbeat(&[0], &[0], &[0x80, 0x80, 0x80, 0x80, 0x80, 0])
+    ));
+    // A u32 whose fifth byte carries bits beyond 32 overflows: refused.
+    assert!(!body_decodes(
+        HEARTBEAT,
+        &heartbeat(&[0], &[0], &[0xff, 0xff, 0xff, 0xff, 0x1f])
+    ));
+    assert!(body_decodes(
+        HEARTBEAT,
+        &heartbeat(&[0], &[0], &[0xff, 0xff, 0xff, 0xff, 0x0f])
+    ));
+    // Transition: metric u16 (up to 3 bytes), from, to, at_ms, cause SensorFault (4), alert_seq, suppressed.
+    let transition = |metric: &[u8], suppressed: u8| {
+        let mut body = metric.to_vec();
+        body.extend_from_slice(&[0, 1, 0, 4, 0, suppressed]);
+        body
+    };
+    assert!(body_decodes(TRANSITION, &transition(&[0x80, 0x80, 0], 0)));
+    assert!(!body_decodes(
+        TRANSITION,
+        &transition(&[0x80, 0x80, 0x80, 0], 0)
+    ));
+    assert!(!body_decodes(
+        TRANSITION,
+        &transition(&[0xff, 0xff, 0x04], 0)
+    ));
+    assert!(body_decodes(TRANSITION, &transition(&[0], 1)));
+    assert!(!body_decodes(TRANSITION, &transition(&[0], 2)));
+    // Hello: firmware string (length varint), schema hash, one metric whose RuleSummary's options
+    // take the tags 00 and 01 only.
+    let hello = |length: &[u8], warning_tag: u8| {
+        let mut body = length.to_vec();
+        body.push(b'1');
+        body.extend_from_slice(&[0, 1, 0, 1, b'x', 1, b'C', 0]);
+        body.push(warning_tag);
+        if warning_tag == 1 {
+            body.extend_from_slice(&30f32.to_le_bytes());
+        }
+        body.push(0);
+        body
+    };
+    assert!(body_decodes(HELLO, &hello(&[1], 1)));
+    assert!(body_decodes(HELLO, &hello(&[1], 0)));
+    assert!(!body_decodes(HELLO, &hello(&[1], 2)));
+    // A length is a varint of up to 10 bytes on a 64-bit receiver (usize); the reference refuses
+    // an 11th byte.
+    assert!(body_decodes(
+        HELLO,
+        &hello(
+            &[0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0],
+            1
+        )
+    ));
+    assert!(!body_decodes(
+        HELLO,
+        &hello(
+            &[0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0],
+            1
+        )
+    ));
+}
+
+/// Section 5's step 2: the reference decoder's buffer holds `MAX_ENCODED_LEN` bytes; one more byte
+/// before a `00` is `Overlong` at the delimiter, while exactly that many fail a later check.
+#[test]
+fn the_overlong_threshold_is_max_encoded_len() {
+    let mut decoder = Decoder::<MAX_ENCODED_LEN>::new();
+    let mut line = vec![0x01; MAX_ENCODED_LEN];
+    line.push(0);
+    let exactly: Vec<_> = decoder.feed(&line).collect();
+    assert!(
+        matches!(
+            exactly[..],
+            [Err(DecodeError::Overlong { len: 1024.. })
+                | Err(DecodeError::Cobs { .. })
+                | Err(DecodeError::TooShort { .. })]
+        ),
+        "{exactly:?}"
+    );
+    assert!(!matches!(
+        exactly[..],
+        [Err(DecodeError::Overlong {
+            len: MAX_ENCODED_LEN
+        })]
+    ));
+    let mut line = vec![0x01; MAX_ENCODED_LEN + 1];
+    line.push(0);
+    let over: Vec<_> = decoder.feed(&line).collect();
+    assert_eq!(
+        over,
+        [Err(DecodeError::Overlong {
+            len: MAX_ENCODED_LEN + 1
+        })]
+    );
+}

@@ -340,6 +340,32 @@ impl Iterator for CaptureReader {
 mod tests {
     use super::*;
 
+    /// docs/wire.md §11's example is the bytes the writer writes, and reads back as stated.
+    #[test]
+    fn the_documented_example_capture_is_what_the_writer_writes() {
+        let doc = include_str!("../../docs/wire.md");
+        let section = doc.split("## 11. Capture files").nth(1).unwrap();
+        let example = section.split("Example:").nth(1).unwrap();
+        let block = example.split("```").nth(1).unwrap();
+        let documented: Vec<u8> = block
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or(""))
+            .flat_map(str::split_whitespace)
+            .map(|byte| u8::from_str_radix(byte, 16).unwrap())
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("example.rwcap");
+        let mut writer = CaptureWriter::create(&path, "serial:/dev/ttyUSB0").unwrap();
+        writer.record(1_764_756_000_000, &[0x01, 0x00]).unwrap();
+        writer.flush().unwrap();
+        drop(writer);
+        assert_eq!(std::fs::read(&path).unwrap(), documented);
+        let reader = CaptureReader::open(&path).unwrap();
+        assert_eq!(reader.source(), "serial:/dev/ttyUSB0");
+        let records: Vec<_> = reader.map(Result::unwrap).collect();
+        assert_eq!(records, [(1_764_756_000_000, vec![0x01, 0x00])]);
+    }
+
     #[test]
     fn records_round_trip_and_a_truncated_tail_is_reported_after_the_good_records() {
         let dir = tempfile::tempdir().unwrap();
