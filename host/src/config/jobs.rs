@@ -1,0 +1,119 @@
+//! The `[[job]]` tables: batch jobs that check in ([`crate::jobs`]), read into [`JobSpec`]s.
+//!
+//! Invariants: every error names the file, line and column of the offending value and the key as
+//! `job[i].key`; names are unique and keep to a job node's name rules; the token itself never sits
+//! in the file (only `token_file`, read when the daemon starts or a client sends), as with
+//! `[http] token_file`.
+
+use super::file::RawJob;
+use super::{format_duration, ConfigError, Locator};
+use crate::jobs::{self, Cadence, JobSpec, DEFAULT_SLOW_FACTOR};
+use std::time::Duration;
+use toml::Spanned;
+
+/// How late a run may end when `grace` is not set.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5 * 60);
+/// The longest grace and period: beyond a year a value is a typo.
+const MAX_SPAN: Duration = Duration::from_secs(366 * 86_400);
+
+/// Every `[[job]]`, checked.
+pub(super) fn jobs(raw: &[Spanned<RawJob>], at: &Locator) -> Result<Vec<JobSpec>, ConfigError> {
+    let mut specs: Vec<JobSpec> = Vec::new();
+    let mut errors = Vec::new();
+    for (i, j) in raw.iter().enumerate() {
+        match job(i, j.get_ref(), at) {
+            Ok(spec) if specs.iter().any(|other| other.name == spec.name) => {
+                errors.push(at.error(
+                    j.get_ref().name.span().start,
+                    format!("job[{i}].name: `{}` is used twice", spec.name),
+                ));
+            }
+            Ok(spec) => specs.push(spec),
+            Err(e) => errors.push(e),
+        }
+    }
+    ConfigError::all(errors)?;
+    Ok(specs)
+}
+
+/// One `[[job]]`.
+fn job(i: usize, raw: &RawJob, at: &Locator) -> Result<JobSpec, ConfigError> {
+    let key = |k: &str| format!("job[{i}].{k}");
+    let placed = |offset: usize, k: &str, m: String| at.error(offset, format!("{}: {m}", key(k)));
+    let name = jobs::check_name(raw.name.get_ref())
+        .map_err(|m| placed(raw.name.span().start, "name", m))?;
+    if let Some(token) = &raw.token {
+        return Err(placed(
+            token.span().start,
+            "token",
+            "the token does not belong in the configuration file; write it to a file only the \
+             daemon's user reads and name it with token_file"
+                .into(),
+        ));
+    }
+    let schedule = raw.schedule.get_ref().clone();
+    let cadence =
+        Cadence::parse(&schedule).map_err(|m| placed(raw.schedule.span().start, "schedule", m))?;
+    let Cadence::Every(period) = &cadence;
+    if *period > MAX_SPAN {
+        return Err(placed(
+            raw.schedule.span().start,
+            "schedule",
+            format!("the period is longer than {}", format_duration(MAX_SPAN)),
+        ));
+    }
+    let grace = match &raw.grace {
+        Some(v) => at.duration(v, &key("grace"), MAX_SPAN)?,
+        None => DEFAULT_GRACE,
+    };
+    let slow_factor = match &raw.slow_factor {
+        Some(v) if !(v.get_ref().is_finite() && *v.get_ref() > 1.0 && *v.get_ref() <= 1e6) => {
+            return Err(placed(
+                v.span().start,
+                "slow_factor",
+                format!(
+                    "{} is not a factor above 1 (a run longer than this many times its usual \
+                     duration is slow)",
+                    v.get_ref()
+                ),
+            ))
+        }
+        Some(v) => *v.get_ref() as f32,
+        None => DEFAULT_SLOW_FACTOR,
+    };
+    let token_file = match &raw.token_file {
+        Some(path) if path.get_ref().as_os_str().is_empty() => {
+            return Err(placed(
+                path.span().start,
+                "token_file",
+                "the path is empty; name the file holding the job's token, or remove the key"
+                    .into(),
+            ))
+        }
+        Some(path) => Some(path.get_ref().clone()),
+        None => None,
+    };
+    Ok(JobSpec {
+        name,
+        schedule_text: schedule,
+        cadence,
+        time_zone: raw.time_zone.as_ref().map(|z| z.get_ref().clone()),
+        grace,
+        slow_factor,
+        token_file,
+    })
+}
+
+/// The `[[job]]` table that parses back to `spec`.
+pub(super) fn raw_job(spec: &JobSpec) -> RawJob {
+    let unspanned = |s: String| Spanned::new(0..0, s);
+    RawJob {
+        name: unspanned(spec.name.clone()),
+        schedule: unspanned(spec.schedule_text.clone()),
+        time_zone: spec.time_zone.clone().map(unspanned),
+        grace: Some(unspanned(format_duration(spec.grace))),
+        slow_factor: Some(Spanned::new(0..0, f64::from(spec.slow_factor))),
+        token_file: spec.token_file.clone().map(|p| Spanned::new(0..0, p)),
+        token: None,
+    }
+}
