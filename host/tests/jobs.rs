@@ -57,23 +57,39 @@ impl Daemon {
             jobs.replace("DIR", &dir.path().display().to_string())
         );
         std::fs::write(dir.path().join("rackwatch.toml"), config).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_rackwatch"))
+        let child = Daemon::spawn(&dir.path().join("rackwatch.toml"));
+        let daemon = Daemon { child, addr, dir };
+        daemon.wait_answer();
+        daemon
+    }
+
+    fn spawn(config: &std::path::Path) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_rackwatch"))
             .env_remove("RACKWATCH_CONFIG")
             .env("XDG_CONFIG_HOME", "/nonexistent")
             .args(["run", "-c"])
-            .arg(dir.path().join("rackwatch.toml"))
+            .arg(config)
             .args(["--for", "10m"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
-        let daemon = Daemon { child, addr, dir };
+            .unwrap()
+    }
+
+    fn wait_answer(&self) {
         let give_up = Instant::now() + Duration::from_secs(30);
-        while fetch(&daemon.url("/state"), Duration::from_secs(2)).is_err() {
+        while fetch(&self.url("/state"), Duration::from_secs(2)).is_err() {
             assert!(Instant::now() < give_up, "the daemon never answered");
             std::thread::sleep(Duration::from_millis(50));
         }
-        daemon
+    }
+
+    /// `kill -9`, then the same daemon again on the same configuration and history.
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Daemon::spawn(&self.config());
+        self.wait_answer();
     }
 
     fn url(&self, path: &str) -> String {
@@ -310,6 +326,18 @@ fn a_failing_exec_is_critical_with_its_exit_status_and_stderr_tail_in_alerts() {
     assert_eq!(code, 200);
     assert!(metrics.contains("metric=\"exit_status\""), "{metrics}");
     assert!(metrics.contains("metric=\"duration\""), "{metrics}");
+}
+
+#[test]
+fn a_failed_job_stays_critical_across_a_restart() {
+    let mut daemon =
+        Daemon::start("[[job]]\nname = \"nightly\"\nschedule = \"every 1h\"\ngrace = \"1h\"\n");
+    let out = daemon.exec("nightly", &["sh", "-c", "exit 4"]);
+    assert_eq!(out.status.code(), Some(4));
+    daemon.wait_level("nightly", "exit_status", Level::Critical);
+    daemon.restart();
+    let failed = daemon.wait_level("nightly", "exit_status", Level::Critical);
+    assert_eq!(failed.value, Some(4.0));
 }
 
 #[test]

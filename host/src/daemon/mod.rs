@@ -279,13 +279,31 @@ fn virtual_doors(
             tx: tx.clone(),
             source,
             nodes,
-            jobs: Mutex::new(crate::jobs::Jobs::new(&config.jobs, source::now_ms())),
+            jobs: Mutex::new(restored_jobs(config, store.as_deref())),
             tokens: job_tokens(config)?,
             store,
         }),
         false => None,
     };
     Ok((push, jobs))
+}
+
+/// The jobs, picking up from the runs an earlier run of the daemon stored: a history that cannot
+/// be read (a first start, a damaged file) starts them afresh, said in the log.
+fn restored_jobs(config: &Config, store: Option<&std::path::Path>) -> crate::jobs::Jobs {
+    let mut jobs = crate::jobs::Jobs::new(&config.jobs, source::now_ms());
+    let Some(path) = store.filter(|p| p.exists()) else {
+        return jobs;
+    };
+    let filter = crate::jobs::store::RunFilter {
+        limit: Some(crate::jobs::RESTORE_RUNS),
+        ..Default::default()
+    };
+    match crate::jobs::store::RunStore::read(path).and_then(|s| s.runs(&filter)) {
+        Ok(runs) => jobs.restore(&runs),
+        Err(e) => tracing::warn!("jobs start afresh, their earlier runs unread: {e}"),
+    }
+    jobs
 }
 
 /// Each job's own token (`[[job]] token_file`), read now.

@@ -17,8 +17,8 @@
 //!   ([`Jobs::tick`]) each return the samples to frame; the caller applies them on a copy and
 //!   keeps it only once the samples are on their way (as pushes do), so a full ingest queue loses
 //!   nothing.
-//! - A run is due by its schedule after the previous end (or after the daemon started, before the
-//!   first end), and overdue once `grace` has passed beyond that; the tick notices it within one
+//! - A run is due by its schedule after the previous end (stored in history and read back at
+//!   start, [`Jobs::restore`]; after the daemon started when there is none), and overdue once `grace` has passed beyond that; the tick notices it within one
 //!   tick and repeats the reading every [`REPEAT_EVERY`] while it stays so.
 //! - The usual duration is the core's exponentially weighted mean ([`EwStats`]) over the ends of
 //!   successful runs; it judges nothing until [`MIN_RUNS`] runs have been seen, and it is never
@@ -45,6 +45,8 @@ pub const REPEAT_EVERY: Duration = Duration::from_secs(10);
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(20);
 /// The default factor over the usual duration beyond which a run is slow (WARNING).
 pub const DEFAULT_SLOW_FACTOR: f32 = 3.0;
+/// The newest stored runs (every job together) read back when the daemon starts.
+pub const RESTORE_RUNS: u64 = 10_000;
 /// How fast the usual duration follows the runs: each run weighs this much.
 const USUAL_WEIGHT: f32 = 0.2;
 
@@ -152,7 +154,7 @@ impl Run {
     pub fn summary(&self) -> String {
         let after = self
             .duration_ms
-            .map(|d| format!(" after {:.1} s", d as f64 / 1000.0))
+            .map(|d| format!(" after {:.2} s", d as f64 / 1000.0))
             .unwrap_or_default();
         match self.exit_status {
             None => "started".into(),
@@ -178,6 +180,8 @@ struct JobState {
     /// The last end of a run (or the daemon's start before any): what the next is due after.
     due_after_ms: u64,
     running_since: Option<u64>,
+    /// The exit status of the last end, re-announced when the daemon restarts.
+    last_status: Option<u8>,
     usual: EwStats,
     runs: u32,
     /// When a bad reading (overdue, slow while running) was last written, to repeat it.
@@ -256,6 +260,7 @@ impl Jobs {
                 spec: spec.clone(),
                 due_after_ms: now_ms,
                 running_since: None,
+                last_status: None,
                 usual: EwStats::new(Smoothing::Alpha(USUAL_WEIGHT)),
                 runs: 0,
                 last_overdue_ms: None,
@@ -285,6 +290,30 @@ impl Jobs {
         for job in &self.jobs {
             out.push(sample(&job.spec.name, "running", "", 0.0));
             out.push(sample(&job.spec.name, "overdue", "s", 0.0));
+            if let Some(status) = job.last_status {
+                out.push(sample(&job.spec.name, "exit_status", "", f32::from(status)));
+            }
+        }
+    }
+
+    /// Picks up where an earlier run of the daemon left off, from its stored `runs` (oldest
+    /// first): the next run is due after the last end, the usual duration is learned from the
+    /// successful ones, and the last exit status is announced again (a failure stays CRITICAL).
+    pub fn restore(&mut self, runs: &[Run]) {
+        for run in runs {
+            let Some(job) = self.jobs.iter_mut().find(|j| j.spec.name == run.job) else {
+                continue;
+            };
+            let Some(status) = run.exit_status else {
+                continue;
+            };
+            job.due_after_ms = run.wall_ms;
+            job.last_status = Some(status);
+            if let (0, Some(duration)) = (status, run.duration_ms) {
+                if job.usual.update(run.wall_ms, duration as f32).is_ok() {
+                    job.runs = job.runs.saturating_add(1);
+                }
+            }
         }
     }
 
@@ -387,6 +416,7 @@ impl JobState {
             }
         }
         self.due_after_ms = now_ms;
+        self.last_status = Some(status);
         self.running_since = None;
         self.last_overdue_ms = None;
         self.last_slow_ms = None;
@@ -487,6 +517,29 @@ mod tests {
         assert_eq!(values(&end, "duration"), [5.0]);
         let slow = rule_for("slowness", DEFAULT_SLOW_FACTOR);
         assert!(slow.value.warning.above.is_some());
+    }
+
+    #[test]
+    fn a_restart_picks_up_the_last_end_the_usual_duration_and_a_failure() {
+        let mut first = Jobs::new(&[spec("every 60s", 10)], 0);
+        let mut stored = Vec::new();
+        for (t, status) in [(0, 0), (60_000, 0), (120_000, 0), (180_000, 4)] {
+            stored.extend(first.check_in("backup", Signal::Start, "", t).unwrap().runs);
+            let end = first.check_in("backup", Signal::End(status), "", t + 1_000);
+            stored.extend(end.unwrap().runs);
+        }
+        // The daemon restarts long after the last end: overdue at once, still failed, and the
+        // usual duration known.
+        let mut jobs = Jobs::new(&[spec("every 60s", 10)], 500_000);
+        jobs.restore(&stored);
+        let first_tick = jobs.tick(500_000);
+        assert_eq!(values(&first_tick, "exit_status"), [4.0]);
+        assert!(values(&first_tick, "overdue").iter().any(|&v| v > 0.0));
+        jobs.check_in("backup", Signal::Start, "", 600_000).unwrap();
+        let end = jobs
+            .check_in("backup", Signal::End(0), "", 605_000)
+            .unwrap();
+        assert_eq!(values(&end, "slowness"), [5.0]);
     }
 
     #[test]
