@@ -117,3 +117,65 @@ pub(super) fn raw_job(spec: &JobSpec) -> RawJob {
         token: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(Path::new("j.toml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_job_reads_with_its_defaults() {
+        let config = parse("[[job]]\nname = \"backup\"\nschedule = \"every 1d\"\n").unwrap();
+        let job = &config.jobs[0];
+        assert_eq!(job.grace, super::DEFAULT_GRACE);
+        assert_eq!(job.slow_factor, crate::jobs::DEFAULT_SLOW_FACTOR);
+        assert_eq!(job.token_file, None);
+    }
+
+    #[test]
+    fn mistakes_are_placed_and_named() {
+        let cases = [
+            (
+                "name = \"web 1\"\nschedule = \"every 1h\"",
+                "j.toml:2:",
+                "job[0].name",
+            ),
+            (
+                "name = \"web\"\nschedule = \"hourly\"",
+                "j.toml:3:",
+                "job[0].schedule",
+            ),
+            (
+                "name = \"web\"\nschedule = \"every 1h\"\ngrace = \"soon\"",
+                "j.toml:4:",
+                "job[0].grace",
+            ),
+            (
+                "name = \"web\"\nschedule = \"every 1h\"\nslow_factor = 0.5",
+                "j.toml:4:",
+                "job[0].slow_factor",
+            ),
+            (
+                "name = \"web\"\nschedule = \"every 1h\"\ntoken = \"s3\"",
+                "j.toml:4:",
+                "token_file",
+            ),
+            (
+                "name = \"web\"\nschedule = \"every 1h\"\ncolour = 1",
+                "j.toml:4:",
+                "colour",
+            ),
+        ];
+        for (body, at, names) in cases {
+            let e = parse(&format!("[[job]]\n{body}\n")).unwrap_err();
+            assert!(e.contains(at) && e.contains(names), "{body}: {e}");
+        }
+        let twice = "[[job]]\nname = \"a\"\nschedule = \"every 1h\"\n[[job]]\nname = \"a\"\nschedule = \"every 2h\"\n";
+        let e = parse(twice).unwrap_err();
+        assert!(e.contains("j.toml:5:") && e.contains("used twice"), "{e}");
+    }
+}

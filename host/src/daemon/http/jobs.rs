@@ -85,9 +85,29 @@ pub fn ping(door: Option<&JobDoor>, path: &str, body: &Bytes) -> Answer {
                 .into(),
         );
     };
-    let signal = match Signal::from_suffix(suffix) {
-        Ok(signal) => signal,
-        Err(why) => return (StatusCode::NOT_FOUND, format!("/ping/{name}/…: {why}\n")),
+    // Both parts are echoed only once known to be short and plain: a path is the client's.
+    if crate::jobs::check_name(name).is_err() {
+        return (
+            StatusCode::NOT_FOUND,
+            "no job has that name: a job's name is letters, digits, `_`, `.`, `-`, at most 16 \
+             bytes\n"
+                .into(),
+        );
+    }
+    let signal = match (Signal::from_suffix(suffix), suffix) {
+        (Ok(signal), _) => signal,
+        (Err(why), Some(s)) if s.len() <= 16 && crate::jobs::check_name(s).is_ok() => {
+            return (StatusCode::NOT_FOUND, format!("/ping/{name}/…: {why}\n"))
+        }
+        (Err(_), _) => {
+            return (
+                StatusCode::NOT_FOUND,
+                format!(
+                    "/ping/{name}/…: after the name comes start, fail or an exit status from 0 \
+                     to 255\n"
+                ),
+            )
+        }
     };
     let message = String::from_utf8_lossy(body);
     let now_ms = crate::source::now_ms();
@@ -248,6 +268,20 @@ mod tests {
             StatusCode::NOT_FOUND
         );
         assert_eq!(ping(None, "/ping/backup", &body).0, StatusCode::NOT_FOUND);
+        // What the client wrote is echoed only when short and plain.
+        let long = format!("/ping/{}", "a".repeat(10_000));
+        let (status, text) = ping(Some(&door), &long, &body);
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(text.len() < 200, "{text}");
+        let (status, text) = ping(Some(&door), &format!("{long}/x"), &body);
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(text.len() < 200, "{text}");
+        let (_, text) = ping(
+            Some(&door),
+            &format!("/ping/backup/{}", "9".repeat(5000)),
+            &body,
+        );
+        assert!(text.len() < 200, "{text}");
     }
 
     #[test]
