@@ -19,6 +19,7 @@ pub mod operator;
 pub mod push;
 pub mod render;
 pub mod rules;
+pub mod schedule;
 pub mod sim;
 pub mod sink;
 pub mod source;
