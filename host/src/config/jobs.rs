@@ -7,7 +7,8 @@
 
 use super::file::RawJob;
 use super::{format_duration, ConfigError, Locator};
-use crate::jobs::{self, Cadence, JobSpec, DEFAULT_SLOW_FACTOR};
+use crate::jobs::{self, JobSpec, DEFAULT_SLOW_FACTOR};
+use crate::schedule::{self, Schedule};
 use std::time::Duration;
 use toml::Spanned;
 
@@ -51,11 +52,15 @@ fn job(i: usize, raw: &RawJob, at: &Locator) -> Result<JobSpec, ConfigError> {
                 .into(),
         ));
     }
-    let schedule = raw.schedule.get_ref().clone();
-    let cadence =
-        Cadence::parse(&schedule).map_err(|m| placed(raw.schedule.span().start, "schedule", m))?;
-    let Cadence::Every(period) = &cadence;
-    if *period > MAX_SPAN {
+    let zone = raw.time_zone.as_ref();
+    if let Some(zone) = zone {
+        schedule::time_zone(Some(zone.get_ref()))
+            .map_err(|m| placed(zone.span().start, "time_zone", m))?;
+    }
+    let text = raw.schedule.get_ref().clone();
+    let parsed = Schedule::parse(&text, zone.map(|z| z.get_ref().as_str()))
+        .map_err(|m| placed(raw.schedule.span().start, "schedule", m))?;
+    if matches!(parsed, Schedule::Every(period) if period > MAX_SPAN) {
         return Err(placed(
             raw.schedule.span().start,
             "schedule",
@@ -95,8 +100,8 @@ fn job(i: usize, raw: &RawJob, at: &Locator) -> Result<JobSpec, ConfigError> {
     };
     Ok(JobSpec {
         name,
-        schedule_text: schedule,
-        cadence,
+        schedule_text: text,
+        schedule: parsed,
         time_zone: raw.time_zone.as_ref().map(|z| z.get_ref().clone()),
         grace,
         slow_factor,
@@ -129,7 +134,15 @@ mod tests {
 
     #[test]
     fn a_job_reads_with_its_defaults() {
-        let config = parse("[[job]]\nname = \"backup\"\nschedule = \"every 1d\"\n").unwrap();
+        let config = parse(
+            "[[job]]\nname = \"backup\"\nschedule = \"every 1d\"\n\
+             [[job]]\nname = \"report\"\nschedule = \"0 6 * * MON-FRI\"\ntime_zone = \"Europe/Berlin\"\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            config.jobs[1].schedule,
+            crate::schedule::Schedule::Cron(_)
+        ));
         let job = &config.jobs[0];
         assert_eq!(job.grace, super::DEFAULT_GRACE);
         assert_eq!(job.slow_factor, crate::jobs::DEFAULT_SLOW_FACTOR);

@@ -28,6 +28,7 @@
 pub mod store;
 
 use crate::push::Sample;
+use crate::schedule::Schedule;
 use rackwatch_core::alert::{Bound, Limit, Limits, Rule, Thresholds};
 use rackwatch_core::stats::{EwStats, Smoothing};
 use std::path::PathBuf;
@@ -50,33 +51,14 @@ pub const RESTORE_RUNS: u64 = 10_000;
 /// How fast the usual duration follows the runs: each run weighs this much.
 const USUAL_WEIGHT: f32 = 0.2;
 
-/// When runs are expected.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cadence {
-    /// `every 1h`: one run per period after the previous one.
-    Every(Duration),
-}
-
-impl Cadence {
-    /// `every N` (a duration in `docs/configuration.md`'s units).
-    pub fn parse(text: &str) -> Result<Cadence, String> {
-        let Some(period) = text.trim().strip_prefix("every ") else {
-            return Err(format!(
-                "`{text}` is not a schedule: write `every 1h` (any duration: 30s, 15m, 1d)"
-            ));
-        };
-        let period = crate::config::parse_duration(period.trim())?;
-        if period.is_zero() {
-            return Err("`every 0s`: the period must be longer than zero".into());
+/// When the run after one that ended at `after_ms` is expected: a period later, or at the
+/// schedule's next fire; `u64::MAX` (never) when the calendar has none left.
+pub fn next_expected(schedule: &Schedule, after_ms: u64) -> u64 {
+    match schedule {
+        Schedule::Every(period) => {
+            after_ms.saturating_add(u64::try_from(period.as_millis()).unwrap_or(u64::MAX))
         }
-        Ok(Cadence::Every(period))
-    }
-
-    /// When the run after one at `after_ms` is expected.
-    pub fn next_after(&self, after_ms: u64) -> u64 {
-        match self {
-            Cadence::Every(period) => after_ms.saturating_add(period.as_millis() as u64),
-        }
+        Schedule::Cron(cron) => cron.next_after(after_ms).unwrap_or(u64::MAX),
     }
 }
 
@@ -85,11 +67,11 @@ impl Cadence {
 pub struct JobSpec {
     /// The job's name: its node's name and its URL's (`/ping/NAME`).
     pub name: String,
-    /// The schedule as written (`every 1h`).
+    /// The schedule as written (`every 1h`, `30 2 * * *`).
     pub schedule_text: String,
-    /// The schedule.
-    pub cadence: Cadence,
-    /// The IANA time zone the schedule is read in; `None`: the machine's.
+    /// The schedule, read in `time_zone`.
+    pub schedule: Schedule,
+    /// The IANA time zone the schedule is read in, as written; `None`: the machine's.
     pub time_zone: Option<String>,
     /// How late a run may end beyond its schedule before it is missed.
     pub grace: Duration,
@@ -395,9 +377,7 @@ impl JobState {
 
     /// When the next run is late: its schedule after the last end, plus grace.
     fn deadline_ms(&self) -> u64 {
-        self.spec
-            .cadence
-            .next_after(self.due_after_ms)
+        next_expected(&self.spec.schedule, self.due_after_ms)
             .saturating_add(self.spec.grace.as_millis() as u64)
     }
 
@@ -462,7 +442,7 @@ mod tests {
         JobSpec {
             name: "backup".into(),
             schedule_text: every.into(),
-            cadence: Cadence::parse(every).unwrap(),
+            schedule: Schedule::parse(every, Some("UTC")).unwrap(),
             time_zone: None,
             grace: Duration::from_secs(grace_s),
             slow_factor: DEFAULT_SLOW_FACTOR,
@@ -560,12 +540,18 @@ mod tests {
     }
 
     #[test]
-    fn schedules_are_checked() {
-        assert_eq!(
-            Cadence::parse("every 2s"),
-            Ok(Cadence::Every(Duration::from_secs(2)))
-        );
-        assert!(Cadence::parse("every 0s").is_err());
-        assert!(Cadence::parse("hourly").unwrap_err().contains("every 1h"));
+    fn a_calendar_run_is_due_at_the_next_fire_after_the_last_end() {
+        // 02:30 UTC daily; the daemon starts at 1970-01-01 00:00, grace 10 minutes.
+        let mut jobs = Jobs::new(&[spec("30 2 * * *", 600)], 0);
+        jobs.tick(0);
+        let fire = (2 * 60 + 30) * 60_000;
+        assert!(values(&jobs.tick(fire + 600_000), "overdue").is_empty());
+        assert_eq!(values(&jobs.tick(fire + 600_001), "overdue"), [0.001]);
+        // It ends at 02:45: the next is due at 02:30 the day after.
+        jobs.check_in("backup", Signal::End(0), "", fire + 900_000)
+            .unwrap();
+        let next = fire + 86_400_000;
+        assert!(values(&jobs.tick(next + 600_000), "overdue").is_empty());
+        assert_eq!(values(&jobs.tick(next + 600_001), "overdue").len(), 1);
     }
 }

@@ -223,7 +223,8 @@ fn store_runs(door: &JobDoor, runs: &[crate::jobs::Run]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::{Cadence, JobSpec, DEFAULT_SLOW_FACTOR};
+    use crate::jobs::{JobSpec, DEFAULT_SLOW_FACTOR};
+    use crate::schedule::Schedule;
     use std::sync::mpsc::sync_channel;
 
     fn door(capacity: usize) -> (JobDoor, std::sync::mpsc::Receiver<SourceMsg>) {
@@ -231,7 +232,7 @@ mod tests {
         let spec = JobSpec {
             name: "backup".into(),
             schedule_text: "every 1h".into(),
-            cadence: Cadence::parse("every 1h").unwrap(),
+            schedule: Schedule::parse("every 1h", None).unwrap(),
             time_zone: None,
             grace: Duration::from_secs(60),
             slow_factor: DEFAULT_SLOW_FACTOR,
