@@ -108,7 +108,14 @@ impl Daemon {
                 };
                 Some(http::serve(addr, Arc::clone(&snapshot), doors)?)
             }
-            None => None,
+            None => {
+                if !config.jobs.is_empty() {
+                    tracing::warn!(
+                        "[[job]]s are not watched: http.listen is off, so no check-in can arrive"
+                    );
+                }
+                None
+            }
         };
         let listening = http.as_ref().map(http::HttpServer::local_addr);
         let mut ingest = Ingest::new(config.rules.clone(), config.ingest.clone());
