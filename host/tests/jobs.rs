@@ -220,11 +220,12 @@ fn request(addr: &str, method: &str, path: &str, headers: &[&str], body: &str) -
 
 #[test]
 fn a_job_pinged_on_schedule_stays_ok() {
-    // Due every 2 s, late after 1 s more; pinged about every half second for longer than that,
-    // so a daemon that ignored the pings would turn it CRITICAL within the loop.
+    // Due every 3 s, late after 2 s more; pinged about every half second for longer than that
+    // (16 pings, over 6.4 s of pauses alone), so a daemon that ignored the pings would turn it
+    // CRITICAL within the loop, and the gap between two pings has room to spare on a busy machine.
     let daemon =
-        Daemon::start("[[job]]\nname = \"sync\"\nschedule = \"every 2s\"\ngrace = \"1s\"\n");
-    let pings = 10;
+        Daemon::start("[[job]]\nname = \"sync\"\nschedule = \"every 3s\"\ngrace = \"2s\"\n");
+    let pings = 16;
     for _ in 0..pings {
         let out = daemon.rackwatch(&["ping", "sync"]);
         assert!(
