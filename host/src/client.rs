@@ -76,7 +76,7 @@ pub fn call(url: &str, call: &Call<'_>, timeout: Duration) -> Result<String, Str
             })
     };
     let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| {
-        format!("cannot reach the daemon at {url}: {e}; is `rackwatch run` running? (without --connect the store is changed directly)")
+        format!("cannot reach the daemon at {url}: {e}; is `rackwatch run` running?")
     })?;
     stream
         .set_write_timeout(Some(left()?))

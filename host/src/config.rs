@@ -10,6 +10,7 @@
 //! memory), history in `<data dir>/history.db`, the state endpoint on `127.0.0.1:9187`.
 
 mod file;
+mod jobs;
 mod push;
 mod show;
 mod sinks;
@@ -129,6 +130,8 @@ pub struct Config {
     pub node_logs: ElfSettings,
     /// The delivery sinks (`[[sink]]`): webhooks, commands, Alertmanagers.
     pub sinks: Vec<SinkSpec>,
+    /// The batch jobs that check in (`[[job]]`).
+    pub jobs: Vec<crate::jobs::JobSpec>,
 }
 
 /// The log filter when nothing names one.
@@ -283,6 +286,7 @@ impl Config {
             log_level: DEFAULT_LOG_LEVEL.into(),
             node_logs: ElfSettings::default(),
             sinks: Vec::new(),
+            jobs: Vec::new(),
         }
     }
 
@@ -335,6 +339,9 @@ impl Config {
         }
         if let Some(sinks) = checked(&mut errors, sinks::sinks(&raw.sink, &at)) {
             config.sinks = sinks;
+        }
+        if let Some(jobs) = checked(&mut errors, jobs::jobs(&raw.job, &at)) {
+            config.jobs = jobs;
         }
         ConfigError::all(errors)?;
         Ok(config)
@@ -407,6 +414,7 @@ impl PartialEq for Config {
             log_level,
             node_logs,
             sinks,
+            jobs,
         } = self;
         let IngestSettings {
             missed_heartbeats,
@@ -428,6 +436,7 @@ impl PartialEq for Config {
             && *log_level == other.log_level
             && *node_logs == other.node_logs
             && *sinks == other.sinks
+            && *jobs == other.jobs
     }
 }
 

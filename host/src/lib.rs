@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod config;
 pub mod daemon;
 pub mod ingest;
+pub mod jobs;
 pub mod line_out;
 pub mod local;
 pub mod logging;

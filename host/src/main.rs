@@ -51,6 +51,11 @@ enum Command {
     Check(cmd::check::CheckArgs),
     /// Push one value to a running daemon, as a series of a virtual node (docs/push.md).
     Push(cmd::push::PushArgs),
+    /// Run a command as a run of a job: its start, end, exit status and stderr tail reported
+    /// (docs/jobs.md); exits with the command's status.
+    Exec(cmd::exec::ExecArgs),
+    /// One check-in of a job from a script: a success, --start, --fail or --exit N (docs/jobs.md).
+    Ping(cmd::ping::PingArgs),
     /// Record sources' raw bytes with their times into captures.
     Record(cmd::record::RecordArgs),
     /// Play a capture back at any speed, to stdout, a pty, a TCP client or a device.
@@ -106,6 +111,18 @@ fn main() -> ExitCode {
         Command::Audit(args) => cmd::audit::run(args, &mut stdout),
         Command::Logs(args) => cmd::logs::run(args, &mut stdout),
         Command::Push(args) => cmd::push::run(args, &mut stdout),
+        Command::Ping(args) => cmd::ping::run(args, &mut stdout),
+        Command::Exec(args) => {
+            // The command's status passes through, whatever the daemon said.
+            return match cmd::exec::run(args) {
+                Ok(code) => ExitCode::from(code),
+                Err(error) => {
+                    let text = rackwatch::render::error_chain(&error);
+                    let _ = writeln!(std::io::stderr(), "rackwatch: {text}");
+                    ExitCode::from(127)
+                }
+            };
+        }
         Command::Config(args) => cmd::config::run(args, &mut stdout),
         Command::Record(args) => cmd::record::run(args, &mut stdout),
         Command::Replay(args) => cmd::replay::run(args),

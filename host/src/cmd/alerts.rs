@@ -1,6 +1,7 @@
 //! `rackwatch alerts`: stored alert transitions (and, with `--events`, node events).
 
 use super::{open_history, print_rows, ConfigArgs, QueryArgs, StoreArgs};
+use crate::jobs::store::{RunFilter, RunStore};
 use crate::operator::store::OperatorStore;
 use crate::sink::message::stored_transition_id;
 use crate::timefmt::format_utc;
@@ -26,6 +27,9 @@ pub struct AlertsArgs {
     #[command(flatten)]
     pub store: StoreArgs,
 }
+
+/// Failed job runs shown after the transitions, at most.
+const FAILED_RUNS: u64 = 10;
 
 /// Prints the transitions or events, oldest first.
 pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -103,6 +107,36 @@ pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     )?;
     if args.query.format == super::Format::Table {
         print_acks(operator.as_ref(), out)?;
+        print_failed_runs(&path, &query, out)?;
+    }
+    Ok(())
+}
+
+/// The job runs that failed in the queried time (the newest [`FAILED_RUNS`]), each with its
+/// stderr tail, after the table: why a job's `exit_status` alert fired (docs/jobs.md).
+fn print_failed_runs(
+    path: &std::path::Path,
+    query: &crate::store::Query,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let filter = RunFilter {
+        since_ms: query.since_ms,
+        until_ms: query.until_ms,
+        failed_only: true,
+        limit: Some(FAILED_RUNS),
+        ..RunFilter::default()
+    };
+    for run in RunStore::read(path)?.runs(&filter)? {
+        writeln!(
+            out,
+            "JOB {} failed at {}: {}",
+            run.job,
+            format_utc(run.wall_ms),
+            run.summary()
+        )?;
+        for line in run.message.lines() {
+            writeln!(out, "    {}", crate::node_log::printable(line))?;
+        }
     }
     Ok(())
 }

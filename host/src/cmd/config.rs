@@ -61,7 +61,34 @@ fn check(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     for sink in &config.sinks {
         writeln!(out, "sink {}: {}", sink.name, describe_sink(&sink.kind))?;
     }
+    for job in &config.jobs {
+        writeln!(out, "job {}: {}", job.name, describe_job(&config, job))?;
+    }
     Ok(())
+}
+
+/// A job in words: its schedule, grace, where it checks in and with which token.
+fn describe_job(config: &crate::config::Config, job: &crate::jobs::JobSpec) -> String {
+    let url = match &config.listen {
+        Some(addr) => format!("checks in at http://{addr}/ping/{}", job.name),
+        None => "cannot check in: http.listen is off".into(),
+    };
+    let token = match (&job.token_file, &config.http_token_file) {
+        (Some(file), _) => format!("its own token from {}", file.display()),
+        (None, Some(file)) => format!("the daemon's token from {}", file.display()),
+        (None, None) => "no token: open on a loopback listener, refused on any other".into(),
+    };
+    let zone = job
+        .time_zone
+        .as_deref()
+        .map(|z| format!(" ({z})"))
+        .unwrap_or_default();
+    format!(
+        "{}{zone}, late after {} more, slow beyond {}x its usual duration; {url}, {token}",
+        job.schedule_text,
+        crate::config::format_duration(job.grace),
+        job.slow_factor
+    )
 }
 
 /// A delivery sink in words: its kind and where it delivers.

@@ -77,7 +77,7 @@ fn line(args: &PushArgs) -> Result<String, String> {
 }
 
 /// `http://` and the configured listener, a wildcard address asked on loopback.
-fn default_url(listen: Option<&str>) -> anyhow::Result<String> {
+pub(crate) fn default_url(listen: Option<&str>) -> anyhow::Result<String> {
     let listen = listen.ok_or_else(|| {
         anyhow::anyhow!(
             "the configuration's http.listen is off, so there is no daemon to push to; name one \

@@ -35,6 +35,8 @@ pub(super) struct RawConfig {
     pub node_logs: RawLogs,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sink: Vec<Spanned<RawSink>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub job: Vec<Spanned<RawJob>>,
 }
 
 /// `[store]`.
@@ -134,4 +136,18 @@ pub(super) struct RawSink {
     pub connect_timeout: Option<Spanned<String>>,
     pub retry_max: Option<Spanned<String>>,
     pub max_pending: Option<Spanned<u64>>,
+}
+
+/// One `[[job]]`: a batch job that checks in.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawJob {
+    pub name: Spanned<String>,
+    pub schedule: Spanned<String>,
+    pub time_zone: Option<Spanned<String>>,
+    pub grace: Option<Spanned<String>>,
+    pub slow_factor: Option<Spanned<f64>>,
+    pub token_file: Option<Spanned<std::path::PathBuf>>,
+    /// Never accepted: read only to say where the token belongs.
+    pub token: Option<Spanned<String>>,
 }

@@ -105,6 +105,11 @@ impl Config {
                 .iter()
                 .map(|s| unspanned(super::sinks::raw_sink(s)))
                 .collect(),
+            job: self
+                .jobs
+                .iter()
+                .map(|j| unspanned(super::jobs::raw_job(j)))
+                .collect(),
         }
     }
 }

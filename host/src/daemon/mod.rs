@@ -98,14 +98,24 @@ impl Daemon {
         let mut specs = config.sources.clone();
         let http = match &config.listen {
             Some(addr) => {
+                let store = options.store.then(|| config.store_path.clone());
+                let (push, jobs) = virtual_doors(&config, &mut specs, &tx, store.clone())?;
                 let doors = http::Doors {
                     token: read_http_token(&config)?,
-                    push: push_door(&config, &mut specs, &tx),
-                    operator_store: options.store.then(|| config.store_path.clone()),
+                    push,
+                    operator_store: store,
+                    jobs,
                 };
                 Some(http::serve(addr, Arc::clone(&snapshot), doors)?)
             }
-            None => None,
+            None => {
+                if !config.jobs.is_empty() {
+                    tracing::warn!(
+                        "[[job]]s are not watched: http.listen is off, so no check-in can arrive"
+                    );
+                }
+                None
+            }
         };
         let listening = http.as_ref().map(http::HttpServer::local_addr);
         let mut ingest = Ingest::new(config.rules.clone(), config.ingest.clone());
@@ -233,17 +243,27 @@ fn read_http_token(config: &Config) -> anyhow::Result<Option<String>> {
         .map_err(anyhow::Error::msg)
 }
 
-/// Where `POST /push` hands its values: one more source of the pipeline (added to `specs`), fed by
-/// the HTTP thread over the sources' channel. `None` when pushes are off, or when every source is
-/// a recording: a replay runs on the data's own clock, which live pushes would disturb.
-fn push_door(
+/// Where `POST /push` hands its values and job check-ins go: one more source of the pipeline
+/// (added to `specs`), fed by the HTTP thread over the sources' channel, its virtual nodes shared
+/// by both. Neither when every source is a recording: a replay runs on the data's own clock, which
+/// live pushes and a job clock would disturb. Pushes only unless `[push] enabled = false`; jobs
+/// only when `[[job]]`s are configured (their tokens read now: a missing file stops the start).
+fn virtual_doors(
     config: &Config,
     specs: &mut Vec<source::SourceSpec>,
     tx: &std::sync::mpsc::SyncSender<SourceMsg>,
-) -> Option<http::push::PushDoor> {
+    store: Option<PathBuf>,
+) -> anyhow::Result<(Option<http::push::PushDoor>, Option<http::jobs::JobDoor>)> {
     let live = specs.iter().any(|s| pipeline::is_live(&s.kind));
-    if !config.push.enabled || !live {
-        return None;
+    let has_jobs = !config.jobs.is_empty();
+    if !live {
+        if has_jobs {
+            tracing::warn!("[[job]]s are not watched: every source is a recording");
+        }
+        return Ok((None, None));
+    }
+    if !config.push.enabled && !has_jobs {
+        return Ok((None, None));
     }
     specs.push(source::SourceSpec {
         name: crate::push::SOURCE_NAME.into(),
@@ -253,11 +273,58 @@ fn push_door(
     // Shown connected in `/state` for as long as the listener takes pushes; the channel is still
     // empty here, so this never waits.
     let _ = tx.try_send(SourceMsg::Connected { source });
-    Some(http::push::PushDoor {
+    let nodes = Arc::new(Mutex::new(crate::push::VirtualNodes::new(
+        config.push.max_series,
+    )));
+    let push = config.push.enabled.then(|| http::push::PushDoor {
         tx: tx.clone(),
         source,
-        nodes: Mutex::new(crate::push::VirtualNodes::new(config.push.max_series)),
-    })
+        nodes: Arc::clone(&nodes),
+    });
+    let jobs = match has_jobs {
+        true => Some(http::jobs::JobDoor {
+            tx: tx.clone(),
+            source,
+            nodes,
+            jobs: Mutex::new(restored_jobs(config, store.as_deref())),
+            tokens: job_tokens(config)?,
+            store,
+        }),
+        false => None,
+    };
+    Ok((push, jobs))
+}
+
+/// The jobs, picking up from the runs an earlier run of the daemon stored: a history that cannot
+/// be read (a first start, a damaged file) starts them afresh, said in the log.
+fn restored_jobs(config: &Config, store: Option<&std::path::Path>) -> crate::jobs::Jobs {
+    let mut jobs = crate::jobs::Jobs::new(&config.jobs, source::now_ms());
+    let Some(path) = store.filter(|p| p.exists()) else {
+        return jobs;
+    };
+    let filter = crate::jobs::store::RunFilter {
+        limit: Some(crate::jobs::RESTORE_RUNS),
+        ..Default::default()
+    };
+    match crate::jobs::store::RunStore::read(path).and_then(|s| s.runs(&filter)) {
+        Ok(runs) => jobs.restore(&runs),
+        Err(e) => tracing::warn!("jobs start afresh, their earlier runs unread: {e}"),
+    }
+    jobs
+}
+
+/// Each job's own token (`[[job]] token_file`), read now.
+fn job_tokens(config: &Config) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    config
+        .jobs
+        .iter()
+        .filter_map(|job| Some((job, job.token_file.as_deref()?)))
+        .map(|(job, path)| {
+            let token = crate::config::read_token(path)
+                .map_err(|e| anyhow::anyhow!("job `{}`: {e}", job.name))?;
+            Ok((job.name.clone(), token))
+        })
+        .collect()
 }
 
 /// History as a sink: the store opened (or, on a full disk, to be opened when space returns), the

@@ -6,7 +6,7 @@
 //!   destructures the configuration, so a new field does not compile until it is sorted.
 //! - Live: the rules (`[[rules]]`) and the log filter (`log.level`). Restart-only: the store
 //!   (`store.*`), liveness and node limits (`ingest.*`), the sources (`[[source]]`, `[local]`) and
-//!   the listener (`http.listen`, `http.token_file`, `[push]`): they are owned by threads and open files set up at start.
+//!   the listener (`http.listen`, `http.token_file`, `[push]`, `[[job]]`): they are owned by threads and open files set up at start.
 //! - A file that does not load changes nothing; the caller keeps the running configuration.
 
 use crate::config::Config;
@@ -47,6 +47,7 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
         log_level,
         node_logs,
         sinks,
+        jobs,
     } = new;
     let IngestSettings {
         missed_heartbeats,
@@ -78,6 +79,7 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
         "http.token_file",
     );
     restart_if(*push != running.push, "[push]");
+    restart_if(*jobs != running.jobs, "[[job]]");
     restart_if(*node_logs != running.node_logs, "[node_logs]");
     restart_if(*sinks != running.sinks, "[[sink]]");
     ReloadPlan {

@@ -25,8 +25,8 @@ use rackwatch_core::anomaly::AnomalyConfig;
 use rackwatch_core::hash::fnv1a64;
 use rackwatch_core::monitor::MetricSpec;
 use rackwatch_core::wire::{
-    Body, Frame, Header, Hello, Readings, MAX_ENCODED_LEN, MAX_FIRMWARE_LEN, MAX_METRICS,
-    MAX_NAME_LEN, MAX_UNIT_LEN,
+    Body, Frame, Header, Heartbeat, Hello, Readings, ResetReason, MAX_ENCODED_LEN,
+    MAX_FIRMWARE_LEN, MAX_METRICS, MAX_NAME_LEN, MAX_UNIT_LEN,
 };
 use std::collections::BTreeMap;
 
@@ -179,11 +179,22 @@ impl VirtualNodes {
     /// Frames `samples` received at `wall_ms`. On an error nothing is framed, but `self` may be
     /// part-changed: frame on a copy.
     pub fn frame(&mut self, samples: &[Sample], wall_ms: u64) -> Result<Framed, PushError> {
+        self.frame_judged(samples, wall_ms, |_| Rule::EMPTY)
+    }
+
+    /// [`frame`](Self::frame), a new series announced with the rule `rule_of` gives its first
+    /// sample (pushed series have none; a job's have theirs, [`crate::jobs`]).
+    pub fn frame_judged(
+        &mut self,
+        samples: &[Sample],
+        wall_ms: u64,
+        rule_of: impl Fn(&Sample) -> Rule,
+    ) -> Result<Framed, PushError> {
         let mut framed = Framed::default();
         let mut specs: Vec<(String, MetricSpec)> = Vec::new();
         let mut readings: BTreeMap<String, Vec<(u16, f32)>> = BTreeMap::new();
         for sample in samples {
-            let (metric, new) = self.series_for(sample, wall_ms)?;
+            let (metric, new) = self.series_for(sample, wall_ms, rule_of(sample))?;
             let node_id = self.nodes[&sample.node].id;
             framed.nodes.insert(sample.node.clone(), node_id);
             if let Some(spec) = new {
@@ -212,6 +223,7 @@ impl VirtualNodes {
         &mut self,
         sample: &Sample,
         wall_ms: u64,
+        rule: Rule,
     ) -> Result<(u16, Option<MetricSpec>), PushError> {
         if !self.nodes.contains_key(&sample.node) {
             let id = self.id_for(&sample.node).ok_or_else(|| {
@@ -277,7 +289,7 @@ impl VirtualNodes {
             metric,
             &sample.metric,
             &unit,
-            Rule::EMPTY,
+            rule,
             AnomalyConfig::default(),
         )
         .map_err(|_| {
@@ -289,6 +301,26 @@ impl VirtualNodes {
         node.series.push((sample.metric.clone(), unit));
         self.series += 1;
         Ok((metric, Some(spec)))
+    }
+
+    /// A heartbeat of the virtual node `name` (known from an earlier push) at `wall_ms`: it stays
+    /// up between sparse values (a job's runs). Empty when no such node exists yet.
+    pub fn heartbeat(&mut self, name: &str, wall_ms: u64) -> Vec<u8> {
+        let Some(node) = self.nodes.get(name) else {
+            return Vec::new();
+        };
+        let heartbeat = Heartbeat {
+            uptime_ms: wall_ms.saturating_sub(node.started_ms),
+            reset: ResetReason::Software,
+            frames_sent: u32::from(node.seq),
+            frames_dropped: 0,
+            readings_dropped: 0,
+            sensor_errors: 0,
+        };
+        let mut out = Vec::new();
+        self.hello_once(name, &mut out);
+        self.encode(name, Body::Heartbeat(heartbeat), &mut out);
+        out
     }
 
     /// The node's Hello, before its first other frame of this run.

@@ -9,6 +9,8 @@
 //!   - a token configured: it is required, on loopback too (`401` without it or with another);
 //!   - none configured, loopback listener: open (only this machine's users reach it);
 //!   - none configured, any other listener: refused (`403`), saying how to configure one.
+//! - A job's check-in (`Guard::Job`) is judged against the job's own token when it has one, on
+//!   any listener; else as any route that takes data.
 //! - The token is compared in time independent of where it differs; it is never logged or echoed.
 
 use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
@@ -21,6 +23,9 @@ pub enum Guard {
     Open,
     /// The bearer token, by [`decide`]'s rules (routes that accept data).
     Token,
+    /// A job's check-in: the job's own token when it has one (`[[job]] token_file`), else as
+    /// [`Guard::Token`].
+    Job,
 }
 
 /// The listener's side of the decision, fixed at start.
@@ -87,10 +92,33 @@ pub struct Refusal {
 impl Access {
     /// Whether a request with `headers` may use a route guarded by `guard`.
     pub fn check(&self, guard: Guard, headers: &HeaderMap) -> Result<(), Refusal> {
+        self.check_job(guard, None, headers)
+    }
+
+    /// [`check`](Self::check), where a [`Guard::Job`] route's job has the token `own` (which
+    /// then replaces the daemon's).
+    pub fn check_job(
+        &self,
+        guard: Guard,
+        own: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Result<(), Refusal> {
         if guard == Guard::Open {
             return Ok(());
         }
         let challenge = Some(HeaderValue::from_static("Bearer realm=\"rackwatch\""));
+        let own = own.filter(|_| guard == Guard::Job);
+        if let Some(own) = own {
+            return match decide(self.loopback, Some(own), bearer(headers)) {
+                Verdict::Allowed => Ok(()),
+                _ => Err(Refusal {
+                    status: StatusCode::UNAUTHORIZED,
+                    text: "this job has a token of its own: send `Authorization: Bearer <token>` \
+                           with the one in its [[job]] token_file\n",
+                    challenge,
+                }),
+            };
+        }
         match decide(self.loopback, self.token.as_deref(), bearer(headers)) {
             Verdict::Allowed => Ok(()),
             Verdict::Missing => Err(Refusal {

@@ -23,10 +23,13 @@
 //! - Bodies are bounded per route (at most [`router::MAX_BODY`] for now, `413` beyond); see
 //!   [`router`], where routes are declared once: method + path → handler. Routes that accept data
 //!   (`POST /push`) need the bearer token by [`auth`]'s rules.
+//! - With `[[job]]`s, a task on the same runtime ticks every [`jobs::TICK_EVERY`] to notice runs
+//!   that do not arrive; it ends with the runtime.
 //! - [`HttpServer::stop`] ends the accept loop and drops every connection; it returns once the
 //!   `http` thread has ended.
 
 pub mod auth;
+pub mod jobs;
 pub mod push;
 mod router;
 
@@ -87,6 +90,8 @@ pub struct Doors {
     pub push: Option<push::PushDoor>,
     /// The history database whose acks and silences the operator routes change; `None`: none.
     pub operator_store: Option<std::path::PathBuf>,
+    /// Where job check-ins go, and the jobs the clock watches; `None`: no jobs.
+    pub jobs: Option<jobs::JobDoor>,
 }
 
 /// Serves `/state` (the snapshot as JSON), `/metrics`, `/healthz`, `POST /push` and the operator
@@ -112,6 +117,7 @@ pub fn serve(
         },
         push: doors.push,
         operator_store: doors.operator_store,
+        jobs: doors.jobs,
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -122,6 +128,9 @@ pub fn serve(
         .name("http".into())
         .spawn(move || {
             runtime.block_on(async move {
+                if shared.jobs.is_some() {
+                    tokio::spawn(job_clock(Arc::clone(&shared)));
+                }
                 match TcpListener::from_std(listener) {
                     Ok(listener) => accept_loop(listener, shared, stopped).await,
                     Err(e) => tracing::error!("the state endpoint cannot listen: {e}"),
@@ -134,6 +143,18 @@ pub fn serve(
         stop,
         thread,
     })
+}
+
+/// Looks for runs that did not arrive every [`jobs::TICK_EVERY`], until the runtime is dropped.
+async fn job_clock(shared: Arc<Shared>) {
+    let mut interval = tokio::time::interval(jobs::TICK_EVERY);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Some(door) = &shared.jobs {
+            jobs::tick(door);
+        }
+    }
 }
 
 /// Accepts until stopped; each connection within [`MAX_CONNECTIONS`] becomes one task.

@@ -5,8 +5,9 @@
 //!   entry there, and the `404` and `405` answers are derived from it.
 //! - A body is read only up to its route's `max_body` (at most [`MAX_BODY`]): a declared
 //!   `Content-Length` beyond it is refused before reading, a longer stream is cut off; both `413`.
-//! - A route that accepts data is guarded (`guard: Guard::Token`, [`super::auth`]): the client is
-//!   checked before its body is read.
+//! - A route that accepts data is guarded (`guard: Guard::Token`, or `Guard::Job` for a job's
+//!   check-in, [`super::auth`]): the client is checked before its body is read.
+//! - A route path ending in `/` is a prefix: `/ping/` serves `/ping/NAME/...` ([`super::jobs`]).
 //! - `HEAD` is served wherever `GET` is (hyper sends the head without the body).
 //! - A known path asked with another method gets `405` and an `Allow` header; an unknown path gets
 //!   `404` naming the paths that exist.
@@ -16,7 +17,9 @@
 //!   which the daemon's gate reads every few seconds.
 
 use super::auth::{Access, Guard};
+use super::jobs::JobDoor;
 use super::push::{PushDoor, MAX_PUSH_BODY};
+use crate::jobs::MAX_MESSAGE;
 use crate::operator::store::{OperatorError, OperatorStore};
 use crate::operator::{AckRequest, ExpireRequest, SilenceRequest, UnackRequest};
 use crate::state::Snapshot;
@@ -45,17 +48,22 @@ pub struct Shared {
     pub push: Option<PushDoor>,
     /// The history database the operator routes change; `None`: the daemon keeps no history.
     pub operator_store: Option<std::path::PathBuf>,
+    /// Where job check-ins (`/ping/...`) go; `None`: no jobs.
+    pub jobs: Option<JobDoor>,
 }
 
 /// What a handler sees.
 struct Context<'a> {
     shared: &'a Shared,
     headers: HeaderMap,
+    /// The request's path (a prefix route's handler reads the rest of it).
+    path: String,
 }
 
 /// One route.
 struct Route {
     method: Method,
+    /// The path; one ending in `/` is a prefix (`/ping/` serves `/ping/NAME/...`).
     path: &'static str,
     /// Body bytes accepted; 0 for routes that take none.
     max_body: usize,
@@ -129,7 +137,42 @@ const ROUTES: &[Route] = &[
         guard: Guard::Open,
         handler: audit,
     },
+    // healthchecks.io's check-in URLs take GET as well as POST, so existing cron lines port over.
+    Route {
+        method: Method::GET,
+        path: super::jobs::PREFIX,
+        max_body: MAX_MESSAGE,
+        guard: Guard::Job,
+        handler: ping,
+    },
+    Route {
+        method: Method::POST,
+        path: super::jobs::PREFIX,
+        max_body: MAX_MESSAGE,
+        guard: Guard::Job,
+        handler: ping,
+    },
 ];
+
+/// Whether `route_path` serves `path`: equal, or a prefix route (ending in `/`) with more after it.
+fn serves(route_path: &str, path: &str) -> bool {
+    route_path == path
+        || (route_path.ends_with('/')
+            && path.len() > route_path.len()
+            && path.starts_with(route_path))
+}
+
+/// A job's check-in ([`super::jobs`]).
+fn ping(context: &Context, body: Bytes) -> Response<Full<Bytes>> {
+    let (status, answer) = super::jobs::ping(context.shared.jobs.as_ref(), &context.path, &body);
+    let mut response = text(status, answer);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
 
 /// The operator store, when this daemon has one; else the answer saying why. (Who may change it
 /// is the route's guard.)
@@ -262,8 +305,8 @@ pub async fn handle(
     request: Request<Incoming>,
     shared: Arc<Shared>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let path = request.uri().path();
-    let on_path: Vec<&Route> = ROUTES.iter().filter(|r| r.path == path).collect();
+    let path = request.uri().path().to_string();
+    let on_path: Vec<&Route> = ROUTES.iter().filter(|r| serves(r.path, &path)).collect();
     if on_path.is_empty() {
         return Ok(not_found());
     }
@@ -274,7 +317,14 @@ pub async fn handle(
     let Some(route) = route else {
         return Ok(not_allowed(&on_path));
     };
-    if let Err(refusal) = shared.access.check(route.guard, request.headers()) {
+    let allowed = match route.guard {
+        Guard::Job => {
+            let own = shared.jobs.as_ref().and_then(|j| j.token_for(&path));
+            shared.access.check_job(route.guard, own, request.headers())
+        }
+        guard => shared.access.check(guard, request.headers()),
+    };
+    if let Err(refusal) = allowed {
         let mut response = text(refusal.status, refusal.text.into());
         Access::challenge(&refusal, response.headers_mut());
         return Ok(response);
@@ -296,6 +346,7 @@ pub async fn handle(
     let context = Context {
         shared: &shared,
         headers: parts.headers,
+        path,
     };
     Ok((route.handler)(&context, body))
 }
@@ -311,7 +362,13 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
 }
 
 fn not_found() -> Response<Full<Bytes>> {
-    let mut paths: Vec<&str> = ROUTES.iter().map(|r| r.path).collect();
+    let mut paths: Vec<String> = ROUTES
+        .iter()
+        .map(|r| match r.path.ends_with('/') {
+            true => format!("{}NAME", r.path),
+            false => r.path.to_string(),
+        })
+        .collect();
     paths.sort_unstable();
     paths.dedup();
     text(
