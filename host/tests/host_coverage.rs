@@ -262,9 +262,11 @@ fn a_growing_process_gets_a_forecast_and_a_warning_before_its_limit() {
         ),
     );
     let daemon = Daemon::start(Some(&config));
-    let warned = daemon.wait_for("a forecast toward the limit", |s| {
+    let (warned, mib) = daemon.wait_for("a forecast toward the limit", |s| {
         let m = metric(s, "grower", "memory_used")?;
-        (matches!(m.level, Level::Warning | Level::Critical) && m.eta.is_some()).then(|| m.clone())
+        let mib = metric(s, "grower", "memory")?.value?;
+        (matches!(m.level, Level::Warning | Level::Critical) && m.eta.is_some())
+            .then(|| (m.clone(), mib))
     });
     let _ = grower.kill();
     let _ = grower.wait();
@@ -274,8 +276,15 @@ fn a_growing_process_gets_a_forecast_and_a_warning_before_its_limit() {
         eta.ms > 0,
         "announced before it reached the limit: {warned:?}"
     );
+    // The share is of the configured 512 MiB, not of the machine's memory (same sample: both are
+    // one reading's).
+    let share = warned.value.unwrap();
+    assert!(
+        (share - mib / 512.0 * 100.0).abs() < 0.01,
+        "{share} % of 512 MiB is not {mib} MiB"
+    );
     // The grower stops at 160 MiB, under a third of the limit: nothing but the forecast raised it.
-    assert!(warned.value.unwrap() < 90.0, "{warned:?}");
+    assert!(share < 90.0, "{warned:?}");
 }
 
 #[test]

@@ -114,9 +114,12 @@ pub fn real_mounts(table: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// This machine's real mounts now.
+/// This machine's real mounts now. A file mounted over a file (a container's `/etc/hosts`) is not
+/// a disk of its own: only directories count.
 pub fn discover() -> Vec<PathBuf> {
-    real_mounts(&std::fs::read_to_string("/proc/self/mounts").unwrap_or_default())
+    let mut mounts = real_mounts(&std::fs::read_to_string("/proc/self/mounts").unwrap_or_default());
+    mounts.retain(|m| m.is_dir());
+    mounts
 }
 
 #[cfg(test)]
