@@ -110,6 +110,19 @@ fn service(raw: &RawService, i: usize, at: &Locator) -> Result<ServiceSpec, Conf
             ));
         }
     }
+    if let (Target::Process(p), Some(at_process)) = (&target, &raw.process) {
+        // The kernel keeps 15 bytes of a command name: a longer one would never match.
+        if p.len() > 15 {
+            return Err(at.error(
+                at_process.span().start,
+                format!(
+                    "{}: `{p}` is longer than the 15 bytes /proc/<pid>/comm keeps; give `{}`",
+                    key("process"),
+                    &p[..p.floor_char_boundary(15)]
+                ),
+            ));
+        }
+    }
     let mut spec = ServiceSpec::new(&name, target);
     if let Some(n) = &raw.restarts {
         if *n.get_ref() == 0 {

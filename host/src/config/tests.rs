@@ -301,6 +301,11 @@ fn service_mistakes_name_the_entry_and_the_key() {
             "rackwatch.toml:5:20: service[0].memory.critical_percent: 50 is below",
         ),
         (
+            "[[service]]\nname = \"w\"\nprocess = \"a-very-long-worker\"\n",
+            "rackwatch.toml:3:11: service[0].process: `a-very-long-worker` is longer than the 15 \
+             bytes /proc/<pid>/comm keeps; give `a-very-long-wor`",
+        ),
+        (
             "[local.disk]\nwarning_within = \"1h\"\n",
             "rackwatch.toml:2:18: local.disk.critical_within: longer than warning_within",
         ),
