@@ -108,8 +108,7 @@ pub fn figures() -> Vec<HostFigure> {
 impl HostFigure {
     /// Name, unit, rule and anomaly limits.
     pub fn describe(&self, interval: Duration) -> (String, &'static str, Rule, AnomalyConfig) {
-        let percent = AnomalyConfig::with_limits(Some(0.0), Some(100.0), None);
-        let positive = AnomalyConfig::with_limits(Some(0.0), None, None);
+        let (percent, positive) = (rule::PERCENT, rule::POSITIVE);
         match self {
             HostFigure::MemoryUsed => (
                 "memory_used".into(),

@@ -28,7 +28,6 @@ pub mod service;
 pub use rule::FillRule;
 pub use service::{ServiceSpec, Target};
 
-use rackwatch_core::anomaly::AnomalyConfig;
 use rackwatch_core::monitor::MetricSpec;
 use rackwatch_core::wire::{
     Body, Frame, Header, Heartbeat, Hello, Readings, ResetReason, MAX_ENCODED_LEN, MAX_METRICS,
@@ -173,8 +172,7 @@ impl Panel {
 
     fn specs(&self, settings: &LocalSettings) -> Vec<MetricSpec> {
         let interval = settings.interval;
-        let positive = AnomalyConfig::with_limits(Some(0.0), None, None);
-        let percent = AnomalyConfig::with_limits(Some(0.0), Some(100.0), None);
+        let (percent, positive) = (rule::PERCENT, rule::POSITIVE);
         let described: Vec<_> = match self {
             Panel::Host(figures) => figures.iter().map(|f| f.describe(interval)).collect(),
             Panel::Disks(figures) => figures

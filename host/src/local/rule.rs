@@ -7,6 +7,7 @@
 //! configuration accepts (warning at or below critical, horizons within `u32` milliseconds).
 
 use rackwatch_core::alert::{Bound, Horizon, Limit, Limits, MissingData, Predictive, Rule};
+use rackwatch_core::anomaly::AnomalyConfig;
 use rackwatch_core::trend::{Crossing, EtaPolicy};
 use std::time::Duration;
 
@@ -95,6 +96,21 @@ impl FillRule {
     }
 }
 
+/// The anomaly parameters of a local figure within `min..=max`. The stuck-sensor check is off: a
+/// kernel figure that stays put (a disk nobody writes, a restart count back at 0 for hours) is a
+/// fact, and calling it stuck would turn it UNKNOWN.
+pub const fn anomaly(min: f32, max: Option<f32>) -> AnomalyConfig {
+    AnomalyConfig {
+        stuck_samples: 0,
+        ..AnomalyConfig::with_limits(Some(min), max, None)
+    }
+}
+
+/// [`anomaly`] for a percentage of a capacity that cannot be exceeded.
+pub const PERCENT: AnomalyConfig = anomaly(0.0, Some(100.0));
+/// [`anomaly`] for a count, a rate or a size.
+pub const POSITIVE: AnomalyConfig = anomaly(0.0, None);
+
 /// UNKNOWN after three missed samples.
 pub fn unknown_after_missed(interval: Duration) -> MissingData {
     MissingData::unknown_after(
@@ -162,6 +178,34 @@ mod tests {
             assert_eq!(rule.check(), Ok(()), "{rule:?}");
         }
         assert_eq!(FillRule::DISK.check(), Ok(()));
+    }
+
+    /// A restart count that rose once and then stays at 0 for hours, judged as the host judges it.
+    fn level_after_a_long_flat_stretch(anomaly: AnomalyConfig) -> rackwatch_core::Level {
+        use rackwatch_core::monitor::Monitor;
+        let interval = Duration::from_secs(10);
+        let rule = count_reaches(3, true, interval);
+        let mut monitor: Monitor<64> = Monitor::new(0, rule, anomaly, 0);
+        let series = std::iter::repeat_n(0.0, 100)
+            .chain(std::iter::repeat_n(1.0, 90))
+            .chain(std::iter::repeat_n(0.0, 5000));
+        for (i, v) in (1u64..).zip(series) {
+            let _ = monitor.observe(i * 10_000, v);
+        }
+        monitor.level()
+    }
+
+    #[test]
+    fn a_figure_that_stays_put_is_not_a_stuck_sensor() {
+        assert_eq!(
+            level_after_a_long_flat_stretch(POSITIVE),
+            rackwatch_core::Level::Ok
+        );
+        // The default detector would call it stuck and the reading invalid: UNKNOWN.
+        assert_eq!(
+            level_after_a_long_flat_stretch(AnomalyConfig::with_limits(Some(0.0), None, None)),
+            rackwatch_core::Level::Unknown
+        );
     }
 
     #[test]

@@ -97,26 +97,17 @@ impl ServiceSpec {
         id: usize,
         interval: Duration,
     ) -> (String, &'static str, Rule, AnomalyConfig) {
-        let positive = AnomalyConfig::with_limits(Some(0.0), None, None);
         let (unit, rule) = match id {
             0 => ("", rule::is_up(interval)),
             2 => ("", rule::count_reaches(self.restarts, true, interval)),
             3 => ("MiB", rule::observed(interval)),
+            // A cgroup may pass its limit for a moment before the kernel reclaims: no upper bound.
             4 => ("%", self.memory.rule(interval)),
             5 => ("", rule::count_reaches(1, false, interval)),
             _ => ("", rule::observed(interval)),
         };
-        let anomaly = if id == 4 {
-            AnomalyConfig::with_limits(Some(0.0), None, None)
-        } else {
-            positive
-        };
-        (
-            METRICS[id.min(METRICS.len() - 1)].into(),
-            unit,
-            rule,
-            anomaly,
-        )
+        let name = METRICS[id.min(METRICS.len() - 1)];
+        (name.into(), unit, rule, rule::POSITIVE)
     }
 }
 
