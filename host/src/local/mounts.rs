@@ -8,7 +8,7 @@
 //!   the programs there fill; elsewhere an overlay is a container's, counted on its backing disk.
 //!
 //! Invariants: the list is sorted by mount point and names each mount point once (the last mount on
-//! a point is the visible one), so node and metric ids derived from it are the same on every start
+//! a point is the visible one) and each file system once, so node and metric ids derived from it are the same on every start
 //! with the same mounts; reading never fails: an unreadable mount table is an empty list.
 
 use std::path::PathBuf;
@@ -115,10 +115,18 @@ pub fn real_mounts(table: &str) -> Vec<PathBuf> {
 }
 
 /// This machine's real mounts now. A file mounted over a file (a container's `/etc/hosts`) is not
-/// a disk of its own: only directories count.
+/// a disk of its own: only directories count. A file system mounted at several places (bind mounts,
+/// a service's private `/tmp`) is watched once, at its shortest mount point: the figures of every
+/// place would be the same.
 pub fn discover() -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
     let mut mounts = real_mounts(&std::fs::read_to_string("/proc/self/mounts").unwrap_or_default());
-    mounts.retain(|m| m.is_dir());
+    mounts.sort_by_key(|m| m.as_os_str().len());
+    let mut devices = std::collections::BTreeSet::new();
+    mounts.retain(|m| {
+        std::fs::metadata(m).is_ok_and(|meta| meta.is_dir() && devices.insert(meta.dev()))
+    });
+    mounts.sort();
     mounts
 }
 
