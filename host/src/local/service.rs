@@ -247,9 +247,16 @@ impl ServiceWatch {
     }
 }
 
-/// The pid in `path` (its first line), if that process runs.
+/// The pid in `path` (its first line), if that process runs. At most 64 bytes are read: a pid
+/// file is short, and a wrong path (a log, `/dev/zero`) must not fill the memory.
 fn pid_from_file(path: &Path) -> Option<u32> {
-    let text = std::fs::read_to_string(path).ok()?;
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(64)
+        .read_to_string(&mut text)
+        .ok()?;
     let pid: u32 = text.lines().next()?.trim().parse().ok()?;
     is_running(pid).then_some(pid)
 }
@@ -499,5 +506,10 @@ mod tests {
         assert!(matches!(values[4], Sampled::Value(p) if p > 0.0 && p < 100.0));
         std::fs::write(&file, "not a pid").unwrap();
         assert_eq!(watch.read(2000)[0], Sampled::Value(0.0));
+        let endless = ServiceSpec::new("zero", Target::PidFile("/dev/zero".into()));
+        assert_eq!(
+            ServiceWatch::new(endless).read(3000)[0],
+            Sampled::Value(0.0)
+        );
     }
 }
