@@ -2,7 +2,8 @@
 //! configuration at all, every real mount (as `findmnt --real` lists them), memory, swap and load;
 //! a `[[service]]` whose process the test kills and restarts raises the restart-loop alert at its
 //! N-th restart and not before; a process whose memory grows steadily gets a forecast, and a
-//! WARNING from it, while its memory is still far below the configured limit. Each test runs its
+//! WARNING from it, while its memory is still far below the configured limit; `[local.disk]`
+//! bounds are the ones a disk is judged by. Each test runs its
 //! own daemon on its own port and waits on `/state`, never on the clock.
 
 use rackwatch::state::{fetch, MetricView, Snapshot};
@@ -325,4 +326,19 @@ fn a_systemd_unit_is_read_where_systemd_runs() {
         (active && memory).then_some(())
     });
     let _ = &daemon.dir;
+}
+
+#[test]
+fn the_disk_rule_is_the_configurations() {
+    let config = "[local]\nmounts = [\"/\"]\n\n[local.disk]\nwarning_percent = 0.001\n\
+                  critical_percent = 100\nwarning_within = \"2d\"\ncritical_within = \"1h\"\n";
+    let daemon = Daemon::start(Some(config));
+    let disk = daemon.wait_for("disk:/ judged", |s| {
+        metric(s, "local-disks", "disk:/")
+            .filter(|m| m.level != Level::Ok)
+            .cloned()
+    });
+    // Any used space is over 0.001 %, and a disk cannot pass 100 %: WARNING, by the file's bounds.
+    assert_eq!(disk.level, Level::Warning, "{disk:?}");
+    assert_eq!((disk.warning, disk.critical), (Some(0.001), Some(100.0)));
 }
