@@ -3,8 +3,8 @@
 //! a `[[service]]` whose process the test kills and restarts raises the restart-loop alert at its
 //! N-th restart and not before; a process whose memory grows steadily gets a forecast, and a
 //! WARNING from it, while its memory is still far below the configured limit; `[local.disk]`
-//! bounds are the ones a disk is judged by. Each test runs its
-//! own daemon on its own port and waits on `/state`, never on the clock.
+//! bounds are the ones a disk is judged by. Each test runs its own daemon on its own port and waits
+//! on `/state`, never on the clock.
 
 use rackwatch::state::{fetch, MetricView, Snapshot};
 use rackwatch_core::Level;
