@@ -12,6 +12,7 @@
 mod file;
 mod jobs;
 mod push;
+mod services;
 mod show;
 mod sinks;
 #[cfg(test)]
@@ -316,7 +317,10 @@ impl Config {
         let mut errors = Vec::new();
         checked(&mut errors, config.apply_store(&raw.store, &at));
         checked(&mut errors, config.apply_ingest(&raw.ingest, &at));
-        if let Some(sources) = checked(&mut errors, sources(&raw.source, &raw.local, &at)) {
+        if let Some(sources) = checked(
+            &mut errors,
+            sources(&raw.source, &raw.local, &raw.service, &at),
+        ) {
             config.sources = sources;
         }
         match raw.http.listen.as_deref() {
@@ -479,6 +483,7 @@ fn parse_log_filter(text: &str) -> Result<String, String> {
 fn sources(
     listed: &[Spanned<RawSource>],
     local: &RawLocal,
+    services: &[Spanned<file::RawService>],
     at: &Locator,
 ) -> Result<Vec<SourceSpec>, ConfigError> {
     let mut sources = Vec::new();
@@ -494,7 +499,7 @@ fn sources(
         sources.push(spec);
     }
     // Checked even when disabled, so that a mistake does not wait for the day it is enabled.
-    let settings = local_settings(local, at)?;
+    let settings = local_settings(local, services, at)?;
     if local.enabled.unwrap_or(true) {
         sources.push(SourceSpec {
             name: "local".into(),
@@ -517,35 +522,62 @@ fn sources(
     Ok(sources)
 }
 
-fn local_settings(local: &RawLocal, at: &Locator) -> Result<LocalSettings, ConfigError> {
+fn local_settings(
+    local: &RawLocal,
+    services: &[Spanned<file::RawService>],
+    at: &Locator,
+) -> Result<LocalSettings, ConfigError> {
     let mut settings = LocalSettings::default();
     if let Some(id) = &local.node_id {
         settings.node_id = *id.get_ref();
-        if crate::push::is_virtual(settings.node_id) {
-            return Err(at.error(
-                id.span().start,
-                format!(
-                    "local.node_id: {} is in {}..={}, the ids reserved for pushed values \
-                     (docs/push.md); choose another",
-                    settings.node_id,
-                    crate::push::FIRST_NODE_ID,
-                    crate::push::LAST_NODE_ID
-                ),
-            ));
-        }
     }
+    settings.services = services::services(services, at)?;
+    check_local_ids(&settings, local, at)?;
     if let Some(v) = &local.interval {
         settings.interval = at
             .duration(v, "local.interval", MAX_INTERVAL)?
             .max(Duration::from_millis(100));
     }
     if let Some(m) = &local.mounts {
-        settings.mounts = m.clone();
+        settings.mounts = Some(m.clone());
     }
     if let Some(p) = &local.processes {
         settings.processes = p.clone();
     }
+    settings.disk = services::fill(&local.disk, settings.disk, "local.disk", at)?;
     Ok(settings)
+}
+
+/// The local nodes' ids (`node_id` and the ones below it, docs/host-metrics.md) stay above 0 and
+/// clear of the ids reserved for pushed values.
+fn check_local_ids(
+    settings: &LocalSettings,
+    local: &RawLocal,
+    at: &Locator,
+) -> Result<(), ConfigError> {
+    let place = local.node_id.as_ref().map_or(0, |id| id.span().start);
+    let reserved = crate::push::FIRST_NODE_ID..=crate::push::LAST_NODE_ID;
+    match settings.node_ids() {
+        Some((low, high)) if high < *reserved.start() || low > *reserved.end() => Ok(()),
+        Some((low, high)) => Err(at.error(
+            place,
+            format!(
+                "local.node_id: the local nodes take ids {low}..={high}, which meet {}..={}, the \
+                 ids reserved for pushed values (docs/push.md); choose another node_id",
+                reserved.start(),
+                reserved.end()
+            ),
+        )),
+        None => Err(at.error(
+            place,
+            format!(
+                "local.node_id: {} leaves no room below it for the disk, process and {} service \
+                 nodes (docs/host-metrics.md); choose a larger one",
+                settings.node_id,
+                settings.services.len()
+            ),
+        )),
+    }
 }
 
 /// The `[[rules]]`, each checked against its documented domains.

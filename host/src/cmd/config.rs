@@ -155,26 +155,30 @@ fn describe_push(config: &crate::config::Config) -> Option<String> {
 }
 
 fn describe_local(settings: &LocalSettings) -> String {
-    let mounts: Vec<String> = settings
-        .mounts
-        .iter()
-        .map(|m| m.display().to_string())
-        .collect();
+    let mounts = match &settings.mounts {
+        None => "every real mount".to_string(),
+        Some(m) if m.is_empty() => "no mounts".to_string(),
+        Some(m) => m
+            .iter()
+            .map(|m| m.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
     let mut text = format!(
-        "this machine as node {}, every {}: disk use of {}, memory, load",
+        "this machine as node {}, every {}: disk use of {mounts}, memory, swap, load, pressure, \
+         network errors, file descriptors",
         settings.node_id,
         format_duration(settings.interval),
-        if mounts.is_empty() {
-            "no mounts".to_string()
-        } else {
-            mounts.join(", ")
-        }
     );
     if !settings.processes.is_empty() {
         text.push_str(&format!(
             ", memory of processes {}",
             settings.processes.join(", ")
         ));
+    }
+    if !settings.services.is_empty() {
+        let names: Vec<&str> = settings.services.iter().map(|s| s.name.as_str()).collect();
+        text.push_str(&format!(", services {}", names.join(", ")));
     }
     text
 }
@@ -205,7 +209,8 @@ mod tests {
         assert_eq!(words("-"), "standard input");
         assert_eq!(
             words("local"),
-            "this machine as node 65535, every 10s: disk use of /, memory, load"
+            "this machine as node 65535, every 10s: disk use of every real mount, memory, swap, load, \
+             pressure, network errors, file descriptors"
         );
     }
 }

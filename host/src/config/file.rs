@@ -37,6 +37,8 @@ pub(super) struct RawConfig {
     pub sink: Vec<Spanned<RawSink>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub job: Vec<Spanned<RawJob>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service: Vec<Spanned<RawService>>,
 }
 
 /// `[store]`.
@@ -74,6 +76,33 @@ pub(super) struct RawLocal {
     pub interval: Option<Spanned<String>>,
     pub mounts: Option<Vec<PathBuf>>,
     pub processes: Option<Vec<String>>,
+    #[serde(default)]
+    pub disk: RawFill,
+}
+
+/// `[local.disk]` and `[service.memory]`: when something that fills up is a problem.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFill {
+    pub warning_percent: Option<Spanned<f32>>,
+    pub critical_percent: Option<Spanned<f32>>,
+    pub warning_within: Option<Spanned<String>>,
+    pub critical_within: Option<Spanned<String>>,
+}
+
+/// One `[[service]]`: a systemd unit, a process name or a pid file.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawService {
+    pub name: Spanned<String>,
+    pub unit: Option<Spanned<String>>,
+    pub process: Option<Spanned<String>>,
+    pub pid_file: Option<Spanned<PathBuf>>,
+    pub restarts: Option<Spanned<u32>>,
+    pub within: Option<Spanned<String>>,
+    pub memory_max: Option<Spanned<String>>,
+    #[serde(default)]
+    pub memory: RawFill,
 }
 
 /// `[http]`.

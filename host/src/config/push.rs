@@ -123,7 +123,8 @@ mod tests {
         );
         let e = error("[local]\nnode_id = 61440\n");
         assert!(
-            e.starts_with("rw.toml:2:11: local.node_id: 61440 is in"),
+            e.starts_with("rw.toml:2:11: local.node_id: the local nodes take ids 61435..=61440")
+                && e.contains("reserved for pushed values"),
             "{e}"
         );
         let e = error("[http]\ntoken_file = \"\"\n");

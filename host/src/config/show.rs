@@ -4,7 +4,8 @@
 //! came from (its `file` aside), for the defaults and for every file the parser accepts. Every key is
 //! written with its value, defaults included, so the output is also the complete effective
 //! configuration; the only keys left out are those whose absence is itself the meaning
-//! (`rules.node`: every node; `rules.rule`, `rules.anomaly`: the node's own; `node_logs.elf`: no ELF).
+//! (`rules.node`: every node; `rules.rule`, `rules.anomaly`: the node's own; `node_logs.elf`: no ELF;
+//! `local.mounts`: every real mount; `service.memory_max`: the unit's limit, else physical memory).
 
 use super::file::{
     RawConfig, RawFirmwareElf, RawHttp, RawIngest, RawLocal, RawLog, RawLogs, RawPush, RawSource,
@@ -64,8 +65,9 @@ impl Config {
                 enabled: Some(local.is_some()),
                 node_id: Some(unspanned(settings.node_id)),
                 interval: Some(unspanned(format_duration(settings.interval))),
-                mounts: Some(settings.mounts),
-                processes: Some(settings.processes),
+                mounts: settings.mounts.clone(),
+                processes: Some(settings.processes.clone()),
+                disk: super::services::raw_fill(&settings.disk),
             },
             http: RawHttp {
                 listen: Some(self.listen.clone().unwrap_or_else(|| OFF.into())),
@@ -109,6 +111,11 @@ impl Config {
                 .jobs
                 .iter()
                 .map(|j| unspanned(super::jobs::raw_job(j)))
+                .collect(),
+            service: settings
+                .services
+                .iter()
+                .map(|s| unspanned(super::services::raw_service(s)))
                 .collect(),
         }
     }

@@ -173,7 +173,7 @@ fn show_writes_every_key_with_its_default() {
     );
     assert_eq!(
         keys("local"),
-        ["enabled", "interval", "mounts", "node_id", "processes"]
+        ["disk", "enabled", "interval", "node_id", "processes"]
     );
     assert_eq!(value["store"]["max_age"].as_str(), Some("30d"));
     assert_eq!(value["store"]["max_size"].as_str(), Some("none"));
@@ -251,4 +251,70 @@ elf = "/fw/b.elf"
         err.starts_with("rackwatch.toml:2:1: node_logs.elfs: unknown field"),
         "{err}"
     );
+}
+
+#[test]
+fn services_and_disk_rules_are_read_checked_and_shown_back() {
+    let c = parse(
+        "[local.disk]\nwarning_percent = 80\ncritical_within = \"2h\"\n\n[[service]]\nname = \"web\"\n\
+         process = \"nginx\"\nrestarts = 5\nwithin = \"5m\"\nmemory_max = \"1GiB\"\n\n\
+         [service.memory]\nwarning_within = \"12h\"\n\n[[service]]\nname = \"db\"\n\
+         unit = \"postgresql.service\"\n",
+    )
+    .unwrap();
+    let SourceKind::Local(local) = &c.sources.last().unwrap().kind else {
+        panic!("no local source")
+    };
+    assert_eq!(local.disk.warning_percent, 80.0);
+    assert_eq!(local.disk.critical_within, Duration::from_secs(7200));
+    assert_eq!(local.services.len(), 2);
+    let web = &local.services[0];
+    assert_eq!(web.target, crate::local::Target::Process("nginx".into()));
+    assert_eq!((web.restarts, web.within), (5, Duration::from_secs(300)));
+    assert_eq!(web.memory_max, Some(1 << 30));
+    assert_eq!(web.memory.warning_within, Duration::from_secs(12 * 3600));
+    assert_eq!(local.services[1].memory_max, None);
+    assert_eq!(round_trip(&c), as_if_from(c, "shown.toml"));
+}
+
+#[test]
+fn service_mistakes_name_the_entry_and_the_key() {
+    for (text, start) in [
+        (
+            "[[service]]\nname = \"web\"\n",
+            "rackwatch.toml:2:8: service[0] (`web`): name exactly one of `unit`",
+        ),
+        (
+            "[[service]]\nname = \"web\"\nunit = \"a\"\npid_file = \"/p\"\n",
+            "rackwatch.toml:2:8: service[0] (`web`): name exactly one of",
+        ),
+        (
+            "[[service]]\nname = \"web server\"\nunit = \"a\"\n",
+            "rackwatch.toml:2:8: service[0].name: node name `web server`",
+        ),
+        (
+            "[[service]]\nname = \"web\"\nunit = \"a\"\nrestarts = 0\n",
+            "rackwatch.toml:4:12: service[0].restarts: 0 restarts",
+        ),
+        (
+            "[[service]]\nname = \"web\"\nunit = \"a\"\n[service.memory]\ncritical_percent = 50\n",
+            "rackwatch.toml:5:20: service[0].memory.critical_percent: 50 is below",
+        ),
+        (
+            "[[service]]\nname = \"w\"\nprocess = \"a-very-long-worker\"\n",
+            "rackwatch.toml:3:11: service[0].process: `a-very-long-worker` is longer than the 15 \
+             bytes /proc/<pid>/comm keeps; give `a-very-long-wor`",
+        ),
+        (
+            "[local.disk]\nwarning_within = \"1h\"\n",
+            "rackwatch.toml:2:18: local.disk.critical_within: longer than warning_within",
+        ),
+        (
+            "[[service]]\nname = \"a\"\nunit = \"a\"\n[[service]]\nname = \"a\"\nunit = \"b\"\n",
+            "rackwatch.toml:5:8: service[1].name: `a` is used twice",
+        ),
+    ] {
+        let e = parse(text).unwrap_err();
+        assert!(e.starts_with(start), "{e}\nexpected: {start}");
+    }
 }

@@ -72,7 +72,10 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
         "ingest.default_heartbeat",
     );
     restart_if(*max_nodes != running.ingest.max_nodes, "ingest.max_nodes");
-    restart_if(*sources != running.sources, "[[source]] and [local]");
+    restart_if(
+        *sources != running.sources,
+        "[[source]], [local] and [[service]]",
+    );
     restart_if(*listen != running.listen, "http.listen");
     restart_if(
         *http_token_file != running.http_token_file,
@@ -135,7 +138,7 @@ mod tests {
             [
                 "store.path",
                 "ingest.max_nodes",
-                "[[source]] and [local]",
+                "[[source]], [local] and [[service]]",
                 "http.listen"
             ]
         );

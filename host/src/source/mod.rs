@@ -10,7 +10,7 @@
 //! | `capture:FILE` (or a `.rwcap` path) | a capture made by `rackwatch record`, with its times |
 //! | `raw:FILE` | raw line bytes (e.g. `cat /dev/ttyACM0 > FILE`), dated as [`raw`] explains |
 //! | `-` or `stdin` | standard input |
-//! | `local` | this machine: disk, memory, load, processes |
+//! | `local` | this machine: disks, memory, swap, load, pressure, network, processes, services |
 //!
 //! Invariants: a failing source never blocks or stops another; a live source (serial, TCP, unix)
 //! reconnects with exponential backoff and jitter until stopped; finite sources (files, stdin) end with
