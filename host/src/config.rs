@@ -10,6 +10,7 @@
 //! memory), history in `<data dir>/history.db`, the state endpoint on `127.0.0.1:9187`.
 
 mod file;
+mod probes;
 mod push;
 mod show;
 mod sinks;
@@ -24,6 +25,7 @@ pub use units::{format_duration, format_size, parse_duration, parse_size};
 use crate::ingest::IngestSettings;
 use crate::local::LocalSettings;
 use crate::node_log::ElfSettings;
+use crate::probe::ProbeSpec;
 use crate::rules::{HostRules, RuleOverride};
 use crate::sink::spec::SinkSpec;
 use crate::source::{SourceKind, SourceSpec};
@@ -129,6 +131,8 @@ pub struct Config {
     pub node_logs: ElfSettings,
     /// The delivery sinks (`[[sink]]`): webhooks, commands, Alertmanagers.
     pub sinks: Vec<SinkSpec>,
+    /// The probes (`[[probe]]`): TCP, HTTP(S) and command checks.
+    pub probes: Vec<ProbeSpec>,
 }
 
 /// The log filter when nothing names one.
@@ -283,6 +287,7 @@ impl Config {
             log_level: DEFAULT_LOG_LEVEL.into(),
             node_logs: ElfSettings::default(),
             sinks: Vec::new(),
+            probes: Vec::new(),
         }
     }
 
@@ -335,6 +340,9 @@ impl Config {
         }
         if let Some(sinks) = checked(&mut errors, sinks::sinks(&raw.sink, &at)) {
             config.sinks = sinks;
+        }
+        if let Some(probes) = checked(&mut errors, probes::probes(&raw.probe, &at)) {
+            config.probes = probes;
         }
         ConfigError::all(errors)?;
         Ok(config)
@@ -407,6 +415,7 @@ impl PartialEq for Config {
             log_level,
             node_logs,
             sinks,
+            probes,
         } = self;
         let IngestSettings {
             missed_heartbeats,
@@ -428,6 +437,7 @@ impl PartialEq for Config {
             && *log_level == other.log_level
             && *node_logs == other.node_logs
             && *sinks == other.sinks
+            && *probes == other.probes
     }
 }
 

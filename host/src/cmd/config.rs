@@ -111,6 +111,7 @@ pub fn describe(kind: &SourceKind) -> String {
         SourceKind::Stdin => "standard input".into(),
         SourceKind::Local(settings) => describe_local(settings),
         SourceKind::Push => "values pushed to POST /push".into(),
+        SourceKind::Probes => "the [[probe]] checks".into(),
     }
 }
 

@@ -105,6 +105,11 @@ impl Config {
                 .iter()
                 .map(|s| unspanned(super::sinks::raw_sink(s)))
                 .collect(),
+            probe: self
+                .probes
+                .iter()
+                .map(|p| unspanned(super::probes::raw_probe(p)))
+                .collect(),
         }
     }
 }
@@ -135,6 +140,8 @@ pub fn spec_text(kind: &SourceKind) -> String {
         SourceKind::Stdin => "stdin".into(),
         // Never in a configuration: the daemon adds it when it accepts pushes.
         SourceKind::Push => "push".into(),
+        // Never in a configuration: the daemon adds it for the `[[probe]]` entries.
+        SourceKind::Probes => "probes".into(),
         SourceKind::Local(_) => "local".into(),
     }
 }

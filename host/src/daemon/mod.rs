@@ -96,11 +96,19 @@ impl Daemon {
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
         let (tx, rx) = sync_channel::<SourceMsg>(1024);
         let mut specs = config.sources.clone();
+        // Pushes and probes share the virtual node ids, so one table hands them out.
+        let nodes = Arc::new(Mutex::new(crate::push::VirtualNodes::new(
+            config.push.max_series,
+        )));
+        let probes = probes_source(&config, &mut specs);
+        if let Some(source) = probes {
+            crate::probe::start(&config.probes, &nodes, &tx, source, &stop)?;
+        }
         let http = match &config.listen {
             Some(addr) => {
                 let doors = http::Doors {
                     token: read_http_token(&config)?,
-                    push: push_door(&config, &mut specs, &tx),
+                    push: push_door(&config, &mut specs, &tx, &nodes),
                     operator_store: options.store.then(|| config.store_path.clone()),
                 };
                 Some(http::serve(addr, Arc::clone(&snapshot), doors)?)
@@ -240,6 +248,7 @@ fn push_door(
     config: &Config,
     specs: &mut Vec<source::SourceSpec>,
     tx: &std::sync::mpsc::SyncSender<SourceMsg>,
+    nodes: &Arc<Mutex<crate::push::VirtualNodes>>,
 ) -> Option<http::push::PushDoor> {
     let live = specs.iter().any(|s| pipeline::is_live(&s.kind));
     if !config.push.enabled || !live {
@@ -256,8 +265,20 @@ fn push_door(
     Some(http::push::PushDoor {
         tx: tx.clone(),
         source,
-        nodes: Mutex::new(crate::push::VirtualNodes::new(config.push.max_series)),
+        nodes: Arc::clone(nodes),
     })
+}
+
+/// The probes' place among the pipeline's sources (added to `specs`), when there are any.
+fn probes_source(config: &Config, specs: &mut Vec<source::SourceSpec>) -> Option<usize> {
+    if config.probes.is_empty() {
+        return None;
+    }
+    specs.push(source::SourceSpec {
+        name: crate::probe::SOURCE_NAME.into(),
+        kind: source::SourceKind::Probes,
+    });
+    Some(specs.len() - 1)
 }
 
 /// History as a sink: the store opened (or, on a full disk, to be opened when space returns), the

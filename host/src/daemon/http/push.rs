@@ -16,7 +16,7 @@ use hyper::body::Bytes;
 use hyper::header::{HeaderMap, CONTENT_TYPE};
 use hyper::StatusCode;
 use std::sync::mpsc::{SyncSender, TrySendError};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The body of `/push`, in bytes: a few thousand values.
 pub const MAX_PUSH_BODY: usize = 64 * 1024;
@@ -27,8 +27,8 @@ pub struct PushDoor {
     pub tx: SyncSender<SourceMsg>,
     /// The pushes' index among the pipeline's sources.
     pub source: usize,
-    /// The virtual nodes so far.
-    pub nodes: Mutex<VirtualNodes>,
+    /// The virtual nodes so far, shared with the probes, whose nodes are sealed.
+    pub nodes: Arc<Mutex<VirtualNodes>>,
 }
 
 /// The answer to a push: a status and a line of text.
@@ -148,7 +148,7 @@ mod tests {
         let door = PushDoor {
             tx,
             source: 1,
-            nodes: Mutex::new(VirtualNodes::new(1)),
+            nodes: Arc::new(Mutex::new(VirtualNodes::new(1))),
         };
         let body = Bytes::from_static(b"m{node=\"a\"} 1\n");
         let (status, text) = accept(Some(&door), &HeaderMap::new(), &body);
@@ -178,7 +178,7 @@ mod tests {
         let door = PushDoor {
             tx,
             source: 0,
-            nodes: Mutex::new(VirtualNodes::new(1)),
+            nodes: Arc::new(Mutex::new(VirtualNodes::new(1))),
         };
         let (status, text) = accept(
             Some(&door),
