@@ -504,6 +504,18 @@ fn sources(
     }
     let mut names = std::collections::BTreeSet::new();
     for (i, s) in sources.iter().enumerate() {
+        let reserved = [crate::push::SOURCE_NAME, crate::probe::SOURCE_NAME];
+        if reserved.contains(&s.name.as_str()) {
+            let offset = listed.get(i).map_or(0, |r| r.span().start);
+            return Err(at.error(
+                offset,
+                format!(
+                    "source[{i}]: the name `{}` is the daemon's own (pushes and probes); give \
+                     the source another `name`",
+                    s.name
+                ),
+            ));
+        }
         if !names.insert(s.name.clone()) {
             let offset = listed.get(i).map_or(0, |r| r.span().start);
             return Err(at.error(

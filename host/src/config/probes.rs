@@ -449,5 +449,11 @@ mod tests {
             let e = parse(text).unwrap_err();
             assert!(e.starts_with(expected), "{text}\n{e}\nexpected: {expected}");
         }
+        // The probes' source name is the daemon's: a board's source may not claim it.
+        let e = parse("[[source]]\nspec = \"tcp:a:1\"\nname = \"probes\"\n").unwrap_err();
+        assert!(
+            e.contains("source[0]: the name `probes` is the daemon's own"),
+            "{e}"
+        );
     }
 }
