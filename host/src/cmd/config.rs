@@ -61,7 +61,31 @@ fn check(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     for sink in &config.sinks {
         writeln!(out, "sink {}: {}", sink.name, describe_sink(&sink.kind))?;
     }
+    let ids = crate::probe::node_ids(&config.probes);
+    for (probe, id) in config.probes.iter().zip(ids) {
+        writeln!(
+            out,
+            "probe {} (node {id}): {}",
+            probe.name,
+            describe_probe(probe)
+        )?;
+    }
     Ok(())
+}
+
+/// A probe in words: what it checks, how often, within how long.
+fn describe_probe(probe: &crate::probe::ProbeSpec) -> String {
+    use crate::probe::check::Check;
+    let what = match &probe.check {
+        Check::Tcp(address) => format!("tcp connect to {address}"),
+        Check::Http(http) => format!("GET {}", http.url),
+        Check::Command(argv) => format!("command {}", argv.join(" ")),
+    };
+    format!(
+        "{what} every {}, timeout {}",
+        crate::config::format_duration(probe.interval),
+        crate::config::format_duration(probe.timeout)
+    )
 }
 
 /// A delivery sink in words: its kind and where it delivers.

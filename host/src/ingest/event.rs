@@ -293,6 +293,14 @@ mod tests {
                 "silent for 30s",
             ),
             (NodeEventKind::Up, "up", "sending again"),
+            (
+                NodeEventKind::ProbeFailed {
+                    reason: "cannot connect to 10.0.0.7:5432: Connection refused".into(),
+                },
+                "probe_failed",
+                "probe failed: cannot connect to 10.0.0.7:5432: Connection refused",
+            ),
+            (NodeEventKind::ProbeOk, "probe_ok", "probe succeeds again"),
         ];
         for (kind, name, text) in cases {
             assert_eq!(kind.name(), name);

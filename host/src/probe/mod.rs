@@ -185,6 +185,17 @@ pub fn start(
     Ok(())
 }
 
+/// The node id each probe reports as, in order: the daemon declares the probes' nodes first, in
+/// the configuration's order, so these are the ids it gives them (what `config check` prints).
+pub fn node_ids(specs: &[ProbeSpec]) -> Vec<u16> {
+    let mut nodes = VirtualNodes::new(1);
+    specs
+        .iter()
+        .filter_map(|s| nodes.declare(&s.name, &s.metric_specs(), 0).ok())
+        .map(|(id, _)| id)
+        .collect()
+}
+
 /// Declares each probe's node: the time and the frames that announce them all.
 fn declare(
     specs: &[ProbeSpec],
