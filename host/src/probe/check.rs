@@ -456,6 +456,23 @@ mod tests {
     }
 
     #[test]
+    fn a_server_that_never_answers_fails_the_round_at_its_deadline() {
+        // Connections complete in the kernel's backlog, but nothing ever reads or answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let check = Check::Http(HttpCheck {
+            url: format!("http://{}/health", listener.local_addr().unwrap()),
+            status: ExpectStatus::Success,
+            body_contains: None,
+            ca_file: None,
+            insecure: false,
+        });
+        let timeout = Duration::from_millis(300);
+        let outcome = Ready::new(&check, timeout).unwrap().run(timeout);
+        let e = outcome.failure.unwrap();
+        assert!(e.contains("no answer in time"), "{e}");
+    }
+
+    #[test]
     fn reasons_are_one_bounded_line() {
         assert_eq!(one_line("a\nb"), "a\\nb");
         assert!(one_line(&"x".repeat(1000)).chars().count() <= MAX_REASON + 1);

@@ -352,6 +352,9 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rackwatch_core::monitor::Monitor;
+    use rackwatch_core::wire::Cause;
+    use rackwatch_core::Level;
 
     fn spec(check: Check) -> ProbeSpec {
         ProbeSpec {
@@ -376,6 +379,56 @@ mod tests {
             s.rule.check().unwrap();
         }
         assert_eq!(spec(Check::Tcp("a:1".into())).metric_specs().len(), 2);
+    }
+
+    /// The host's monitor of `spec`, as the ingest stage builds it.
+    fn monitor(spec: &MetricSpec) -> Box<Monitor<{ crate::ingest::HOST_WINDOW }>> {
+        Box::new(Monitor::for_spec(spec, 0))
+    }
+
+    #[test]
+    fn a_jump_in_latency_is_warning_far_below_its_limit() {
+        let specs = spec(Check::Tcp("a:1".into())).metric_specs();
+        let mut latency = monitor(&specs[usize::from(LATENCY)]);
+        // A minute of ordinary rounds: 20 ms, give or take 2.
+        for i in 0..60u64 {
+            let jitter = (i * 7 % 5) as f32 * 0.001;
+            latency.observe(i * 10_000, 0.018 + jitter).unwrap();
+        }
+        assert_eq!(latency.level(), Level::Ok);
+        // 150 ms: a fifth of `warn_latency`, but nothing like this series.
+        let changes = latency.observe(600_000, 0.150).unwrap();
+        assert_eq!(latency.level(), Level::Warning, "{changes:?}");
+        assert!(
+            matches!(changes[0].cause, Cause::Anomaly { .. }),
+            "{changes:?}"
+        );
+        // Ordinary again: it clears after LATENCY_CLEAR_ROUNDS rounds, not at once.
+        for i in 1..u64::from(LATENCY_CLEAR_ROUNDS) {
+            latency.observe(600_000 + i * 10_000, 0.020).unwrap();
+            assert_eq!(latency.level(), Level::Warning);
+        }
+        latency.observe(700_000, 0.020).unwrap();
+        assert_eq!(latency.level(), Level::Ok);
+        // Above `crit_latency`: CRITICAL by its limit.
+        latency.observe(710_000, 2.5).unwrap();
+        assert_eq!(latency.level(), Level::Critical);
+    }
+
+    #[test]
+    fn a_probe_is_critical_on_its_second_failure_in_a_row_and_ok_at_its_next_success() {
+        let specs = spec(Check::Tcp("a:1".into())).metric_specs();
+        let mut success = monitor(&specs[usize::from(SUCCESS)]);
+        let mut levels = Vec::new();
+        for (i, value) in [1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0].into_iter().enumerate() {
+            success.observe(i as u64 * 10_000, value).unwrap();
+            levels.push(success.level());
+        }
+        use Level::{Critical, Ok};
+        assert_eq!(levels, [Ok, Ok, Ok, Ok, Critical, Critical, Ok]);
+        // No round for three intervals: UNKNOWN, the probe itself is not reporting.
+        success.poll(70_000 + 30_000).unwrap();
+        assert_eq!(success.level(), Level::Unknown);
     }
 
     #[test]
