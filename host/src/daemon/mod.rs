@@ -102,7 +102,8 @@ impl Daemon {
         )));
         let probes = probes_source(&config, &mut specs);
         if let Some(source) = probes {
-            crate::probe::start(&config.probes, &nodes, &tx, source, &stop)?;
+            let heartbeat = Duration::from_millis(config.ingest.default_heartbeat_ms);
+            crate::probe::start(&config.probes, &nodes, &tx, source, &stop, heartbeat)?;
         }
         let http = match &config.listen {
             Some(addr) => {

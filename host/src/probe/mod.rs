@@ -17,8 +17,9 @@
 //!   is in flight, and at most [`MAX_PROBES`] probes exist.
 //! - A probe node is sealed ([`VirtualNodes::declare`]): its series and rules are fixed by the
 //!   configuration, and pushes may not name it.
-//! - Every round sends a heartbeat with its readings, so a probe node is down only when its
-//!   probe thread falls silent, never between two slow rounds.
+//! - A probe node sends a heartbeat at a steady pace, at least as often as the ingest stage's
+//!   default heartbeat (`ingest.default_heartbeat`) and evenly dividing the interval, so it is
+//!   shown down only when its probe thread falls silent, never between two slow rounds.
 
 pub mod check;
 
@@ -150,6 +151,7 @@ pub fn start(
     tx: &SyncSender<SourceMsg>,
     source: usize,
     stop: &Arc<AtomicBool>,
+    heartbeat: Duration,
 ) -> anyhow::Result<()> {
     let mut ready = Vec::new();
     for spec in specs {
@@ -175,6 +177,8 @@ pub fn start(
             tx: tx.clone(),
             source,
             stop: Arc::clone(stop),
+            heartbeat: heartbeat.max(MIN_INTERVAL),
+            round: None,
             in_flight: None,
             last_failure: None,
         };
@@ -224,30 +228,52 @@ struct Runner {
     tx: SyncSender<SourceMsg>,
     source: usize,
     stop: Arc<AtomicBool>,
-    /// The last run, when it had not answered by its deadline.
+    /// The longest time between two heartbeats of the probe's node.
+    heartbeat: Duration,
+    /// The run of this round: its answer, and when to stop waiting for it.
+    round: Option<(mpsc::Receiver<Outcome>, Instant)>,
+    /// A run that had not answered by its deadline.
     in_flight: Option<mpsc::Receiver<Outcome>>,
     /// The reason of the last round, when it failed.
     last_failure: Option<String>,
 }
 
+/// How often the loop looks at the stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(50);
+
 impl Runner {
-    /// Rounds until stopped or the ingest thread is gone.
+    /// Ticks until stopped or the ingest thread is gone: a heartbeat at every tick, a round every
+    /// `interval`. The ticks divide the interval evenly, no longer than `heartbeat` each, so the
+    /// ingest stage learns one steady heartbeat interval however long the probe's interval is.
     fn run(mut self) {
-        loop {
-            let round = Instant::now();
-            let outcome = self.round();
-            if !self.report(outcome) {
+        let per_round = self
+            .spec
+            .interval
+            .as_nanos()
+            .div_ceil(self.heartbeat.as_nanos().max(1))
+            .clamp(1, u128::from(u32::MAX)) as u32;
+        let tick = self.spec.interval / per_round;
+        let mut next = Instant::now();
+        for n in 0u64.. {
+            if n % u64::from(per_round) == 0 {
+                if let Some(outcome) = self.start_round() {
+                    self.report(outcome);
+                }
+            }
+            if !self.send_heartbeat() {
                 return;
             }
-            let rest = self.spec.interval.saturating_sub(round.elapsed());
-            if !crate::source::sleep_unless_stopped(rest, &self.stop) {
+            // Behind (a suspended machine): start again from now rather than catch up in a burst.
+            next = (next + tick).max(Instant::now());
+            if !self.wait_until(next) {
                 return;
             }
         }
     }
 
-    /// One run of the check on a worker thread, waited for until the deadline.
-    fn round(&mut self) -> Outcome {
+    /// Starts this round's run on a worker thread; a failed round's outcome when it cannot (the
+    /// last run still out, no thread to be had).
+    fn start_round(&mut self) -> Option<Outcome> {
         let failed = |reason: String| Outcome {
             latency_s: 0.0,
             value: None,
@@ -255,10 +281,10 @@ impl Runner {
         };
         if let Some(last) = &self.in_flight {
             if let Err(mpsc::TryRecvError::Empty) = last.try_recv() {
-                return failed(format!(
+                return Some(failed(format!(
                     "the previous check is still running past its timeout of {}",
                     crate::config::format_duration(self.spec.timeout)
-                ));
+                )));
             }
             self.in_flight = None;
         }
@@ -270,20 +296,83 @@ impl Runner {
                 let _ = answer.send(check.run(timeout));
             });
         if let Err(e) = worker {
-            return failed(format!("cannot start a thread for the check: {e}"));
+            return Some(failed(format!("cannot start a thread for the check: {e}")));
         }
         // The checks keep their own deadlines; this one is for what they cannot bound (a name
         // lookup).
-        match outcome.recv_timeout(timeout + Duration::from_millis(500)) {
-            Ok(outcome) => outcome,
-            Err(_) => {
-                self.in_flight = Some(outcome);
-                failed(format!(
-                    "no answer within {}",
-                    crate::config::format_duration(timeout)
-                ))
+        self.round = Some((
+            outcome,
+            Instant::now() + timeout + Duration::from_millis(500),
+        ));
+        None
+    }
+
+    /// Waits until `until`, reporting the round's outcome as soon as it comes, or its failure at
+    /// its deadline. False when stopped or the ingest thread is gone.
+    fn wait_until(&mut self, until: Instant) -> bool {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            let Some((answer, deadline)) = &self.round else {
+                std::thread::sleep((until - now).min(STOP_CHECK));
+                continue;
+            };
+            let wait = (until.min(*deadline).max(now) - now).min(STOP_CHECK);
+            let outcome = match answer.recv_timeout(wait) {
+                Ok(outcome) => outcome,
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < *deadline => continue,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let (answer, _) = self.round.take().expect("matched above");
+                    self.in_flight = Some(answer);
+                    self.no_answer()
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => Outcome {
+                    latency_s: 0.0,
+                    value: None,
+                    failure: Some("the check ended without an answer".into()),
+                },
+            };
+            self.round = None;
+            if !self.report(outcome) {
+                return false;
             }
         }
+    }
+
+    fn no_answer(&self) -> Outcome {
+        Outcome {
+            latency_s: 0.0,
+            value: None,
+            failure: Some(format!(
+                "no answer within {}",
+                crate::config::format_duration(self.spec.timeout)
+            )),
+        }
+    }
+
+    /// The node's heartbeat. False when the ingest thread is gone.
+    fn send_heartbeat(&mut self) -> bool {
+        let wall_ms = crate::source::now_ms();
+        let bytes = match self.nodes.lock() {
+            Ok(mut nodes) => nodes.heartbeat(&self.spec.name, wall_ms),
+            Err(_) => return false,
+        };
+        self.send(wall_ms, bytes)
+    }
+
+    fn send(&self, wall_ms: u64, bytes: Vec<u8>) -> bool {
+        self.tx
+            .send(SourceMsg::Bytes {
+                source: self.source,
+                wall_ms,
+                bytes,
+            })
+            .is_ok()
     }
 
     /// Sends the round's readings, and a node event when the failure reason changed. False when
@@ -304,13 +393,8 @@ impl Runner {
             ),
             Err(_) => return false,
         };
-        let sent = self.tx.send(SourceMsg::Bytes {
-            source: self.source,
-            wall_ms,
-            bytes,
-        });
-        if sent.is_err() || self.stop.load(Ordering::Relaxed) {
-            return sent.is_ok();
+        if !self.send(wall_ms, bytes) {
+            return false;
         }
         match (identity, self.change(outcome.failure)) {
             (Some((node, boot)), Some(kind)) => self
@@ -441,6 +525,8 @@ mod tests {
             tx,
             source: 0,
             stop: Arc::new(AtomicBool::new(false)),
+            heartbeat: Duration::from_secs(5),
+            round: None,
             in_flight: None,
             last_failure: None,
         };

@@ -343,15 +343,24 @@ impl VirtualNodes {
         Ok((id, out))
     }
 
-    /// The frames of a sealed node's `values` (metric id, value) at `wall_ms`, then a heartbeat,
-    /// so the ingest stage learns how often the node speaks and shows it down only when it falls
-    /// silent for several of its own intervals. Empty for a name never declared.
+    /// The frames of a sealed node's `values` (metric id, value) at `wall_ms`. Empty for a name
+    /// never declared.
     pub fn values(&mut self, name: &str, wall_ms: u64, values: &[(u16, f32)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.nodes.contains_key(name) {
+            self.readings(name, wall_ms, values, &mut out);
+        }
+        out
+    }
+
+    /// A sealed node's heartbeat at `wall_ms`: sent at a steady pace, it tells the ingest stage how
+    /// often the node speaks, so it is shown down only when it falls silent for several of them.
+    /// Empty for a name never declared.
+    pub fn heartbeat(&mut self, name: &str, wall_ms: u64) -> Vec<u8> {
         let mut out = Vec::new();
         let Some(started) = self.nodes.get(name).map(|n| n.started_ms) else {
             return out;
         };
-        self.readings(name, wall_ms, values, &mut out);
         let heartbeat = Heartbeat {
             uptime_ms: wall_ms.saturating_sub(started),
             reset: ResetReason::Software,
@@ -525,6 +534,32 @@ mod tests {
         assert!(check_unit("jobs/s").is_ok());
         assert!(check_unit("toolongunit").is_err());
         assert!(check_node("web 1").is_err());
+    }
+
+    #[test]
+    fn a_declared_node_is_sealed_against_pushes_and_speaks_for_itself() {
+        let mut nodes = VirtualNodes::new(10);
+        let spec = MetricSpec::new(0, "success", "", Rule::EMPTY, AnomalyConfig::DEFAULT).unwrap();
+        let (id, announced) = nodes.declare("web", &[spec.clone()], 1000).unwrap();
+        assert!(is_virtual(id));
+        assert_eq!(kinds(&announced), [Kind::Hello, Kind::Metric]);
+        assert!(matches!(
+            nodes.declare("web", &[spec], 1000),
+            Err(PushError::Conflict(_))
+        ));
+        let PushError::Conflict(text) = nodes.frame(&[sample("web", "x", 1.0)], 2000).unwrap_err()
+        else {
+            panic!()
+        };
+        assert!(text.contains("[[probe]]"), "{text}");
+        assert_eq!(
+            kinds(&nodes.values("web", 2000, &[(0, 1.0)])),
+            [Kind::Readings]
+        );
+        assert_eq!(kinds(&nodes.heartbeat("web", 3000)), [Kind::Heartbeat]);
+        assert!(nodes.values("nobody", 2000, &[(0, 1.0)]).is_empty());
+        // Its series count against nothing a push may use.
+        assert_eq!(nodes.series, 0);
     }
 
     #[test]

@@ -303,7 +303,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// Sleeps up to `total`, returning early when `stop` is set. Returns whether to go on.
-pub(crate) fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) -> bool {
+fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) -> bool {
     let until = Instant::now() + total;
     while Instant::now() < until {
         if stop.load(Ordering::Relaxed) {
