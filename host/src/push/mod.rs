@@ -540,7 +540,9 @@ mod tests {
     fn a_declared_node_is_sealed_against_pushes_and_speaks_for_itself() {
         let mut nodes = VirtualNodes::new(10);
         let spec = MetricSpec::new(0, "success", "", Rule::EMPTY, AnomalyConfig::DEFAULT).unwrap();
-        let (id, announced) = nodes.declare("web", &[spec.clone()], 1000).unwrap();
+        let (id, announced) = nodes
+            .declare("web", std::slice::from_ref(&spec), 1000)
+            .unwrap();
         assert!(is_virtual(id));
         assert_eq!(kinds(&announced), [Kind::Hello, Kind::Metric]);
         assert!(matches!(
