@@ -193,6 +193,9 @@ fn agent(http: &HttpCheck, timeout: Duration) -> Result<ureq::Agent, String> {
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .max_redirects(0)
+        // A probe asks the service itself: `http_proxy` and the like in the daemon's environment
+        // would make it measure the proxy.
+        .proxy(None)
         .user_agent(concat!("rackwatch-probe/", env!("CARGO_PKG_VERSION")))
         .tls_config(tls.build())
         .build();
