@@ -331,6 +331,14 @@ fn tcp_http_and_command_probes_measure_and_go_critical_with_their_reason() {
         success_level(s, "ready").filter(|l| l == "CRITICAL")
     });
     daemon.wait_for_output(&["alerts"], &["does not contain \"ready\""]);
+    let ready = daemon.wait_for("`ready`'s reason in /state", |s| {
+        let id = node(s, "ready")?.id;
+        s.probe_failures.iter().find(|f| f.node == id).cloned()
+    });
+    assert!(
+        ready.reason.contains("does not contain \"ready\""),
+        "{ready:?}"
+    );
 
     // The server stops: both probes fail and turn CRITICAL, the reason in `alerts`.
     server.stop();
@@ -346,6 +354,10 @@ fn tcp_http_and_command_probes_measure_and_go_critical_with_their_reason() {
         .unwrap_or_else(|| panic!("no row naming the web probe's failure:\n{alerts}"));
     assert!(web_row.contains("CRITICAL"), "{web_row}");
     daemon.wait_for_output(&["alerts", "--events"], &["probe_failed"]);
+    // Only the failing probes are listed: the command probe is not.
+    let failing = daemon.snapshot().probe_failures;
+    assert!(failing.iter().all(|f| f.node != queue), "{failing:?}");
+    assert!(failing.iter().any(|f| f.node == tcp), "{failing:?}");
 }
 
 #[test]
