@@ -102,7 +102,13 @@ impl Daemon {
         )));
         let probes = probes_source(&config, &mut specs);
         if let Some(source) = probes {
-            let heartbeat = Duration::from_millis(config.ingest.default_heartbeat_ms);
+            // Half the liveness limit a node has before its heartbeat interval is learned: never
+            // shown down between two heartbeats, and few heartbeat rows in history.
+            let limit = config
+                .ingest
+                .default_heartbeat_ms
+                .saturating_mul(u64::from(config.ingest.missed_heartbeats));
+            let heartbeat = Duration::from_millis(limit / 2);
             crate::probe::start(&config.probes, &nodes, &tx, source, &stop, heartbeat)?;
         }
         let http = match &config.listen {

@@ -17,9 +17,10 @@
 //!   is in flight, and at most [`MAX_PROBES`] probes exist.
 //! - A probe node is sealed ([`VirtualNodes::declare`]): its series and rules are fixed by the
 //!   configuration, and pushes may not name it.
-//! - A probe node sends a heartbeat at a steady pace, at least as often as the ingest stage's
-//!   default heartbeat (`ingest.default_heartbeat`) and evenly dividing the interval, so it is
-//!   shown down only when its probe thread falls silent, never between two slow rounds.
+//! - A probe node sends a heartbeat at a steady pace that evenly divides the interval, at least as
+//!   often as the `heartbeat` [`start`] is given (the daemon gives half the liveness limit of a
+//!   node whose heartbeat is not learned yet), so it is shown down only when its probe thread falls
+//!   silent, never between two slow rounds.
 
 pub mod check;
 
@@ -143,8 +144,8 @@ fn metric(id: u16, name: &str, unit: &str, rule: Rule) -> MetricSpec {
 }
 
 /// Starts every probe: declares their nodes (the frames go to the ingest thread now, ahead of
-/// any reading), then a thread per probe. A CA file that cannot be read stops the start with its
-/// reason.
+/// any reading), then a thread per probe, whose node sends a heartbeat at least every
+/// `heartbeat`. A CA file that cannot be read stops the start with its reason.
 pub fn start(
     specs: &[ProbeSpec],
     nodes: &Arc<Mutex<VirtualNodes>>,
