@@ -11,6 +11,7 @@
 
 mod file;
 mod jobs;
+mod probes;
 mod push;
 mod services;
 mod show;
@@ -26,6 +27,7 @@ pub use units::{format_duration, format_size, parse_duration, parse_size};
 use crate::ingest::IngestSettings;
 use crate::local::LocalSettings;
 use crate::node_log::ElfSettings;
+use crate::probe::ProbeSpec;
 use crate::rules::{HostRules, RuleOverride};
 use crate::sink::spec::SinkSpec;
 use crate::source::{SourceKind, SourceSpec};
@@ -133,6 +135,8 @@ pub struct Config {
     pub sinks: Vec<SinkSpec>,
     /// The batch jobs that check in (`[[job]]`).
     pub jobs: Vec<crate::jobs::JobSpec>,
+    /// The probes (`[[probe]]`): TCP, HTTP(S) and command checks.
+    pub probes: Vec<ProbeSpec>,
 }
 
 /// The log filter when nothing names one.
@@ -288,6 +292,7 @@ impl Config {
             node_logs: ElfSettings::default(),
             sinks: Vec::new(),
             jobs: Vec::new(),
+            probes: Vec::new(),
         }
     }
 
@@ -346,6 +351,9 @@ impl Config {
         }
         if let Some(jobs) = checked(&mut errors, jobs::jobs(&raw.job, &at)) {
             config.jobs = jobs;
+        }
+        if let Some(probes) = checked(&mut errors, probes::probes(&raw.probe, &at)) {
+            config.probes = probes;
         }
         ConfigError::all(errors)?;
         Ok(config)
@@ -419,6 +427,7 @@ impl PartialEq for Config {
             node_logs,
             sinks,
             jobs,
+            probes,
         } = self;
         let IngestSettings {
             missed_heartbeats,
@@ -441,6 +450,7 @@ impl PartialEq for Config {
             && *node_logs == other.node_logs
             && *sinks == other.sinks
             && *jobs == other.jobs
+            && *probes == other.probes
     }
 }
 
@@ -508,6 +518,18 @@ fn sources(
     }
     let mut names = std::collections::BTreeSet::new();
     for (i, s) in sources.iter().enumerate() {
+        let reserved = [crate::push::SOURCE_NAME, crate::probe::SOURCE_NAME];
+        if reserved.contains(&s.name.as_str()) {
+            let offset = listed.get(i).map_or(0, |r| r.span().start);
+            return Err(at.error(
+                offset,
+                format!(
+                    "source[{i}]: the name `{}` is the daemon's own (pushes and probes); give \
+                     the source another `name`",
+                    s.name
+                ),
+            ));
+        }
         if !names.insert(s.name.clone()) {
             let offset = listed.get(i).map_or(0, |r| r.span().start);
             return Err(at.error(

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod names;
 pub mod node_log;
 pub mod operator;
+pub mod probe;
 pub mod push;
 pub mod render;
 pub mod rules;

@@ -136,6 +136,20 @@ pub struct Snapshot {
     /// Acknowledged alerts and silences (`docs/acks-and-silences.md`).
     #[serde(default)]
     pub operator: crate::operator::OperatorView,
+    /// The probes failing now, with why (`docs/probes.md`), by node.
+    #[serde(default)]
+    pub probe_failures: Vec<ProbeFailure>,
+}
+
+/// A probe failing now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeFailure {
+    /// The probe's node.
+    pub node: u16,
+    /// Why its latest round failed.
+    pub reason: String,
+    /// When its failing rounds began (wall ms).
+    pub since_ms: u64,
 }
 
 impl Snapshot {
@@ -157,6 +171,7 @@ impl Snapshot {
             sources: sources.to_vec(),
             nodes: ingest.nodes().values().map(node_view).collect(),
             operator: Default::default(),
+            probe_failures: Vec::new(),
         }
     }
 

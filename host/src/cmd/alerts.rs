@@ -58,12 +58,17 @@ pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if let Some(origin) = &args.origin {
         rows.retain(|r| r.origin.as_str() == origin);
     }
+    let reasons: Vec<Option<String>> = rows
+        .iter()
+        .map(|row| probe_reason(&store, row))
+        .collect::<Result<_, _>>()?;
     let path = store.path().to_path_buf();
     drop(store);
     let operator = OperatorStore::open(&path).ok();
     let rows: Vec<MarkedRow> = rows
         .into_iter()
-        .map(|row| {
+        .zip(reasons)
+        .map(|(row, probe_failure)| {
             let id = stored_transition_id(
                 row.node,
                 row.boot,
@@ -76,7 +81,11 @@ pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 .as_ref()
                 .and_then(|o| o.mark_of(&id).ok().flatten())
                 .map(|(mark, detail)| format!("{mark} ({detail})"));
-            MarkedRow { row, muted }
+            MarkedRow {
+                row,
+                muted,
+                probe_failure,
+            }
         })
         .collect();
     print_rows(
@@ -86,14 +95,21 @@ pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             "time", "node", "metric", "from", "to", "cause", "by", "seq", "flapping", "muted",
         ],
         &rows,
-        |MarkedRow { row: r, muted }| {
+        |MarkedRow {
+             row: r,
+             muted,
+             probe_failure,
+         }| {
             vec![
                 format_utc(r.wall_ms),
                 r.node.to_string(),
                 r.name.clone(),
                 r.from.to_string(),
                 r.to.to_string(),
-                crate::render::cause(&r.cause, &r.unit),
+                match probe_failure {
+                    Some(reason) => format!("probe failed: {reason}"),
+                    None => crate::render::cause(&r.cause, &r.unit),
+                },
                 r.origin.as_str().to_string(),
                 r.alert_seq.to_string(),
                 if r.suppressed {
@@ -148,6 +164,22 @@ struct MarkedRow {
     row: crate::store::TransitionRow,
     /// `acknowledged (by NAME)` or `silenced (silence ID)`.
     muted: Option<String>,
+    /// Why the probe failed, when this is a probe's `success` going bad ([`crate::probe`]).
+    probe_failure: Option<String>,
+}
+
+/// The failure reason beside a probe's `success` transition to a worse level.
+fn probe_reason(
+    store: &crate::store::Store,
+    row: &crate::store::TransitionRow,
+) -> anyhow::Result<Option<String>> {
+    let probe_success = crate::push::is_virtual(row.node)
+        && row.metric == crate::probe::SUCCESS
+        && row.name == "success";
+    if !probe_success || row.to == rackwatch_core::Level::Ok {
+        return Ok(None);
+    }
+    Ok(store.probe_failure_at(row.node, row.boot, row.wall_ms)?)
 }
 
 /// The alerts acknowledged now, after the table: the alert stays visible with its ack.

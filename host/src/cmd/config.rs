@@ -64,6 +64,15 @@ fn check(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     for job in &config.jobs {
         writeln!(out, "job {}: {}", job.name, describe_job(&config, job))?;
     }
+    let ids = crate::probe::node_ids(&config.probes);
+    for (probe, id) in config.probes.iter().zip(ids) {
+        writeln!(
+            out,
+            "probe {} (node {id}): {}",
+            probe.name,
+            describe_probe(probe)
+        )?;
+    }
     Ok(())
 }
 
@@ -88,6 +97,21 @@ fn describe_job(config: &crate::config::Config, job: &crate::jobs::JobSpec) -> S
         job.schedule_text,
         crate::config::format_duration(job.grace),
         job.slow_factor
+    )
+}
+
+/// A probe in words: what it checks, how often, within how long.
+fn describe_probe(probe: &crate::probe::ProbeSpec) -> String {
+    use crate::probe::check::Check;
+    let what = match &probe.check {
+        Check::Tcp(address) => format!("tcp connect to {address}"),
+        Check::Http(http) => format!("GET {}", http.url),
+        Check::Command(argv) => format!("command {}", argv.join(" ")),
+    };
+    format!(
+        "{what} every {}, timeout {}",
+        crate::config::format_duration(probe.interval),
+        crate::config::format_duration(probe.timeout)
     )
 }
 
@@ -138,6 +162,7 @@ pub fn describe(kind: &SourceKind) -> String {
         SourceKind::Stdin => "standard input".into(),
         SourceKind::Local(settings) => describe_local(settings),
         SourceKind::Push => "values pushed to POST /push".into(),
+        SourceKind::Probes => "the [[probe]] checks".into(),
     }
 }
 

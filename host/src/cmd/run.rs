@@ -137,9 +137,10 @@ fn effective_config(args: &RunArgs) -> anyhow::Result<Config> {
         }
         config.sources.push(spec.clone());
     }
-    if config.sources.is_empty() {
+    if config.sources.is_empty() && config.probes.is_empty() {
         anyhow::bail!(
-            "no sources: name one (e.g. `rackwatch run /dev/ttyACM0`) or drop --no-local"
+            "no sources: name one (e.g. `rackwatch run /dev/ttyACM0`), add a [[probe]], or drop \
+             --no-local"
         );
     }
     match args.listen.as_deref() {

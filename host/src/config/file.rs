@@ -39,6 +39,8 @@ pub(super) struct RawConfig {
     pub job: Vec<Spanned<RawJob>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub service: Vec<Spanned<RawService>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probe: Vec<Spanned<RawProbe>>,
 }
 
 /// `[store]`.
@@ -179,4 +181,23 @@ pub(super) struct RawJob {
     pub token_file: Option<Spanned<std::path::PathBuf>>,
     /// Never accepted: read only to say where the token belongs.
     pub token: Option<Spanned<String>>,
+}
+
+/// One `[[probe]]`: the keys of every kind, each checked against the kind by `config::probes`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProbe {
+    pub name: Spanned<String>,
+    pub tcp: Option<Spanned<String>>,
+    pub http: Option<Spanned<String>>,
+    pub command: Option<Spanned<Vec<String>>>,
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub status: Option<Spanned<u64>>,
+    pub body_contains: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<PathBuf>>,
+    pub insecure: Option<Spanned<bool>>,
+    pub warn_latency: Option<Spanned<String>>,
+    pub crit_latency: Option<Spanned<String>>,
+    pub unit: Option<Spanned<String>>,
 }

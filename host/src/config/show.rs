@@ -117,6 +117,11 @@ impl Config {
                 .iter()
                 .map(|s| unspanned(super::services::raw_service(s)))
                 .collect(),
+            probe: self
+                .probes
+                .iter()
+                .map(|p| unspanned(super::probes::raw_probe(p)))
+                .collect(),
         }
     }
 }
@@ -147,6 +152,8 @@ pub fn spec_text(kind: &SourceKind) -> String {
         SourceKind::Stdin => "stdin".into(),
         // Never in a configuration: the daemon adds it when it accepts pushes.
         SourceKind::Push => "push".into(),
+        // Never in a configuration: the daemon adds it for the `[[probe]]` entries.
+        SourceKind::Probes => "probes".into(),
         SourceKind::Local(_) => "local".into(),
     }
 }

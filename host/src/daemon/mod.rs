@@ -96,10 +96,25 @@ impl Daemon {
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
         let (tx, rx) = sync_channel::<SourceMsg>(1024);
         let mut specs = config.sources.clone();
+        // Pushes, jobs and probes share the virtual node ids, so one table hands them out.
+        let nodes = Arc::new(Mutex::new(crate::push::VirtualNodes::new(
+            config.push.max_series,
+        )));
+        let probes = probes_source(&config, &mut specs);
+        if let Some(source) = probes {
+            // Half the liveness limit a node has before its heartbeat interval is learned: never
+            // shown down between two heartbeats, and few heartbeat rows in history.
+            let limit = config
+                .ingest
+                .default_heartbeat_ms
+                .saturating_mul(u64::from(config.ingest.missed_heartbeats));
+            let heartbeat = Duration::from_millis(limit / 2);
+            crate::probe::start(&config.probes, &nodes, &tx, source, &stop, heartbeat)?;
+        }
         let http = match &config.listen {
             Some(addr) => {
                 let store = options.store.then(|| config.store_path.clone());
-                let (push, jobs) = virtual_doors(&config, &mut specs, &tx, store.clone())?;
+                let (push, jobs) = virtual_doors(&config, &mut specs, &tx, store.clone(), &nodes)?;
                 let doors = http::Doors {
                     token: read_http_token(&config)?,
                     push,
@@ -253,6 +268,7 @@ fn virtual_doors(
     specs: &mut Vec<source::SourceSpec>,
     tx: &std::sync::mpsc::SyncSender<SourceMsg>,
     store: Option<PathBuf>,
+    nodes: &Arc<Mutex<crate::push::VirtualNodes>>,
 ) -> anyhow::Result<(Option<http::push::PushDoor>, Option<http::jobs::JobDoor>)> {
     let live = specs.iter().any(|s| pipeline::is_live(&s.kind));
     let has_jobs = !config.jobs.is_empty();
@@ -273,19 +289,16 @@ fn virtual_doors(
     // Shown connected in `/state` for as long as the listener takes pushes; the channel is still
     // empty here, so this never waits.
     let _ = tx.try_send(SourceMsg::Connected { source });
-    let nodes = Arc::new(Mutex::new(crate::push::VirtualNodes::new(
-        config.push.max_series,
-    )));
     let push = config.push.enabled.then(|| http::push::PushDoor {
         tx: tx.clone(),
         source,
-        nodes: Arc::clone(&nodes),
+        nodes: Arc::clone(nodes),
     });
     let jobs = match has_jobs {
         true => Some(http::jobs::JobDoor {
             tx: tx.clone(),
             source,
-            nodes,
+            nodes: Arc::clone(nodes),
             jobs: Mutex::new(restored_jobs(config, store.as_deref())),
             tokens: job_tokens(config)?,
             store,
@@ -325,6 +338,18 @@ fn job_tokens(config: &Config) -> anyhow::Result<std::collections::BTreeMap<Stri
             Ok((job.name.clone(), token))
         })
         .collect()
+}
+
+/// The probes' place among the pipeline's sources (added to `specs`), when there are any.
+fn probes_source(config: &Config, specs: &mut Vec<source::SourceSpec>) -> Option<usize> {
+    if config.probes.is_empty() {
+        return None;
+    }
+    specs.push(source::SourceSpec {
+        name: crate::probe::SOURCE_NAME.into(),
+        kind: source::SourceKind::Probes,
+    });
+    Some(specs.len() - 1)
 }
 
 /// History as a sink: the store opened (or, on a full disk, to be opened when space returns), the

@@ -166,6 +166,18 @@ impl Pipeline {
             SourceMsg::Connected { source } => self.process_connected(source),
             SourceMsg::Disconnected { source, reason } => self.process_disconnected(source, reason),
             SourceMsg::Failed { source, reason } => self.process_failed(source, reason),
+            SourceMsg::NodeEvent {
+                node,
+                boot,
+                wall_ms,
+                kind,
+                ..
+            } => self.events.push(Event::NodeEvent {
+                node,
+                boot,
+                wall_ms,
+                kind,
+            }),
             SourceMsg::Finished { source } => return Ok(self.process_finished(source)),
         }
         Ok(Flow::Continue)

@@ -6,7 +6,8 @@
 //!   destructures the configuration, so a new field does not compile until it is sorted.
 //! - Live: the rules (`[[rules]]`) and the log filter (`log.level`). Restart-only: the store
 //!   (`store.*`), liveness and node limits (`ingest.*`), the sources (`[[source]]`, `[local]`) and
-//!   the listener (`http.listen`, `http.token_file`, `[push]`, `[[job]]`): they are owned by threads and open files set up at start.
+//!   the listener (`http.listen`, `http.token_file`, `[push]`, `[[job]]`), the probes
+//!   (`[[probe]]`): they are owned by threads and open files set up at start.
 //! - A file that does not load changes nothing; the caller keeps the running configuration.
 
 use crate::config::Config;
@@ -48,6 +49,7 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
         node_logs,
         sinks,
         jobs,
+        probes,
     } = new;
     let IngestSettings {
         missed_heartbeats,
@@ -85,6 +87,7 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
     restart_if(*jobs != running.jobs, "[[job]]");
     restart_if(*node_logs != running.node_logs, "[node_logs]");
     restart_if(*sinks != running.sinks, "[[sink]]");
+    restart_if(*probes != running.probes, "[[probe]]");
     ReloadPlan {
         rules: (*rules != running.rules).then(|| rules.clone()),
         log_level: (*log_level != running.log_level).then(|| log_level.clone()),

@@ -78,6 +78,13 @@ pub enum NodeEventKind {
         /// The node's hash.
         node_hash: u64,
     },
+    /// A probe's check failed, the first time or for another reason than the round before.
+    ProbeFailed {
+        /// Why, in words.
+        reason: String,
+    },
+    /// A probe's check succeeds again after failing.
+    ProbeOk,
 }
 
 impl NodeEventKind {
@@ -91,6 +98,8 @@ impl NodeEventKind {
             NodeEventKind::Down { .. } => "down",
             NodeEventKind::Up => "up",
             NodeEventKind::SchemaMismatch { .. } => "schema_mismatch",
+            NodeEventKind::ProbeFailed { .. } => "probe_failed",
+            NodeEventKind::ProbeOk => "probe_ok",
         }
     }
 }
@@ -235,6 +244,8 @@ impl std::fmt::Display for NodeEventKind {
                 "wire schema {node_hash:#018x} differs from this host's {:#018x}",
                 rackwatch_core::wire::SCHEMA_HASH
             ),
+            NodeEventKind::ProbeFailed { reason } => write!(f, "probe failed: {reason}"),
+            NodeEventKind::ProbeOk => f.write_str("probe succeeds again"),
         }
     }
 }
@@ -282,6 +293,14 @@ mod tests {
                 "silent for 30s",
             ),
             (NodeEventKind::Up, "up", "sending again"),
+            (
+                NodeEventKind::ProbeFailed {
+                    reason: "cannot connect to 10.0.0.7:5432: Connection refused".into(),
+                },
+                "probe_failed",
+                "probe failed: cannot connect to 10.0.0.7:5432: Connection refused",
+            ),
+            (NodeEventKind::ProbeOk, "probe_ok", "probe succeeds again"),
         ];
         for (kind, name, text) in cases {
             assert_eq!(kind.name(), name);

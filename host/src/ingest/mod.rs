@@ -135,7 +135,8 @@ impl Ingest {
             }
             state.position += bytes.len() as u64;
         }
-        let from_push = source == crate::push::SOURCE_NAME;
+        // The daemon's own sources of virtual nodes: pushes and probes (their names are reserved).
+        let from_push = source == crate::push::SOURCE_NAME || source == crate::probe::SOURCE_NAME;
         for (position, result) in results {
             match result {
                 Ok(frame) if crate::push::is_virtual(frame.header.node_id) && !from_push => {

@@ -17,6 +17,10 @@
 //!   on a copy and keep it only once the bytes are on their way.
 //! - At most [`VirtualNodes::max_series`] series in all and [`MAX_METRICS`] per virtual node; names
 //!   and units are checked here ([`check_metric`], [`check_unit`], [`check_node`]).
+//! - A node [`VirtualNodes::declare`]d by the daemon itself (a probe's, [`crate::probe`]) is
+//!   sealed: its series and rules are fixed when it is declared, a push naming it is refused, and
+//!   only its owner frames its values ([`VirtualNodes::values`]). Its series do not count against
+//!   `max_series`, which bounds what clients push.
 
 pub mod parse;
 
@@ -125,6 +129,8 @@ struct VirtualNode {
     hello_sent: bool,
     /// `(metric, unit)` by metric id.
     series: Vec<(String, String)>,
+    /// Declared by the daemon (a probe's node): pushes may not name it.
+    sealed: bool,
 }
 
 /// What one push became.
@@ -226,30 +232,17 @@ impl VirtualNodes {
         rule: Rule,
     ) -> Result<(u16, Option<MetricSpec>), PushError> {
         if !self.nodes.contains_key(&sample.node) {
-            let id = self.id_for(&sample.node).ok_or_else(|| {
-                PushError::Limit(format!(
-                    "no virtual node id is left for `{}`: all {} are taken",
-                    sample.node,
-                    LAST_NODE_ID - FIRST_NODE_ID + 1
-                ))
-            })?;
-            let boot_id = (fnv1a64(sample.node.as_bytes()) ^ self.seed)
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                >> 32;
-            self.nodes.insert(
-                sample.node.clone(),
-                VirtualNode {
-                    id,
-                    boot_id: boot_id as u32,
-                    seq: 0,
-                    started_ms: wall_ms,
-                    hello_sent: false,
-                    series: Vec::new(),
-                },
-            );
+            self.add_node(&sample.node, wall_ms, false)?;
         }
         let (series_count, max_series) = (self.series, self.max_series);
         let node = self.nodes.get_mut(&sample.node).expect("inserted above");
+        if node.sealed {
+            return Err(PushError::Conflict(format!(
+                "node `{}` is the daemon's own (a [[probe]] of that name); push `{}` under \
+                 another node name",
+                sample.node, sample.metric
+            )));
+        }
         let unit = sample.unit.clone();
         if let Some(index) = node.series.iter().position(|(m, _)| *m == sample.metric) {
             let had = &node.series[index].1;
@@ -303,11 +296,82 @@ impl VirtualNodes {
         Ok((metric, Some(spec)))
     }
 
-    /// A heartbeat of the virtual node `name` (known from an earlier push) at `wall_ms`: it stays
-    /// up between sparse values (a job's runs). Empty when no such node exists yet.
+    /// A new virtual node `name`, with the next free id.
+    fn add_node(&mut self, name: &str, wall_ms: u64, sealed: bool) -> Result<u16, PushError> {
+        let id = self.id_for(name).ok_or_else(|| {
+            PushError::Limit(format!(
+                "no virtual node id is left for `{name}`: all {} are taken",
+                LAST_NODE_ID - FIRST_NODE_ID + 1
+            ))
+        })?;
+        let boot_id =
+            (fnv1a64(name.as_bytes()) ^ self.seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        self.nodes.insert(
+            name.to_string(),
+            VirtualNode {
+                id,
+                boot_id: boot_id as u32,
+                seq: 0,
+                started_ms: wall_ms,
+                hello_sent: false,
+                series: Vec::new(),
+                sealed,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Declares the sealed node `name` with `specs` (metric ids `0..`, in order): its id, and the
+    /// Hello and Metric frames that announce it. A name already in use, or more than
+    /// [`MAX_METRICS`] specs, is refused.
+    pub fn declare(
+        &mut self,
+        name: &str,
+        specs: &[MetricSpec],
+        wall_ms: u64,
+    ) -> Result<(u16, Vec<u8>), PushError> {
+        if self.nodes.contains_key(name) {
+            return Err(PushError::Conflict(format!(
+                "the virtual node name `{name}` is declared twice"
+            )));
+        }
+        if specs.len() > MAX_METRICS {
+            return Err(PushError::Limit(format!(
+                "node `{name}` would have {} series; at most {MAX_METRICS}",
+                specs.len()
+            )));
+        }
+        let id = self.add_node(name, wall_ms, true)?;
+        let node = self.nodes.get_mut(name).expect("added above");
+        node.series = specs
+            .iter()
+            .map(|s| (s.name.to_string(), s.unit.to_string()))
+            .collect();
+        let mut out = Vec::new();
+        self.hello_once(name, &mut out);
+        for spec in specs {
+            self.encode(name, Body::Metric(spec.clone()), &mut out);
+        }
+        Ok((id, out))
+    }
+
+    /// The frames of a sealed node's `values` (metric id, value) at `wall_ms`. Empty for a name
+    /// never declared.
+    pub fn values(&mut self, name: &str, wall_ms: u64, values: &[(u16, f32)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.nodes.contains_key(name) {
+            self.readings(name, wall_ms, values, &mut out);
+        }
+        out
+    }
+
+    /// The heartbeat of the virtual node `name` at `wall_ms` (its Hello first, if this run has not
+    /// sent it): sent at a steady pace, it keeps a node whose values are sparse (a job's runs, a
+    /// probe's rounds) from being shown down between them. Empty for a name not known yet.
     pub fn heartbeat(&mut self, name: &str, wall_ms: u64) -> Vec<u8> {
+        let mut out = Vec::new();
         let Some(node) = self.nodes.get(name) else {
-            return Vec::new();
+            return out;
         };
         let heartbeat = Heartbeat {
             uptime_ms: wall_ms.saturating_sub(node.started_ms),
@@ -317,10 +381,14 @@ impl VirtualNodes {
             readings_dropped: 0,
             sensor_errors: 0,
         };
-        let mut out = Vec::new();
         self.hello_once(name, &mut out);
         self.encode(name, Body::Heartbeat(heartbeat), &mut out);
         out
+    }
+
+    /// `name`'s node id and boot id this run, once it exists.
+    pub fn identity(&self, name: &str) -> Option<(u16, u32)> {
+        self.nodes.get(name).map(|n| (n.id, n.boot_id))
     }
 
     /// The node's Hello, before its first other frame of this run.
@@ -479,6 +547,34 @@ mod tests {
         assert!(check_unit("jobs/s").is_ok());
         assert!(check_unit("toolongunit").is_err());
         assert!(check_node("web 1").is_err());
+    }
+
+    #[test]
+    fn a_declared_node_is_sealed_against_pushes_and_speaks_for_itself() {
+        let mut nodes = VirtualNodes::new(10);
+        let spec = MetricSpec::new(0, "success", "", Rule::EMPTY, AnomalyConfig::DEFAULT).unwrap();
+        let (id, announced) = nodes
+            .declare("web", std::slice::from_ref(&spec), 1000)
+            .unwrap();
+        assert!(is_virtual(id));
+        assert_eq!(kinds(&announced), [Kind::Hello, Kind::Metric]);
+        assert!(matches!(
+            nodes.declare("web", &[spec], 1000),
+            Err(PushError::Conflict(_))
+        ));
+        let PushError::Conflict(text) = nodes.frame(&[sample("web", "x", 1.0)], 2000).unwrap_err()
+        else {
+            panic!()
+        };
+        assert!(text.contains("[[probe]]"), "{text}");
+        assert_eq!(
+            kinds(&nodes.values("web", 2000, &[(0, 1.0)])),
+            [Kind::Readings]
+        );
+        assert_eq!(kinds(&nodes.heartbeat("web", 3000)), [Kind::Heartbeat]);
+        assert!(nodes.values("nobody", 2000, &[(0, 1.0)]).is_empty());
+        // Its series count against nothing a push may use.
+        assert_eq!(nodes.series, 0);
     }
 
     #[test]

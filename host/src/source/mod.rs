@@ -78,6 +78,8 @@ pub enum SourceKind {
     /// Values pushed to the daemon's `POST /push` ([`crate::push`]): no thread of its own, the
     /// HTTP thread sends its messages.
     Push,
+    /// The `[[probe]]` checks ([`crate::probe`]): their own threads, started by the daemon.
+    Probes,
 }
 
 /// A named source.
@@ -237,6 +239,20 @@ pub enum SourceMsg {
         /// What failed and what to do about it, for the log and `/state`.
         reason: String,
     },
+    /// Something that happened to a node the source speaks for, in words the wire cannot carry
+    /// (a probe's failure reason, [`crate::probe`]); it goes to the sinks as it is.
+    NodeEvent {
+        /// Source index.
+        source: usize,
+        /// Node id.
+        node: u16,
+        /// Boot id.
+        boot: u32,
+        /// When it happened.
+        wall_ms: u64,
+        /// What happened.
+        kind: crate::ingest::NodeEventKind,
+    },
     /// A finite source has delivered everything.
     Finished {
         /// Source index.
@@ -360,7 +376,7 @@ fn connect(kind: &SourceKind) -> Result<Stream, String> {
             .map(|f| Box::new(f) as Stream)
             .map_err(|e| format!("cannot open {}: {e}", path.display())),
         SourceKind::Stdin => Ok(Box::new(std::io::stdin())),
-        SourceKind::Capture(_) | SourceKind::Local(_) | SourceKind::Push => {
+        SourceKind::Capture(_) | SourceKind::Local(_) | SourceKind::Push | SourceKind::Probes => {
             Err("not a byte stream".into())
         }
     }
@@ -379,6 +395,8 @@ fn run(
         SourceKind::Local(settings) => sample_local(index, settings, &send, &stop),
         // The HTTP thread sends pushes' messages itself.
         SourceKind::Push => {}
+        // The daemon starts the probes' threads ([`crate::probe::start`]).
+        SourceKind::Probes => {}
         _ => read_stream(index, &spec, &send, &stop, backoff),
     }
 }

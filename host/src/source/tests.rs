@@ -55,6 +55,7 @@ fn messages(spec: &str) -> Vec<String> {
             SourceMsg::Disconnected { source, reason } => format!("{source} gone: {reason}"),
             SourceMsg::Failed { source, reason } => format!("{source} failed: {reason}"),
             SourceMsg::Finished { source } => format!("finished {source}"),
+            SourceMsg::NodeEvent { source, kind, .. } => format!("{source} event: {kind}"),
         })
         .collect()
 }

@@ -246,6 +246,33 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
+    /// Why a probe was failing at `wall_ms`: the reason of its latest `probe_failed` event at or
+    /// before then in `boot`, unless a `probe_ok` came after it ([`crate::probe`]).
+    pub fn probe_failure_at(
+        &self,
+        node: u16,
+        boot: u32,
+        wall_ms: u64,
+    ) -> Result<Option<String>, StoreError> {
+        let detail: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT detail FROM node_events
+                 WHERE node = ?1 AND boot = ?2 AND kind IN ('probe_failed', 'probe_ok')
+                   AND wall_ms <= ?3
+                 ORDER BY wall_ms DESC, kind ASC LIMIT 1",
+                params![node, boot, wall_ms as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let kind = detail.and_then(|d| serde_json::from_str::<NodeEventKind>(&d).ok());
+        Ok(match kind {
+            Some(NodeEventKind::ProbeFailed { reason }) => Some(reason),
+            _ => None,
+        })
+    }
+
     /// The spec a node announced for a metric in its latest boot that has one.
     pub fn spec(&self, node: u16, metric: &str) -> Result<Option<MetricSpec>, StoreError> {
         let json: Option<String> = self

@@ -277,7 +277,10 @@ pub(super) fn node_event_key(kind: &NodeEventKind, wall_ms: u64) -> i64 {
             after_seq, epoch, ..
         } => i64::from(*epoch) << 16 | i64::from(*after_seq),
         NodeEventKind::SeqRestart { epoch, .. } => i64::from(*epoch),
-        NodeEventKind::Down { .. } | NodeEventKind::Up => wall_ms as i64,
+        NodeEventKind::Down { .. }
+        | NodeEventKind::Up
+        | NodeEventKind::ProbeFailed { .. }
+        | NodeEventKind::ProbeOk => wall_ms as i64,
     }
 }
 

@@ -27,7 +27,7 @@ pub struct PushDoor {
     pub tx: SyncSender<SourceMsg>,
     /// The pushes' index among the pipeline's sources.
     pub source: usize,
-    /// The virtual nodes so far (shared with the jobs, [`super::jobs`]).
+    /// The virtual nodes so far, shared with the jobs and the probes (whose nodes are sealed).
     pub nodes: Arc<Mutex<VirtualNodes>>,
 }
 

@@ -86,6 +86,7 @@ fn snapshot() -> Snapshot {
         }],
         nodes: vec![node(3, vec![inlet, outlet, humidity])],
         operator: Default::default(),
+        probe_failures: Vec::new(),
     }
 }
 
