@@ -2,6 +2,7 @@
 //!
 //! - `nab`: the core's anomaly score (and reference detectors) on the Numenta Anomaly Benchmark,
 //!   scored as NAB scores ([`crate::nab`]).
+//! - `kpi`: point-adjusted F1 (delay 7) on a labelled KPI corpus ([`crate::kpi`]).
 //! - `eta`: the accuracy of the core's time-to-threshold on generated fill curves against a
 //!   `predict_linear`-style baseline ([`crate::eta`]).
 //!
@@ -33,6 +34,27 @@ pub enum Bench {
     Nab(NabArgs),
     /// Time-to-threshold accuracy on generated fill curves, against a predict_linear baseline.
     Eta(EtaArgs),
+    /// Point-adjusted F1 (delay 7) on a labelled KPI corpus (CSV files `time,value,label`), beside
+    /// the EWMA z-score baseline.
+    Kpi(KpiArgs),
+}
+
+/// Options of `rackwatch-bench kpi`.
+#[derive(Debug, Clone, Args)]
+pub struct KpiArgs {
+    /// The corpus directory: every `*.csv` under it (`time,value,label`), e.g. WSD's `real-world/`
+    /// or the cloud-monitoring dataset's `data/` (scripts/fetch-corpora brings them).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The corpus' name in the report.
+    #[arg(long, default_value = "corpus")]
+    pub name: String,
+    /// Detectors to run (the EWMA z-score baseline is `ewmaz`).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "core,ewmaz")]
+    pub detector: Vec<Kind>,
+    /// Print JSON (one object per detector, one per line) instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `rackwatch-bench nab`.
@@ -84,6 +106,7 @@ pub fn run(cli: &Cli, out: &mut impl Write) -> anyhow::Result<()> {
     match &cli.bench {
         Bench::Nab(args) => run_nab(args, out),
         Bench::Eta(args) => run_eta(args, out),
+        Bench::Kpi(args) => run_kpi(args, out),
     }
 }
 
@@ -145,6 +168,27 @@ fn run_nab(args: &NabArgs, out: &mut impl Write) -> anyhow::Result<()> {
             .context("the NAB figures need the core detector's run")?;
         markers::update_file(path, &blocks)?;
         writeln!(out, "updated the NAB figures of {}", path.display())?;
+    }
+    Ok(())
+}
+
+fn run_kpi(args: &KpiArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let corpus = crate::kpi::data::load(&args.data)?;
+    let mut evaluations = Vec::new();
+    for &kind in &args.detector {
+        evaluations.push(crate::kpi::evaluate(kind, &corpus).with_context(|| {
+            format!(
+                "{} has no labelled anomaly after the warm-up: nothing to score against",
+                args.data.display()
+            )
+        })?);
+    }
+    if args.json {
+        for e in &evaluations {
+            writeln!(out, "{}", serde_json::to_string(e)?)?;
+        }
+    } else {
+        write!(out, "{}", crate::kpi::text(&args.name, &evaluations))?;
     }
     Ok(())
 }

@@ -3,6 +3,8 @@
 //!
 //! - [`nab`]: the core's anomaly score on the Numenta Anomaly Benchmark, scored as NAB scores
 //!   (`docs/nab.md`).
+//! - [`kpi`]: point-adjusted F1 (delay 7) on labelled KPI corpora (WSD, Microsoft's
+//!   cloud-monitoring dataset) beside an EWMA z-score baseline.
 //! - [`eta`]: the core's time-to-threshold on generated fill curves against a `predict_linear`
 //!   baseline.
 //! - [`markers`]: how a run's figures replace, and only replace, the marked blocks of
@@ -17,6 +19,7 @@
 
 pub mod cli;
 pub mod eta;
+pub mod kpi;
 pub mod markers;
 pub mod nab;
 pub mod rng;

@@ -251,3 +251,53 @@ fn any_csv_header_negative_thresholds_and_a_named_value_column() {
         "{summary}"
     );
 }
+
+/// Runs `analyze --above 90 --format json --summary-only` (plus `extra`) on `path`: the summary.
+fn summary_of(path: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let out = rackwatch()
+        .args([
+            "analyze",
+            path.to_str().unwrap(),
+            "--above",
+            "90",
+            "--format",
+            "json",
+            "--summary-only",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_flat_stretch_is_not_a_sensor_fault_unless_sensor_health_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idle.csv");
+    // A busy queue, then idle at exactly 0 for 10 hours: real, not a broken sensor.
+    let mut noise = Noise(5);
+    write_series(
+        &path,
+        (0..1200u64).map(|m| {
+            let v = if m < 500 {
+                40.0 + 5.0 * noise.next()
+            } else {
+                0.0
+            };
+            (T0_S + m * 60, v)
+        }),
+    );
+    let plain = summary_of(&path, &[]);
+    assert_eq!(plain["level"], "OK", "{plain}");
+    assert!(
+        !plain.to_string().contains("SensorFault"),
+        "a flat stretch judged a fault by default: {plain}"
+    );
+    let checked = summary_of(&path, &["--sensor-health"]);
+    assert_eq!(checked["level"], "UNKNOWN", "{checked}");
+}

@@ -5,6 +5,7 @@
 //! [0, 1] before the next row. None is told the file's length or range.
 
 use super::data::DataFile;
+use rackwatch_core::anomaly::tail::{Onset, TailConfig, TailModel};
 use rackwatch_core::anomaly::{AnomalyConfig, AnomalyDetector};
 
 /// A streaming anomaly detector: one score in [0, 1] per row, from that row and earlier ones.
@@ -19,6 +20,11 @@ pub trait Detector {
 pub enum Kind {
     /// `rackwatch_core::anomaly::AnomalyDetector` with `AnomalyConfig::DEFAULT`.
     Core,
+    /// `rackwatch_core::anomaly::tail::TailModel` (fluctuation + bounded-memory SPOT), raw score.
+    Tail,
+    /// The tail score through the alert rule's onset option (a rest of 100 samples after an alarm),
+    /// as NAB rewards onsets.
+    TailOnset,
     /// Scores 0 everywhere (NAB's null detector: normalised 0 by definition).
     Null,
     /// The `ewmaz` test detector of `docs/nab.md` §6 ewmaz (EWMA z-score, a = 0.01).
@@ -32,6 +38,8 @@ impl Kind {
     pub fn build(self) -> Box<dyn Detector> {
         match self {
             Kind::Core => Box::new(Core::new(AnomalyConfig::DEFAULT)),
+            Kind::Tail => Box::new(Tail::new(None)),
+            Kind::TailOnset => Box::new(Tail::new(Some(100))),
             Kind::Null => Box::new(Null),
             Kind::Ewmaz => Box::new(Ewmaz::new(0.01)),
             Kind::WindowedGaussian => Box::new(WindowedGaussian::new()),
@@ -42,6 +50,8 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Core => "rackwatch",
+            Kind::Tail => "tail",
+            Kind::TailOnset => "tailOnset",
             Kind::Null => "null",
             Kind::Ewmaz => "ewmaz",
             Kind::WindowedGaussian => "windowedGaussian",
@@ -96,6 +106,40 @@ impl Detector for Core {
                 0.0
             }
         }
+    }
+}
+
+/// The core's tail score, `f32` values as on the node, optionally through the onset rule.
+#[derive(Debug, Clone)]
+pub struct Tail {
+    model: TailModel,
+    config: TailConfig,
+    onset: Option<Onset>,
+}
+
+impl Tail {
+    /// With the default configuration; `rest`: the onset rule's rest, if any.
+    pub fn new(rest: Option<u16>) -> Tail {
+        Tail::with(TailConfig::DEFAULT, rest)
+    }
+
+    /// With `config`.
+    pub fn with(config: TailConfig, rest: Option<u16>) -> Tail {
+        Tail {
+            model: TailModel::new(),
+            config,
+            onset: rest.map(Onset::new),
+        }
+    }
+}
+
+impl Detector for Tail {
+    fn score(&mut self, _: u64, value: f64) -> f64 {
+        let score = self.model.update(&self.config, value as f32).score;
+        f64::from(match &mut self.onset {
+            Some(onset) => onset.filter(score),
+            None => score,
+        })
     }
 }
 

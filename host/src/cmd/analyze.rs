@@ -8,6 +8,9 @@
 //! be read is reported with its line number and skipped (`--strict` stops instead); nothing before it
 //! is lost. Reading the series is the job of [`SeriesReader`].
 //!
+//! Sensor health (stuck, out of range, slew) is judged only with `--sensor-health`: a series that is
+//! not a physical sensor has real flat and quantised stretches, and those are not faults.
+//!
 //! Invariants: standard output carries only the rows (or, with `--format json --summary-only`, the
 //! summary), so it stays a clean CSV or JSON stream; words go to standard error. Levels and anomaly
 //! kinds are written by their stable names ([`crate::names`]), causes by [`crate::render`].
@@ -22,7 +25,7 @@ use crate::names;
 use crate::render;
 use crate::timefmt::{format_span, format_utc};
 use clap::Args;
-use rackwatch_core::alert::{Bound, Horizon, Limit, Limits, Predictive, Rule};
+use rackwatch_core::alert::{Bound, Health, Horizon, Limit, Limits, Predictive, Rule};
 use rackwatch_core::anomaly::{AnomalyConfig, AnomalyKind, AnomalyScore};
 use rackwatch_core::monitor::Monitor;
 use rackwatch_core::trend::{Crossing, EtaPolicy, TimeTo};
@@ -77,6 +80,11 @@ pub struct AnalyzeArgs {
     /// Stop at the first row that cannot be read.
     #[arg(long)]
     pub strict: bool,
+    /// Judge sensor health (a sensor stuck on one value, out of range, changing too fast): such
+    /// readings are UNKNOWN (SensorFault). Off by default: most series are not physical sensors,
+    /// and a real flat or quantised stretch (an idle queue, a counter at 0) is not a fault.
+    #[arg(long)]
+    pub sensor_health: bool,
 }
 
 /// One analysed row.
@@ -164,6 +172,11 @@ fn rule(args: &AnalyzeArgs) -> (Rule, Option<(f32, Crossing)>) {
         .map(|t| (t, Crossing::Above))
         .or(args.below.map(|t| (t, Crossing::Below)));
     let mut rule = Rule::EMPTY;
+    rule.health = if args.sensor_health {
+        Health::ALL
+    } else {
+        Health::NONE
+    };
     if let Some((t, side)) = threshold {
         let limits = |v: f32| {
             let limit = Some(Limit::at(Bound::inclusive(v)));
@@ -505,6 +518,7 @@ mod tests {
             format: Format::Json,
             summary_only: false,
             strict: true,
+            sensor_health: false,
         };
         let text = falling_series();
         let mut reader = SeriesReader::new(text.as_bytes());
