@@ -10,6 +10,7 @@
 //! memory), history in `<data dir>/history.db`, the state endpoint on `127.0.0.1:9187`.
 
 mod file;
+mod operator;
 mod push;
 mod show;
 mod sinks;
@@ -24,6 +25,7 @@ pub use units::{format_duration, format_size, parse_duration, parse_size};
 use crate::ingest::IngestSettings;
 use crate::local::LocalSettings;
 use crate::node_log::ElfSettings;
+use crate::operator::OperatorSettings;
 use crate::rules::{HostRules, RuleOverride};
 use crate::sink::spec::SinkSpec;
 use crate::source::{SourceKind, SourceSpec};
@@ -129,6 +131,9 @@ pub struct Config {
     pub node_logs: ElfSettings,
     /// The delivery sinks (`[[sink]]`): webhooks, commands, Alertmanagers.
     pub sinks: Vec<SinkSpec>,
+    /// Node labels, inhibition rules and maintenance windows (`[[node]]`, `[[inhibit]]`,
+    /// `[[maintenance]]`).
+    pub operator: OperatorSettings,
 }
 
 /// The log filter when nothing names one.
@@ -283,6 +288,7 @@ impl Config {
             log_level: DEFAULT_LOG_LEVEL.into(),
             node_logs: ElfSettings::default(),
             sinks: Vec::new(),
+            operator: OperatorSettings::default(),
         }
     }
 
@@ -308,8 +314,11 @@ impl Config {
         })?;
         let mut config = Config::defaults();
         config.file = Some(path.to_path_buf());
-        // Every section is checked, so that a file with several mistakes is fixed in one go.
         let mut errors = Vec::new();
+        if let Some(o) = checked(&mut errors, operator::operator(&raw, &at)) {
+            config.operator = o;
+        }
+        // Every section is checked, so that a file with several mistakes is fixed in one go.
         checked(&mut errors, config.apply_store(&raw.store, &at));
         checked(&mut errors, config.apply_ingest(&raw.ingest, &at));
         if let Some(sources) = checked(&mut errors, sources(&raw.source, &raw.local, &at)) {
@@ -407,6 +416,7 @@ impl PartialEq for Config {
             log_level,
             node_logs,
             sinks,
+            operator,
         } = self;
         let IngestSettings {
             missed_heartbeats,
@@ -428,6 +438,7 @@ impl PartialEq for Config {
             && *log_level == other.log_level
             && *node_logs == other.node_logs
             && *sinks == other.sinks
+            && *operator == other.operator
     }
 }
 

@@ -107,12 +107,14 @@ pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A transition and, when an ack or a silence kept it from the delivery sinks, which.
+/// A transition and, when an ack, a silence, a maintenance window or an inhibition kept it from
+/// the delivery sinks, which.
 #[derive(serde::Serialize)]
 struct MarkedRow {
     #[serde(flatten)]
     row: crate::store::TransitionRow,
-    /// `acknowledged (by NAME)` or `silenced (silence ID)`.
+    /// `acknowledged (by NAME)`, `silenced (silence ID)`, `maintenance (window NAME)` or
+    /// `inhibited (by NODE/METRIC (RULE))`.
     muted: Option<String>,
 }
 

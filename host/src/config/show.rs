@@ -33,6 +33,7 @@ impl Config {
 
     fn to_raw(&self) -> RawConfig {
         let (local, listed) = split_local(&self.sources);
+        let (node, inhibit) = super::operator::raw(&self.operator);
         let settings = local.cloned().unwrap_or_default();
         RawConfig {
             store: RawStore {
@@ -105,6 +106,9 @@ impl Config {
                 .iter()
                 .map(|s| unspanned(super::sinks::raw_sink(s)))
                 .collect(),
+            node,
+            inhibit,
+            maintenance: super::operator::raw_windows(&self.operator),
         }
     }
 }

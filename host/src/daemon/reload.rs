@@ -47,6 +47,7 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
         log_level,
         node_logs,
         sinks,
+        operator,
     } = new;
     let IngestSettings {
         missed_heartbeats,
@@ -80,6 +81,10 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
     restart_if(*push != running.push, "[push]");
     restart_if(*node_logs != running.node_logs, "[node_logs]");
     restart_if(*sinks != running.sinks, "[[sink]]");
+    restart_if(
+        *operator != running.operator,
+        "[[node]], [[inhibit]] and [[maintenance]]",
+    );
     ReloadPlan {
         rules: (*rules != running.rules).then(|| rules.clone()),
         log_level: (*log_level != running.log_level).then(|| log_level.clone()),

@@ -57,7 +57,13 @@ pub struct Ingest {
     known_anchors: BTreeMap<(u16, u32), u64>,
     /// Sources already warned about for claiming a virtual node's id.
     warned_virtual: std::collections::BTreeSet<String>,
+    /// Which metrics (node, name) may go missing without it counting toward their flap history:
+    /// those an open maintenance window covers (the operator gate says).
+    missing_expected: Option<MissingExpected>,
 }
+
+/// Whether data of `node`'s metric `name` going missing is expected now.
+pub type MissingExpected = std::sync::Arc<dyn Fn(u16, &str) -> bool + Send + Sync>;
 
 impl Ingest {
     /// A pipeline with the host's rules.
@@ -70,7 +76,14 @@ impl Ingest {
             totals: Totals::default(),
             known_anchors: BTreeMap::new(),
             warned_virtual: std::collections::BTreeSet::new(),
+            missing_expected: None,
         }
+    }
+
+    /// Asks `expected` at every tick which metrics may go missing without it counting toward
+    /// their flap history ([`rackwatch_core::alert::AlertMachine::expect_missing`]).
+    pub fn expect_missing_where(&mut self, expected: MissingExpected) {
+        self.missing_expected = Some(expected);
     }
 
     /// Judges by `rules` from now on (a configuration reload): every running metric whose spec
@@ -234,6 +247,13 @@ impl Ingest {
     /// policies up to the node time corresponding to `wall_ms`.
     pub fn tick(&mut self, wall_ms: u64, out: &mut Vec<Event>) {
         for node in self.nodes.iter_mut() {
+            if let Some(expected) = &self.missing_expected {
+                let id = node.id;
+                for (_, m) in node.metrics.iter_mut() {
+                    let expect = expected(id, m.spec.name.as_str());
+                    m.monitor.expect_missing(expect);
+                }
+            }
             self.settings.check_liveness(node, wall_ms, out);
             monitors::poll(node, wall_ms, out);
         }
