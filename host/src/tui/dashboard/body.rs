@@ -21,7 +21,7 @@ use ratatui::widgets::{Sparkline, Widget};
 /// One body row.
 pub(super) enum Row<'a> {
     Node(&'a NodeView),
-    /// A metric, and whether its alert is acknowledged.
+    /// A metric, and why its alert notifies no one, if it does not.
     Metric(&'a MetricView, Option<Mark>),
     Text(Line<'static>),
 }
