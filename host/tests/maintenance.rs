@@ -77,10 +77,17 @@ comment = "recabling"
     in_rack.readings(OK);
     in_rack.readings(WARNING);
     let cli = |args: &[&str]| cli(&rig.home, args);
-    wait_until("the muted WARNING in the history", || {
-        let alerts = cli(&["alerts", "--node", "7"]).ok()?;
-        alerts.contains("maintenance (window rack 2)").then_some(())
+    let config = rig.config.to_str().unwrap();
+    let alerts = wait_until("the muted WARNING in the history", || {
+        let alerts = cli(&["alerts", "--node", "7", "-c", config]).ok()?;
+        alerts
+            .contains("maintenance (window rack 2)")
+            .then_some(alerts)
     });
+    assert!(
+        alerts.contains("MAINTENANCE rack 2 open until") && alerts.contains("rack=r2: recabling"),
+        "{alerts}"
+    );
     let shown = wait_until("the metric in maintenance in /state", || {
         let state = daemon.state()?;
         state.operator.in_maintenance(NODE, METRIC).then_some(state)
@@ -91,7 +98,7 @@ comment = "recabling"
         "{}",
         metrics(&daemon)
     );
-    let listed = cli(&["maintenance", "list", "-c", rig.config.to_str().unwrap()]).unwrap();
+    let listed = cli(&["maintenance", "list", "-c", config]).unwrap();
     assert!(
         listed.contains("rack 2") && listed.contains("open until") && listed.contains("config"),
         "{listed}"

@@ -1,11 +1,11 @@
-//! The daemon's judge of acks and silences: a [`Sink`] placed before the delivery sinks, which
-//! read its [`Verdicts`] for the same batch.
+//! The daemon's judge of acks, silences, maintenance windows and inhibition: a [`Sink`] placed
+//! before the delivery sinks, which read its [`Verdicts`] for the same batch.
 //!
 //! One handler per thing that happens:
 //! - a transition: muted when an active silence or an open maintenance window matches its alert
-//!   (held back to be released when it ends), else muted when an inhibition rule covers it (remembered, see below), else
-//!   muted when its alert is acknowledged and the ack's kind says the change does not end it, else
-//!   notified (and a normal ack, or a sticky one on recovery, ends);
+//!   (held back to be released when it ends), else muted when an inhibition rule covers it
+//!   (remembered, see below), else muted when its alert is acknowledged and the ack's kind says the
+//!   change does not end it, else notified (and a normal ack, or a sticky one on recovery, ends);
 //! - a node going down or up: the node's own alert ([`NODE_DOWN`]), judged like a transition and,
 //!   when not muted, handed to the delivery sinks ([`Verdicts::node_alerts`]);
 //! - a node reset: its alerts start over at OK, so its acks end (inside a maintenance window that
@@ -23,8 +23,11 @@
 //! Invariants:
 //! - Muted transitions are still in the history (the history sink takes every event); that they
 //!   were muted is a row in `transition_marks`.
-//! - Time is the wall clock: a silence mutes what would be notified while it is active, whatever
-//!   the time in the data (a replayed capture).
+//! - Time is the wall clock: a silence or a window mutes what would be notified while it is
+//!   active, whatever the time in the data (a replayed capture).
+//! - What inhibits is what fires in the pipeline's state after the batch ([`inhibit::firing`]),
+//!   never a memory of past transitions; only the inhibited alerts' latest problems are kept, in
+//!   memory, for their one release or their muted recovery.
 //! - Fails open: when the store cannot be read, nothing is muted (a page too many beats a page
 //!   lost), and the failure is logged once per reason.
 
@@ -49,8 +52,8 @@ use std::time::Instant;
 pub struct Verdicts {
     /// The ids of the batch's transitions that notify no delivery sink.
     pub muted: HashSet<String>,
-    /// Transitions held back by silences (or inhibitions) that have ended: sent now, after the
-    /// batch's own.
+    /// Transitions held back by silences, windows or inhibitions that have ended: sent now, after
+    /// the batch's own.
     pub released: Vec<TransitionMessage>,
     /// The nodes' own alerts ([`NODE_DOWN`]) that notify, in the batch's order.
     pub node_alerts: Vec<TransitionMessage>,

@@ -1,12 +1,14 @@
-//! The people in the loop: acknowledgements, silences and the audit of every operator action
-//! (`docs/acks-and-silences.md`).
+//! The people in the loop: acknowledgements, silences, maintenance windows, inhibition and the
+//! audit of every operator action (`docs/acks-and-silences.md`).
 //!
 //! - [`store`]: the state, in tables of the history database, so it survives restarts and the CLI
 //!   can change it with the daemon down.
 //! - [`gate`]: the daemon's judge, a sink placed before the delivery sinks: it decides for each
-//!   transition whether it is muted (acknowledged or silenced), records that, clears acks as their
-//!   kind says and releases one notification when a silence ends over a firing alert.
-//! - [`matcher`]: Alertmanager's matchers.
+//!   transition whether it is muted (acknowledged, silenced, in a maintenance window, inhibited),
+//!   records that, clears acks as their kind says and releases one notification when a silence or
+//!   window ends over a firing alert.
+//! - [`matcher`]: Alertmanager's matchers; [`inhibit`]: Alertmanager's inhibition rules and the
+//!   labels of an alert; [`maintenance`]: windows, one-off or on a cron schedule in a time zone.
 //! - [`client`]: the CLI's side of the daemon's HTTP API.
 //!
 //! Invariants:
@@ -161,8 +163,8 @@ pub struct AuditRow {
     pub at_ms: u64,
     /// Who (`$USER`, or the daemon for what it does on its own: an ack cleared by a level change).
     pub who: String,
-    /// What: `ack`, `unack`, `silence_add`, `silence_expire`, `ack_cleared`, `ack_expired`,
-    /// `silence_ended`.
+    /// What: `ack (normal)`, `ack (sticky)`, `unack`, `silence_add`, `silence_expire`,
+    /// `maintenance_add`, `maintenance_remove`, `ack_cleared`, `ack_expired`.
     pub action: String,
     /// On what: `NODE/METRIC`, or a silence's id and matchers.
     pub target: String,

@@ -1,4 +1,5 @@
-//! Acks, silences, pending releases, transition marks and the audit, in the history database.
+//! Acks, silences, maintenance windows, pending releases, transition marks and the audit, in the
+//! history database.
 //!
 //! Invariants:
 //! - Every operator change and its audit row are one transaction: no change without its row.
