@@ -38,8 +38,9 @@ fn levels(daemon: &mut Daemon, node: u16) -> Option<Vec<String>> {
 
 #[test]
 fn a_node_going_down_is_one_notification_not_one_per_metric() {
-    // Down after a second of silence; its metrics go UNKNOWN after three.
-    let mut rig = Rig::with_config("[ingest]\nmissed_heartbeats = 1\ndefault_heartbeat = \"1s\"\n");
+    // Down after three seconds of silence; its metrics go UNKNOWN later (three seconds of the
+    // node's clock, judged by the host five seconds behind it).
+    let mut rig = Rig::with_config("[ingest]\nmissed_heartbeats = 1\ndefault_heartbeat = \"3s\"\n");
     rig.node = FakeNode::with(NODE, &["inlet_temperature", "outlet_temperature", "fan"])
         .missing_after(3000);
     let mut daemon = rig.start("daemon.log");

@@ -2,7 +2,7 @@
 //! the test. A configured recurring window (cron, time zone) over a rack mutes its alerts, its
 //! node going down and rebooting, and nothing else; a one-off window added with the CLI mutes,
 //! survives a restart, and when it is removed over an alert still firing, one notification goes
-//! out; every change is in the audit. (Crossing midnight and the changes of daylight saving time
+//! out; every change is in the audit; data missing inside a window leaves no flapping behind. (Crossing midnight and the changes of daylight saving time
 //! are the unit tests of `host/src/operator/maintenance.rs`, with injected times.)
 
 mod operator_support;
@@ -214,4 +214,79 @@ fn a_one_off_window_from_the_cli_survives_a_restart_and_its_removal_notifies_onc
         audit.contains("fan swap") && audit.contains("done early"),
         "{audit}"
     );
+}
+
+/// The host's transitions of node `id` so far, and whether its metric flaps, from `/state`.
+fn transitions_and_flapping(daemon: &mut Daemon, id: u16) -> Option<(u64, bool)> {
+    let state = daemon.state()?;
+    let node = state.nodes.iter().find(|n| n.id == id)?;
+    Some((
+        node.counters.host_transitions,
+        node.metrics.first()?.flapping,
+    ))
+}
+
+#[test]
+fn data_missing_inside_a_window_does_not_make_the_alert_flap() {
+    // Node 7 in an always-open window, node 8 outside it; the same gaps on both.
+    let rig = Rig::with_config(
+        r#"
+[ingest]
+missed_heartbeats = 1000
+
+[[node]]
+id = 7
+labels = { rack = "r2" }
+
+[[maintenance]]
+name = "rack 2"
+matchers = ["rack=r2"]
+schedule = "@hourly"
+duration = "1h"
+time_zone = "UTC"
+"#,
+    );
+    let mut nodes = [
+        FakeNode::with(7, &[METRIC]).missing_after(2000).flapping(),
+        FakeNode::with(8, &[METRIC]).missing_after(2000).flapping(),
+    ];
+    let sources: Vec<String> = nodes.iter().map(FakeNode::source).collect();
+    let mut daemon = Daemon::start(
+        &rig.home,
+        &rig.config,
+        &[&sources[0], &sources[1]],
+        "daemon.log",
+        Stdio::null(),
+        &[],
+    );
+    for node in nodes.iter_mut() {
+        node.accept();
+    }
+    wait_until("node 7's metric in maintenance", || {
+        daemon
+            .state()?
+            .operator
+            .in_maintenance(NODE, METRIC)
+            .then_some(())
+    });
+    // Six gaps, each long enough for UNKNOWN and followed by readings back to OK: on the judge's
+    // clock, so they need no waiting.
+    for _ in 0..6 {
+        for node in nodes.iter_mut() {
+            node.readings(OK);
+            node.skip(10_000);
+        }
+    }
+    for node in nodes.iter_mut() {
+        node.readings(OK);
+    }
+    // Twelve transitions each (six UNKNOWNs, six recoveries): the outside node flaps, the one in
+    // the window does not.
+    let inside = wait_until("node 7's transitions", || {
+        transitions_and_flapping(&mut daemon, 7).filter(|(n, _)| *n == 12)
+    });
+    let outside = wait_until("node 8's transitions", || {
+        transitions_and_flapping(&mut daemon, 8).filter(|(n, _)| *n == 12)
+    });
+    assert_eq!((inside.1, outside.1), (false, true));
 }

@@ -65,6 +65,17 @@ pub struct Ingest {
 /// Whether data of `node`'s metric `name` going missing is expected now.
 pub type MissingExpected = std::sync::Arc<dyn Fn(u16, &str) -> bool + Send + Sync>;
 
+/// Tells each of `node`'s monitors whether its data going missing is expected now, before they
+/// judge missing data (a tick, or readings after a gap).
+fn expect_missing(expected: Option<&MissingExpected>, node: &mut NodeState) {
+    let Some(expected) = expected else { return };
+    let id = node.id;
+    for (_, m) in node.metrics.iter_mut() {
+        let expect = expected(id, m.spec.name.as_str());
+        m.monitor.expect_missing(expect);
+    }
+}
+
 impl Ingest {
     /// A pipeline with the host's rules.
     pub fn new(rules: HostRules, settings: IngestSettings) -> Ingest {
@@ -225,6 +236,10 @@ impl Ingest {
         else {
             return;
         };
+        if matches!(frame.body, Body::Readings(_)) {
+            // Missing data is also judged when readings come back after a gap.
+            expect_missing(self.missing_expected.as_ref(), node);
+        }
         let cx = FrameContext {
             node,
             boot,
@@ -247,13 +262,7 @@ impl Ingest {
     /// policies up to the node time corresponding to `wall_ms`.
     pub fn tick(&mut self, wall_ms: u64, out: &mut Vec<Event>) {
         for node in self.nodes.iter_mut() {
-            if let Some(expected) = &self.missing_expected {
-                let id = node.id;
-                for (_, m) in node.metrics.iter_mut() {
-                    let expect = expected(id, m.spec.name.as_str());
-                    m.monitor.expect_missing(expect);
-                }
-            }
+            expect_missing(self.missing_expected.as_ref(), node);
             self.settings.check_liveness(node, wall_ms, out);
             monitors::poll(node, wall_ms, out);
         }

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use crate::sinks_support::*;
-use rackwatch_core::alert::{MissingData, Rule};
+use rackwatch_core::alert::{Flapping, MissingData, Rule};
 use rackwatch_core::anomaly::AnomalyConfig;
 use rackwatch_core::monitor::MetricSpec;
 use rackwatch_core::wire::{
@@ -41,6 +41,8 @@ pub struct FakeNode {
     metrics: Vec<String>,
     /// How long without readings before the host's judge says UNKNOWN (never when `None`).
     missing_after_ms: Option<u32>,
+    /// Nagios' flap detection on its metrics.
+    flapping: bool,
 }
 
 impl FakeNode {
@@ -61,7 +63,19 @@ impl FakeNode {
             boot_id: 0xACC0,
             metrics: metrics.iter().map(|m| m.to_string()).collect(),
             missing_after_ms: None,
+            flapping: false,
         }
+    }
+
+    /// The same node, whose metrics have Nagios' flap detection.
+    pub fn flapping(mut self) -> FakeNode {
+        self.flapping = true;
+        self
+    }
+
+    /// Its clock jumps `ms` ahead without a reading: the next readings come after a gap.
+    pub fn skip(&mut self, ms: u64) {
+        self.t_ms += ms;
     }
 
     /// The same node, whose metrics go UNKNOWN after `ms` without readings.
@@ -96,6 +110,9 @@ impl FakeNode {
             let mut rule = Rule::above(30.0, 35.0);
             if let Some(ms) = self.missing_after_ms {
                 rule.missing = MissingData::unknown_after(ms);
+            }
+            if self.flapping {
+                rule.flapping = Some(Flapping::NAGIOS);
             }
             let spec =
                 MetricSpec::new(id as u16, name, "degC", rule, AnomalyConfig::DEFAULT).unwrap();
