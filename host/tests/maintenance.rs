@@ -98,6 +98,16 @@ comment = "recabling"
         "{}",
         metrics(&daemon)
     );
+    let checked = rackwatch(&rig.home)
+        .args(["config", "check", "-c", config])
+        .output()
+        .unwrap();
+    let checked = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked
+            .contains("maintenance rack 2: rack=r2, * * * * * for 1h (Europe/Berlin); open until"),
+        "{checked}"
+    );
     let listed = cli(&["maintenance", "list", "-c", config]).unwrap();
     assert!(
         listed.contains("rack 2") && listed.contains("open until") && listed.contains("config"),

@@ -16,8 +16,7 @@
 //! `host` is the host's judgement (its monitors, with the node's rules), `node` the level the node
 //! reported, `~` marks a flapping alert, `A` an acknowledged one (`rackwatch ack`), `I` one
 //! another alert inhibits, `M` one in an open maintenance window, `anom` the anomaly score when
-//! above 0, `forecast` the time
-//! until the fit reaches the critical (or predictive) bound.
+//! above 0, `forecast` the time until the fit reaches the critical (or predictive) bound.
 //!
 //! Columns give way when the terminal is narrow (the sparkline shrinks, the name is cut in the
 //! middle, then the anomaly, node-level, sparkline and trend columns go, in that order) and grow
