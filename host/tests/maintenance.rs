@@ -10,7 +10,6 @@ mod sinks_support;
 
 use operator_support::*;
 use sinks_support::*;
-use std::process::Stdio;
 
 /// Waits until `/state` lists `n` windows open now.
 fn wait_open(daemon: &mut Daemon, n: usize) -> rackwatch::state::Snapshot {
@@ -61,15 +60,13 @@ comment = "recabling"
     let mut in_rack = rig.node;
     let mut elsewhere = FakeNode::with(8, &[METRIC]);
     let sources = [in_rack.source(), elsewhere.source()];
-    let mut daemon = Daemon::start(
+    let mut daemon = start_listening(
         &rig.home,
         &rig.config,
         &[&sources[0], &sources[1]],
         "daemon.log",
-        Stdio::null(),
-        &[],
     );
-    in_rack.accept();
+    in_rack.accept(&mut daemon);
     let state = wait_open(&mut daemon, 1);
     assert_eq!(state.operator.windows[0].window.name, "rack 2");
 
@@ -126,7 +123,7 @@ comment = "recabling"
     });
 
     // A node outside the window notifies as usual, and is the first and only notification.
-    elsewhere.accept();
+    elsewhere.accept(&mut daemon);
     elsewhere.readings(OK);
     elsewhere.readings(WARNING);
     let got = wait_alerts_received(&rig.receiver, 1, "the WARNING outside the window");
@@ -260,18 +257,8 @@ time_zone = "UTC"
         FakeNode::with(7, &[METRIC]).missing_after(2000).flapping(),
         FakeNode::with(8, &[METRIC]).missing_after(2000).flapping(),
     ];
-    let sources: Vec<String> = nodes.iter().map(FakeNode::source).collect();
-    let mut daemon = Daemon::start(
-        &rig.home,
-        &rig.config,
-        &[&sources[0], &sources[1]],
-        "daemon.log",
-        Stdio::null(),
-        &[],
-    );
-    for node in nodes.iter_mut() {
-        node.accept();
-    }
+    let [first, second] = &mut nodes;
+    let mut daemon = start_nodes(&rig.home, &rig.config, &mut [first, second], "daemon.log");
     wait_until("node 7's metric in maintenance", || {
         daemon
             .state()?

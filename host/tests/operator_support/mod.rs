@@ -89,9 +89,21 @@ impl FakeNode {
         format!("tcp:{}", self.listener.local_addr().unwrap())
     }
 
-    /// Waits for the daemon to connect (again, after a restart) and says who it is.
-    pub fn accept(&mut self) {
-        let (stream, _) = self.listener.accept().unwrap();
+    /// Waits for `daemon` to connect (again, after a restart) and says who it is; fails the test,
+    /// rather than hang, if the daemon has exited.
+    pub fn accept(&mut self, daemon: &mut Daemon) {
+        self.listener.set_nonblocking(true).unwrap();
+        let stream = wait_until("the daemon's connection to the node", || {
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!("rackwatch run exited early: {status}");
+            }
+            match self.listener.accept() {
+                Ok((stream, _)) => Some(stream),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+                Err(e) => panic!("accepting the daemon's connection: {e}"),
+            }
+        });
+        stream.set_nonblocking(false).unwrap();
         self.stream = Some(stream);
         self.hello();
     }
@@ -218,12 +230,36 @@ pub fn start(home: &Path, config: &Path, node: &mut FakeNode, log: &str) -> Daem
 pub fn start_nodes(home: &Path, config: &Path, nodes: &mut [&mut FakeNode], log: &str) -> Daemon {
     let sources: Vec<String> = nodes.iter().map(|n| n.source()).collect();
     let args: Vec<&str> = sources.iter().map(String::as_str).collect();
-    let mut daemon = Daemon::start(home, config, &args, log, Stdio::null(), &[]);
+    let mut daemon = start_listening(home, config, &args, log);
     for node in nodes.iter_mut() {
-        node.accept();
+        node.accept(&mut daemon);
     }
-    wait_until("the daemon's /state", || daemon.state());
     daemon
+}
+
+/// Starts the daemon on `sources` and waits for its `/state`. The free port it was given may be
+/// taken by another program before it binds it: then it is started again on another, a few times.
+pub fn start_listening(home: &Path, config: &Path, sources: &[&str], log: &str) -> Daemon {
+    for _ in 0..5 {
+        let mut daemon = Daemon::start(home, config, sources, log, Stdio::null(), &[]);
+        let up = wait_until("the daemon's /state, or its exit", || {
+            if let Ok(Some(_)) = daemon.child.try_wait() {
+                return Some(false);
+            }
+            rackwatch::state::fetch(&daemon.state_url, std::time::Duration::from_secs(2))
+                .ok()
+                .map(|_| true)
+        });
+        if up {
+            return daemon;
+        }
+        let said = std::fs::read_to_string(home.join(log)).unwrap_or_default();
+        assert!(
+            said.contains("Address already in use"),
+            "rackwatch run exited early: {said}"
+        );
+    }
+    panic!("no free port for the daemon in five tries");
 }
 
 /// One test's world: a home directory, a webhook receiver, a configuration naming it (and what
