@@ -213,6 +213,11 @@ impl<const N: usize, R: Borrow<Rule>> Monitor<N, R> {
         self.last_score
     }
 
+    /// Says whether data going missing is expected ([`AlertMachine::expect_missing`]).
+    pub fn expect_missing(&mut self, expected: bool) {
+        self.alert.expect_missing(expected);
+    }
+
     /// The alert state machine.
     pub const fn alert(&self) -> &AlertMachine {
         &self.alert

@@ -11,6 +11,7 @@
 
 mod file;
 mod jobs;
+mod operator;
 mod probes;
 mod push;
 mod services;
@@ -27,6 +28,7 @@ pub use units::{format_duration, format_size, parse_duration, parse_size};
 use crate::ingest::IngestSettings;
 use crate::local::LocalSettings;
 use crate::node_log::ElfSettings;
+use crate::operator::OperatorSettings;
 use crate::probe::ProbeSpec;
 use crate::rules::{HostRules, RuleOverride};
 use crate::sink::spec::SinkSpec;
@@ -137,6 +139,9 @@ pub struct Config {
     pub jobs: Vec<crate::jobs::JobSpec>,
     /// The probes (`[[probe]]`): TCP, HTTP(S) and command checks.
     pub probes: Vec<ProbeSpec>,
+    /// Node labels, inhibition rules and maintenance windows (`[[node]]`, `[[inhibit]]`,
+    /// `[[maintenance]]`).
+    pub operator: OperatorSettings,
 }
 
 /// The log filter when nothing names one.
@@ -293,6 +298,7 @@ impl Config {
             sinks: Vec::new(),
             jobs: Vec::new(),
             probes: Vec::new(),
+            operator: OperatorSettings::default(),
         }
     }
 
@@ -318,8 +324,11 @@ impl Config {
         })?;
         let mut config = Config::defaults();
         config.file = Some(path.to_path_buf());
-        // Every section is checked, so that a file with several mistakes is fixed in one go.
         let mut errors = Vec::new();
+        if let Some(o) = checked(&mut errors, operator::operator(&raw, &at)) {
+            config.operator = o;
+        }
+        // Every section is checked, so that a file with several mistakes is fixed in one go.
         checked(&mut errors, config.apply_store(&raw.store, &at));
         checked(&mut errors, config.apply_ingest(&raw.ingest, &at));
         if let Some(sources) = checked(
@@ -428,6 +437,7 @@ impl PartialEq for Config {
             sinks,
             jobs,
             probes,
+            operator,
         } = self;
         let IngestSettings {
             missed_heartbeats,
@@ -451,6 +461,7 @@ impl PartialEq for Config {
             && *sinks == other.sinks
             && *jobs == other.jobs
             && *probes == other.probes
+            && *operator == other.operator
     }
 }
 

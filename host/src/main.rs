@@ -42,7 +42,10 @@ enum Command {
     Unack(cmd::unack::UnackArgs),
     /// Silences: mute the alerts matchers select, for a while.
     Silence(cmd::silence::SilenceCmd),
-    /// Every operator action (acks, silences): who, what, when, why.
+    /// Maintenance windows: mute the alerts matchers select while a window is open, once or on a
+    /// schedule.
+    Maintenance(cmd::maintenance::MaintenanceCmd),
+    /// Every operator action (acks, silences, maintenance windows): who, what, when, why.
     Audit(cmd::audit::AuditArgs),
     /// The nodes' defmt logs from history, decoded with the firmware ELF.
     Logs(cmd::logs::LogsArgs),
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
         Command::Ack(args) => cmd::ack::run(args, &mut stdout),
         Command::Unack(args) => cmd::unack::run(args, &mut stdout),
         Command::Silence(args) => cmd::silence::run(args, &mut stdout),
+        Command::Maintenance(args) => cmd::maintenance::run(args, &mut stdout),
         Command::Audit(args) => cmd::audit::run(args, &mut stdout),
         Command::Logs(args) => cmd::logs::run(args, &mut stdout),
         Command::Push(args) => cmd::push::run(args, &mut stdout),

@@ -25,18 +25,13 @@ fn wait_ack(daemon: &mut Daemon, kind: Option<&str>) {
 
 #[test]
 fn a_normal_ack_mutes_the_same_level_and_ends_on_a_level_change() {
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
-    let receiver = Receiver::start(false);
-    let config = webhook_config(home, &receiver);
-    let mut node = FakeNode::new();
-    let mut daemon = start(home, &config, &mut node, "daemon.log");
-    node.readings(OK);
-    node.readings(WARNING);
-    wait_received(&receiver, 1, "the host's WARNING");
+    let mut rig = Rig::new();
+    let mut daemon = rig.start_warning();
 
     // Acknowledged on the store while the daemon runs: it picks the ack up by polling.
-    let out = cli(home, &["ack", &target(), "--comment", "fan swap at 14:00"]).unwrap();
+    let out = rig
+        .cli(&["ack", &target(), "--comment", "fan swap at 14:00"])
+        .unwrap();
     assert!(
         out.contains("acknowledged 7/inlet_temperature at WARNING (normal)"),
         "{out}"
@@ -52,9 +47,9 @@ fn a_normal_ack_mutes_the_same_level_and_ends_on_a_level_change() {
 
     // The node's own judge reaches the same level: muted. Then a level change: notified, and
     // the ack is over.
-    node.node_transition(Level::Ok, Level::Warning);
-    node.readings(CRITICAL);
-    let got = wait_received(&receiver, 2, "the CRITICAL");
+    rig.node.node_transition(Level::Ok, Level::Warning);
+    rig.node.readings(CRITICAL);
+    let got = wait_received(&rig.receiver, 2, "the CRITICAL");
     assert_eq!(
         got,
         vec![
@@ -66,7 +61,7 @@ fn a_normal_ack_mutes_the_same_level_and_ends_on_a_level_change() {
     wait_ack(&mut daemon, None);
 
     // Still in the history, marked.
-    let alerts = cli(home, &["alerts", "--node", "7"]).unwrap();
+    let alerts = rig.cli(&["alerts", "--node", "7"]).unwrap();
     let marked: Vec<&str> = alerts
         .lines()
         .filter(|l| l.contains("acknowledged"))
@@ -78,11 +73,11 @@ fn a_normal_ack_mutes_the_same_level_and_ends_on_a_level_change() {
     );
 
     // Without an ack, the next change notifies.
-    node.readings(OK);
-    let got = wait_received(&receiver, 3, "the recovery");
+    rig.node.readings(OK);
+    let got = wait_received(&rig.receiver, 3, "the recovery");
     assert_eq!(got[2], doc("host", "CRITICAL", "OK"));
 
-    let audit = cli(home, &["audit"]).unwrap();
+    let audit = rig.cli(&["audit"]).unwrap();
     let actions: Vec<&str> = audit
         .lines()
         .skip(1)
@@ -117,21 +112,13 @@ fn a_normal_ack_mutes_the_same_level_and_ends_on_a_level_change() {
 
 #[test]
 fn a_sticky_ack_mutes_until_recovery_across_a_restart_and_over_http() {
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
-    let receiver = Receiver::start(false);
-    let config = webhook_config(home, &receiver);
-    let mut node = FakeNode::new();
-    let mut daemon = start(home, &config, &mut node, "first.log");
-    node.readings(OK);
-    node.readings(WARNING);
-    wait_received(&receiver, 1, "the WARNING");
+    let mut rig = Rig::new();
+    let mut daemon = rig.start_warning();
 
     // Over the daemon's HTTP API this time.
     let url = base_url(&daemon);
-    let out = cli(
-        home,
-        &[
+    let out = rig
+        .cli(&[
             "ack",
             &target(),
             "--sticky",
@@ -139,25 +126,19 @@ fn a_sticky_ack_mutes_until_recovery_across_a_restart_and_over_http() {
             "known, RMA open",
             "--connect",
             &url,
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     assert!(out.contains("(sticky)"), "{out}");
     wait_ack(&mut daemon, Some("sticky"));
 
-    let metrics = rackwatch::client::call(
-        &url,
-        &rackwatch::client::Call::get("/metrics"),
-        std::time::Duration::from_secs(5),
-    )
-    .unwrap();
+    let metrics = metrics(&daemon);
     assert!(
         metrics.contains(
             "rackwatch_alert_acknowledged{node=\"7\",metric=\"inlet_temperature\",kind=\"sticky\"} 1"
         ),
         "{metrics}"
     );
-    let check = rackwatch(home)
+    let check = rackwatch(&rig.home)
         .args(["check", "--node", "7", "--connect", &url])
         .output()
         .unwrap();
@@ -171,24 +152,26 @@ fn a_sticky_ack_mutes_until_recovery_across_a_restart_and_over_http() {
 
     // A restart: the ack is still there.
     daemon.kill9();
-    let mut daemon = start(home, &config, &mut node, "second.log");
+    let mut daemon = rig.start("second.log");
     wait_ack(&mut daemon, Some("sticky"));
 
     // Worse is muted; the recovery is sent and ends the ack; the next problem is sent.
-    node.readings(CRITICAL);
-    node.readings(OK);
-    let got = wait_received(&receiver, 2, "the recovery");
+    rig.node.readings(CRITICAL);
+    rig.node.readings(OK);
+    let got = wait_received(&rig.receiver, 2, "the recovery");
     assert_eq!(got[1].2, "OK", "{got:?}");
     assert!(
         got.iter().all(|d| d.2 != "CRITICAL"),
         "the CRITICAL was acknowledged (sticky) and must not be sent: {got:?}"
     );
     wait_ack(&mut daemon, None);
-    node.readings(WARNING);
-    let got = wait_received(&receiver, 3, "the next WARNING");
+    rig.node.readings(WARNING);
+    let got = wait_received(&rig.receiver, 3, "the next WARNING");
     assert_eq!(got[2].2, "WARNING");
 
-    let audit = cli(home, &["audit", "--connect", &base_url(&daemon)]).unwrap();
+    let audit = rig
+        .cli(&["audit", "--connect", &base_url(&daemon)])
+        .unwrap();
     assert!(
         audit.contains("ack (sticky)") && audit.contains("ack_cleared"),
         "{audit}"
@@ -197,66 +180,56 @@ fn a_sticky_ack_mutes_until_recovery_across_a_restart_and_over_http() {
 
 #[test]
 fn acks_are_refused_with_reasons_and_removed_with_the_daemon_down() {
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
-    let receiver = Receiver::start(false);
-    let config = webhook_config(home, &receiver);
-    let mut node = FakeNode::new();
-    let daemon = start(home, &config, &mut node, "daemon.log");
-    node.readings(OK);
+    let mut rig = Rig::new();
+    let daemon = rig.start("daemon.log");
+    rig.node.readings(OK);
     // An OK alert cannot be acknowledged.
     wait_until("the OK readings stored", || {
-        cli(home, &["history", "--node", "7"])
+        rig.cli(&["history", "--node", "7"])
             .ok()
             .filter(|o| o.lines().count() > 1)
     });
-    let e = cli(home, &["ack", &target(), "--comment", "x"]).unwrap_err();
+    let e = rig.cli(&["ack", &target(), "--comment", "x"]).unwrap_err();
     assert!(e.contains("is OK"), "{e}");
-    node.readings(WARNING);
-    wait_received(&receiver, 1, "the WARNING");
+    rig.node.readings(WARNING);
+    wait_received(&rig.receiver, 1, "the WARNING");
     daemon.kill9();
 
     // Daemon down: on the store.
-    let e = cli(
-        home,
-        &[
+    let e = rig
+        .cli(&[
             "ack",
             &target(),
             "--comment",
             "x",
             "--until",
             "2001-01-01T00:00:00Z",
-        ],
-    )
-    .unwrap_err();
+        ])
+        .unwrap_err();
     assert!(e.contains("in the past"), "{e}");
-    cli(
-        home,
-        &["ack", "7", "--comment", "all of node 7", "--until", "2h"],
-    )
-    .unwrap();
-    let out = cli(home, &["unack", &target(), "--comment", "fixed"]).unwrap();
+    rig.cli(&["ack", "7", "--comment", "all of node 7", "--until", "2h"])
+        .unwrap();
+    let out = rig
+        .cli(&["unack", &target(), "--comment", "fixed"])
+        .unwrap();
     assert!(out.contains("removed 1"), "{out}");
-    let e = cli(home, &["unack", &target()]).unwrap_err();
+    let e = rig.cli(&["unack", &target()]).unwrap_err();
     assert!(e.contains("is not acknowledged"), "{e}");
-    let e = cli(home, &["ack", "node7", "--comment", "x"]).unwrap_err();
+    let e = rig.cli(&["ack", "node7", "--comment", "x"]).unwrap_err();
     assert!(e.contains("NODE/METRIC"), "{e}");
 
     // Over HTTP on a listener that is not loopback: refused until the token guards it.
     let port = free_port();
-    let mut open = rackwatch(home)
+    let mut open = rackwatch(&rig.home)
         .args(["run", "--no-local", "--db"])
-        .arg(home.join("history.db"))
-        .args(["--listen", &format!("0.0.0.0:{port}"), &node.source()])
+        .arg(rig.home.join("history.db"))
+        .args(["--listen", &format!("0.0.0.0:{port}"), &rig.node.source()])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let e = wait_until("the daemon's answer", || {
-        let r = cli(
-            home,
-            &["ack", &target(), "--comment", "x", "--connect", &url],
-        );
+        let r = rig.cli(&["ack", &target(), "--comment", "x", "--connect", &url]);
         r.err().filter(|e| !e.contains("cannot reach"))
     });
     let _ = open.kill();
@@ -266,35 +239,25 @@ fn acks_are_refused_with_reasons_and_removed_with_the_daemon_down() {
 
 #[test]
 fn an_ack_with_until_expires_on_its_own_and_the_alert_notifies_again() {
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
-    let receiver = Receiver::start(false);
-    let config = webhook_config(home, &receiver);
-    let mut node = FakeNode::new();
-    let mut daemon = start(home, &config, &mut node, "daemon.log");
-    node.readings(OK);
-    node.readings(WARNING);
-    wait_received(&receiver, 1, "the WARNING");
-    cli(
-        home,
-        &[
-            "ack",
-            &target(),
-            "--sticky",
-            "--until",
-            "1s",
-            "--comment",
-            "short",
-        ],
-    )
+    let mut rig = Rig::new();
+    let mut daemon = rig.start_warning();
+    rig.cli(&[
+        "ack",
+        &target(),
+        "--sticky",
+        "--until",
+        "1s",
+        "--comment",
+        "short",
+    ])
     .unwrap();
     // Seen, then gone on its own (the test waits; it asserts no duration).
     wait_until("the ack expired", || {
-        let audit = cli(home, &["audit"]).ok()?;
+        let audit = rig.cli(&["audit"]).ok()?;
         audit.contains("ack_expired").then_some(())
     });
     wait_ack(&mut daemon, None);
-    node.readings(CRITICAL);
-    let got = wait_received(&receiver, 2, "the CRITICAL after the expiry");
+    rig.node.readings(CRITICAL);
+    let got = wait_received(&rig.receiver, 2, "the CRITICAL after the expiry");
     assert_eq!(got[1], doc("host", "WARNING", "CRITICAL"));
 }

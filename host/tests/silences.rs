@@ -20,21 +20,13 @@ fn wait_active(daemon: &mut Daemon, n: u64) -> rackwatch::state::Snapshot {
 
 #[test]
 fn a_regex_silence_mutes_survives_a_restart_and_notifies_once_at_its_end() {
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
-    let receiver = Receiver::start(false);
-    let config = webhook_config(home, &receiver);
-    let mut node = FakeNode::new();
-    let mut daemon = start(home, &config, &mut node, "first.log");
-    node.readings(OK);
-    node.readings(WARNING);
-    wait_received(&receiver, 1, "the WARNING");
+    let mut rig = Rig::new();
+    let mut daemon = rig.start_warning();
 
     // Over HTTP. A regex is anchored: `temperature` alone would match nothing.
     let url = base_url(&daemon);
-    let out = cli(
-        home,
-        &[
+    let out = rig
+        .cli(&[
             "silence",
             "add",
             "node=7",
@@ -46,64 +38,55 @@ fn a_regex_silence_mutes_survives_a_restart_and_notifies_once_at_its_end() {
             "recabling rack 2",
             "--connect",
             &url,
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     let id: u64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
     let state = wait_active(&mut daemon, 1);
     assert_eq!(state.operator.silences[0].creator, "operator");
-    let metrics = rackwatch::client::call(
-        &url,
-        &rackwatch::client::Call::get("/metrics"),
-        std::time::Duration::from_secs(5),
-    )
-    .unwrap();
+    let metrics = metrics(&daemon);
     assert!(metrics.contains("rackwatch_silences_active 1"), "{metrics}");
-    let listed = cli(home, &["silence", "list", "--connect", &url]).unwrap();
+    let listed = rig.cli(&["silence", "list", "--connect", &url]).unwrap();
     assert!(
         listed.contains("metric=~inlet_.*") && listed.contains("active"),
         "{listed}"
     );
 
     // CRITICAL while silenced: recorded, marked, not sent.
-    node.readings(CRITICAL);
-    wait_until("the silenced CRITICAL in the history", || {
-        let alerts = cli(home, &["alerts", "--node", "7"]).ok()?;
-        alerts
-            .contains(&format!("silenced (silence {id})"))
-            .then_some(())
-    });
-    assert_eq!(received(&receiver).len(), 1);
+    rig.node.readings(CRITICAL);
+    rig.wait_alerts(NODE, &format!("silenced (silence {id})"));
+    assert_eq!(received(&rig.receiver).len(), 1);
 
     // A restart keeps the silence. The host's judge starts over at OK after a restart, so it
     // raises CRITICAL again: silenced too, and now the latest held transition of the alert.
     daemon.kill9();
-    let mut daemon = start(home, &config, &mut node, "second.log");
+    let mut daemon = rig.start("second.log");
     wait_active(&mut daemon, 1);
-    node.readings(CRITICAL);
+    rig.node.readings(CRITICAL);
     wait_until("the second silenced CRITICAL in the history", || {
-        let alerts = cli(home, &["alerts", "--node", "7"]).ok()?;
+        let alerts = rig.cli(&["alerts", "--node", "7"]).ok()?;
         (alerts.matches(&format!("silenced (silence {id})")).count() == 2).then_some(())
     });
 
     // Expired on the store while the daemon runs: the alert still fires, so its latest held
     // transition (the current level) goes out, once.
-    let out = cli(
-        home,
-        &["silence", "expire", &id.to_string(), "--comment", "done"],
-    )
-    .unwrap();
+    let out = rig
+        .cli(&["silence", "expire", &id.to_string(), "--comment", "done"])
+        .unwrap();
     assert!(out.contains("expired"), "{out}");
-    let got = wait_received(&receiver, 2, "the one notification at the silence's end");
+    let got = wait_received(
+        &rig.receiver,
+        2,
+        "the one notification at the silence's end",
+    );
     assert_eq!(got[1], doc("host", "OK", "CRITICAL"));
     wait_active(&mut daemon, 0);
     // Then the alert notifies as usual; nothing else came in between.
-    node.readings(OK);
-    let got = wait_received(&receiver, 3, "the recovery");
+    rig.node.readings(OK);
+    let got = wait_received(&rig.receiver, 3, "the recovery");
     assert_eq!(got.len(), 3, "{got:?}");
     assert_eq!(got[2].2, "OK");
 
-    let audit = cli(home, &["audit"]).unwrap();
+    let audit = rig.cli(&["audit"]).unwrap();
     assert!(
         audit.contains("silence_add") && audit.contains("silence_expire"),
         "{audit}"
@@ -114,16 +97,11 @@ fn a_regex_silence_mutes_survives_a_restart_and_notifies_once_at_its_end() {
 #[test]
 fn a_silence_made_with_the_daemon_down_applies_when_it_starts_and_one_that_does_not_match_mutes_nothing(
 ) {
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
-    let receiver = Receiver::start(false);
-    let config = webhook_config(home, &receiver);
-    let mut node = FakeNode::new();
+    let mut rig = Rig::new();
 
     // Daemon down: on the store. One silence matches (the host's judge), one does not (anchored).
-    let out = cli(
-        home,
-        &[
+    let out = rig
+        .cli(&[
             "silence",
             "add",
             "origin=host",
@@ -132,26 +110,21 @@ fn a_silence_made_with_the_daemon_down_applies_when_it_starts_and_one_that_does_
             "1h",
             "--comment",
             "maintenance",
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     assert!(out.starts_with("silence 1 "), "{out}");
-    cli(
-        home,
-        &[
-            "silence",
-            "add",
-            "metric=~temperature",
-            "--for",
-            "1h",
-            "--comment",
-            "never matches",
-        ],
-    )
+    rig.cli(&[
+        "silence",
+        "add",
+        "metric=~temperature",
+        "--for",
+        "1h",
+        "--comment",
+        "never matches",
+    ])
     .unwrap();
-    let e = cli(
-        home,
-        &[
+    let e = rig
+        .cli(&[
             "silence",
             "add",
             "metric=~(",
@@ -159,20 +132,19 @@ fn a_silence_made_with_the_daemon_down_applies_when_it_starts_and_one_that_does_
             "1h",
             "--comment",
             "x",
-        ],
-    )
-    .unwrap_err();
+        ])
+        .unwrap_err();
     assert!(e.contains("not a regex"), "{e}");
-    let e = cli(home, &["silence", "expire", "99"]).unwrap_err();
+    let e = rig.cli(&["silence", "expire", "99"]).unwrap_err();
     assert!(e.contains("does not exist"), "{e}");
 
-    let mut daemon = start(home, &config, &mut node, "daemon.log");
+    let mut daemon = rig.start("daemon.log");
     wait_active(&mut daemon, 2);
-    node.readings(OK);
-    node.readings(WARNING);
-    node.readings(CRITICAL);
-    node.readings(WARNING);
-    let got = wait_received(&receiver, 2, "the WARNINGs");
+    rig.node.readings(OK);
+    rig.node.readings(WARNING);
+    rig.node.readings(CRITICAL);
+    rig.node.readings(WARNING);
+    let got = wait_received(&rig.receiver, 2, "the WARNINGs");
     // The CRITICAL is silenced (severity=~crit.*); the WARNING after it is its own transition
     // and is sent (it supersedes the held CRITICAL, which is then never sent).
     assert_eq!(
@@ -182,26 +154,21 @@ fn a_silence_made_with_the_daemon_down_applies_when_it_starts_and_one_that_does_
             doc("host", "CRITICAL", "WARNING")
         ]
     );
-    let listed = cli(home, &["silence", "list", "--all"]).unwrap();
+    let listed = rig.cli(&["silence", "list", "--all"]).unwrap();
     assert_eq!(listed.lines().count(), 3, "{listed}");
 }
 
 #[test]
 fn a_silence_starting_later_is_pending_then_mutes() {
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
-    let receiver = Receiver::start(false);
-    let config = webhook_config(home, &receiver);
-    let mut node = FakeNode::new();
-    let mut daemon = start(home, &config, &mut node, "daemon.log");
+    let mut rig = Rig::new();
+    let mut daemon = rig.start("daemon.log");
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis()
         + 1500;
-    let out = cli(
-        home,
-        &[
+    let out = rig
+        .cli(&[
             "silence",
             "add",
             "node=7",
@@ -211,24 +178,20 @@ fn a_silence_starting_later_is_pending_then_mutes() {
             "1h",
             "--comment",
             "later",
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     assert!(out.starts_with("silence 1 "), "{out}");
     // Listed as pending until it starts (if the listing is slow it may already be active).
-    let listed = cli(home, &["silence", "list"]).unwrap();
+    let listed = rig.cli(&["silence", "list"]).unwrap();
     assert!(
         listed.contains("pending") || listed.contains("active"),
         "{listed}"
     );
     wait_active(&mut daemon, 1);
-    node.readings(OK);
-    node.readings(WARNING);
-    wait_until("the silenced WARNING in the history", || {
-        let alerts = cli(home, &["alerts", "--node", "7"]).ok()?;
-        alerts.contains("silenced (silence 1)").then_some(())
-    });
-    assert!(received(&receiver).is_empty());
+    rig.node.readings(OK);
+    rig.node.readings(WARNING);
+    rig.wait_alerts(NODE, "silenced (silence 1)");
+    assert!(received(&rig.receiver).is_empty());
 }
 
 /// The severities of Alertmanager's alerts (`/api/v2/alerts`) for node 7.
@@ -267,60 +230,28 @@ fn am_alert_fields(port: u16, field: &str) -> Option<Vec<(String, String)>> {
 #[test]
 fn alertmanager_gets_no_silenced_alert_and_the_current_one_when_the_silence_ends() {
     use rackwatch_tests::require::{self, Missing};
-    let bin = match require::program(
-        "prometheus-alertmanager",
-        "install prometheus-alertmanager (Debian: apt-get install prometheus-alertmanager; .ci/run does)",
-    ) {
+    let bin = match require::program("prometheus-alertmanager", ALERTMANAGER_INSTALL) {
         Ok(bin) => bin,
         Err(missing) => return Missing::skip(&missing),
     };
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
-    let receiver = Receiver::start(false);
     let am_port = free_port();
-    let am_config = home.join("alertmanager.yml");
-    std::fs::write(
-        &am_config,
-        format!(
-            "route:\n  receiver: test\n  group_by: [alertname, node, metric, origin, severity]\n\
-             \x20 group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
-             receivers:\n  - name: test\n    webhook_configs:\n\
-             \x20     - url: http://127.0.0.1:{}/notify\n        send_resolved: true\n",
-            receiver.port
-        ),
-    )
-    .unwrap();
-    let mut am = std::process::Command::new(bin)
-        .arg(format!("--config.file={}", am_config.display()))
-        .arg(format!("--storage.path={}", home.join("am").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(home.join("alertmanager.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut rig = Rig::with_config(&format!(
+        "[[sink]]\nname = \"am\"\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:{am_port}\"\n\
+         resend = \"2s\"\ntimeout = \"2s\"\nretry_max = \"1s\"\n"
+    ));
+    // Alertmanager's notifications go to a receiver of their own.
+    let notified = Receiver::start(false);
+    let _am = alertmanager(&bin, &rig.home, am_port, &notified);
     wait_until("Alertmanager ready", || am_alerts(am_port));
-
-    let config = home.join("rackwatch.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[sink]]\nname = \"am\"\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:{am_port}\"\n\
-             resend = \"2s\"\ntimeout = \"2s\"\nretry_max = \"1s\"\n"
-        ),
-    )
-    .unwrap();
-    let mut node = FakeNode::new();
-    let mut daemon = start(home, &config, &mut node, "daemon.log");
-    node.readings(OK);
-    node.readings(WARNING);
+    let mut daemon = rig.start("daemon.log");
+    rig.node.readings(OK);
+    rig.node.readings(WARNING);
     wait_until("the WARNING in Alertmanager", || {
         (am_alerts(am_port)? == ["warning"]).then_some(())
     });
 
-    let out = cli(
-        home,
-        &[
+    let out = rig
+        .cli(&[
             "silence",
             "add",
             "node=7",
@@ -329,16 +260,12 @@ fn alertmanager_gets_no_silenced_alert_and_the_current_one_when_the_silence_ends
             "1h",
             "--comment",
             "am",
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     let id = out.split_whitespace().nth(1).unwrap().to_string();
     wait_active(&mut daemon, 1);
-    node.readings(CRITICAL);
-    wait_until("the silenced CRITICAL in the history", || {
-        let alerts = cli(home, &["alerts", "--node", "7"]).ok()?;
-        alerts.contains("silenced (silence 1)").then_some(())
-    });
+    rig.node.readings(CRITICAL);
+    rig.wait_alerts(NODE, "silenced (silence 1)");
     // A resend later (the WARNING's endsAt moves on), Alertmanager still knows only the WARNING
     // from before the silence: the silenced CRITICAL was not posted.
     let before = am_alert_fields(am_port, "endsAt").unwrap();
@@ -349,19 +276,17 @@ fn alertmanager_gets_no_silenced_alert_and_the_current_one_when_the_silence_ends
     assert_eq!(am_alerts(am_port).unwrap(), ["warning"]);
 
     // The silence ends: the CRITICAL (the current level) is posted, and notified.
-    cli(home, &["silence", "expire", &id]).unwrap();
+    rig.cli(&["silence", "expire", &id]).unwrap();
     wait_until("the CRITICAL in Alertmanager", || {
         am_alerts(am_port)?
             .contains(&"critical".to_string())
             .then_some(())
     });
     wait_until("the CRITICAL notified", || {
-        receiver
+        notified
             .taken()
             .iter()
             .any(|r| r.body.contains("\"severity\":\"critical\""))
             .then_some(())
     });
-    let _ = am.kill();
-    let _ = am.wait();
 }

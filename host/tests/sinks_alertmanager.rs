@@ -11,52 +11,7 @@ use rackwatch_tests::require::{self, Missing};
 use serde_json::Value;
 use sinks_support::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-const INSTALL: &str =
-    "install prometheus-alertmanager (Debian: apt-get install prometheus-alertmanager; .ci/run does)";
-
-/// A child process killed when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Alertmanager on `port`, keeping its state in `home/am`, notifying `receiver` per alert.
-fn alertmanager(bin: &Path, home: &Path, port: u16, receiver: &Receiver) -> Killed {
-    let config = home.join("alertmanager.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "route:\n  receiver: test\n  group_by: [alertname, node, metric, origin, severity]\n\
-             \x20 group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
-             receivers:\n  - name: test\n    webhook_configs:\n\
-             \x20     - url: http://127.0.0.1:{}/notify\n        send_resolved: true\n",
-            receiver.port
-        ),
-    )
-    .unwrap();
-    let child = Command::new(bin)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.path={}", home.join("am").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(home.join("alertmanager.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let am = Killed(child);
-    wait_until("Alertmanager ready", || {
-        std::net::TcpStream::connect(("127.0.0.1", port))
-            .ok()
-            .map(drop)
-    });
-    am
-}
+use std::process::{Command, Stdio};
 
 /// Every alert in every notification received, with the notification's index.
 fn notified(receiver: &Receiver) -> Vec<(usize, Value)> {
@@ -123,7 +78,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 
 #[test]
 fn warning_and_critical_page_once_through_restarts_of_both() {
-    let bin = match require::program("prometheus-alertmanager", INSTALL) {
+    let bin = match require::program("prometheus-alertmanager", ALERTMANAGER_INSTALL) {
         Ok(bin) => bin,
         Err(missing) => return Missing::skip(&missing),
     };
@@ -244,7 +199,7 @@ fn warning_and_critical_page_once_through_restarts_of_both() {
 
 #[test]
 fn the_contrib_configuration_passes_amtool_check_config() {
-    let amtool = match require::program("amtool", INSTALL) {
+    let amtool = match require::program("amtool", ALERTMANAGER_INSTALL) {
         Ok(bin) => bin,
         Err(missing) => return Missing::skip(&missing),
     };

@@ -20,6 +20,12 @@ const FLAPPING: u8 = 4;
 /// decision: `backed_ms[0]` (`[1]`) holds its time.
 const BACKED_WARNING: u8 = 8;
 const BACKED_CRITICAL: u8 = 16;
+/// The caller expects data to go missing (a maintenance window): a missing-data UNKNOWN now is
+/// excused.
+const MISSING_EXPECTED: u8 = 32;
+/// The level is an excused missing-data UNKNOWN: the flap history holds the level before it and
+/// records nothing until the level leaves UNKNOWN.
+const EXCUSED: u8 = 64;
 
 /// The levels a pending clock can lead to, by index: OK, WARNING, CRITICAL, UNKNOWN.
 const TARGETS: [Level; 4] = [Level::Ok, Level::Warning, Level::Critical, Level::Unknown];
@@ -101,6 +107,18 @@ impl AlertMachine {
     /// The confirmed level.
     pub const fn level(&self) -> Level {
         self.level
+    }
+
+    /// Says whether data going missing is expected from now on (a maintenance window covers the
+    /// metric): a missing-data UNKNOWN applied while it is expected does not count toward the flap
+    /// history, and neither do the events until the level leaves that UNKNOWN. Transitions are
+    /// emitted as ever; only flap detection looks away.
+    pub fn expect_missing(&mut self, expected: bool) {
+        if expected {
+            self.flags |= MISSING_EXPECTED;
+        } else {
+            self.flags &= !MISSING_EXPECTED;
+        }
     }
 
     /// Whether the alert is flapping (its transitions are marked suppressed).
@@ -391,6 +409,16 @@ impl AlertMachine {
             }
             return;
         };
+        if self.flags & EXCUSED != 0 {
+            if self.level == Level::Unknown {
+                // Still the excused gap: nothing enters the history, the flapping state stands.
+                if changed {
+                    self.mark_change(out);
+                }
+                return;
+            }
+            self.flags &= !EXCUSED;
+        }
         self.flap.push(self.level);
         let psc = self.flap.percent_state_change();
         let was_flapping = self.is_flapping();
@@ -400,18 +428,23 @@ impl AlertMachine {
             self.flags &= !FLAPPING;
         }
         if changed {
-            if self.is_flapping() {
-                if let Some(last) = out.last_mut() {
-                    last.suppressed = true;
-                }
-            } else {
-                self.notified = self.level;
-            }
+            self.mark_change(out);
         }
         if was_flapping && !self.is_flapping() {
             let (from, to) = (self.notified, self.level);
             self.emit(metric, from, to, at_ms, Cause::FlappingStopped, out);
             self.notified = to;
+        }
+    }
+
+    /// A change just emitted: suppressed while flapping, else what receivers now know.
+    fn mark_change(&mut self, out: &mut Transitions) {
+        if self.is_flapping() {
+            if let Some(last) = out.last_mut() {
+                last.suppressed = true;
+            }
+        } else {
+            self.notified = self.level;
         }
     }
 
@@ -444,6 +477,9 @@ impl AlertMachine {
                 last_seen_ms: self.last_reading_ms,
             };
             self.transition(rule, metric, to, at_ms, cause, out);
+            if to == Level::Unknown && self.flags & MISSING_EXPECTED != 0 {
+                self.flags |= EXCUSED;
+            }
         }
         self.record(rule, metric, at_ms, changed, out);
     }

@@ -62,6 +62,9 @@
 //! sequenced, but marked `suppressed`; when flapping stops, one transition with cause
 //! [`FlappingStopped`](crate::wire::Cause::FlappingStopped) reports the settled level, from the level
 //! receivers last heard about (Nagios can lose that recovery: nagioscore#91, #847).
+//! A caller that expects data to go missing (a maintenance window) says so with
+//! [`AlertMachine::expect_missing`]: a missing-data UNKNOWN applied then is emitted as ever but not
+//! recorded, nor is anything until the level leaves it, so planned gaps make nothing flap.
 //!
 //! # Transitions
 //! Each carries the metric, from, to, the time of the reading or decision, the cause (the reading's

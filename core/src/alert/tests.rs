@@ -75,3 +75,41 @@ fn stale_after_an_invalid_reading_or_missing_data_until_a_valid_one() -> Result<
     assert!(!m.is_stale());
     Ok(())
 }
+
+#[test]
+fn expected_missing_data_does_not_count_toward_flap_history() -> Result<(), SampleError> {
+    let rule = Rule {
+        missing: MissingData::unknown_after(10_000),
+        flapping: Some(Flapping::NAGIOS),
+        ..Rule::above(80.0, 90.0)
+    };
+    // Readings, a gap long enough for UNKNOWN, readings again: four times over.
+    let run = |expected: bool| -> Result<AlertMachine, SampleError> {
+        let mut m = AlertMachine::new(0);
+        m.expect_missing(expected);
+        let mut t = 0;
+        for _ in 0..4 {
+            for _ in 0..3 {
+                t += 1000;
+                m.observe(&rule, 1, t, judge(&rule, 50.0))?;
+            }
+            t += 20_000;
+            let out = m.poll(&rule, 1, t)?;
+            assert_eq!(
+                out[0].to,
+                Level::Unknown,
+                "the UNKNOWN is emitted either way"
+            );
+        }
+        t += 1000;
+        m.observe(&rule, 1, t, judge(&rule, 50.0))?;
+        Ok(m)
+    };
+    let counted = run(false)?;
+    assert!(counted.percent_state_change() > 0.0);
+    let excused = run(true)?;
+    assert_eq!(excused.percent_state_change(), 0.0);
+    assert!(!excused.is_flapping());
+    assert_eq!(excused.level(), Level::Ok);
+    Ok(())
+}

@@ -124,6 +124,8 @@ pub fn run(args: &AlertsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if args.query.format == super::Format::Table {
         print_acks(operator.as_ref(), out)?;
         print_failed_runs(&path, &query, out)?;
+        let configured = args.config.load()?.operator.maintenance;
+        print_open_windows(configured, operator.as_ref(), out)?;
     }
     Ok(())
 }
@@ -157,12 +159,46 @@ fn print_failed_runs(
     Ok(())
 }
 
-/// A transition and, when an ack or a silence kept it from the delivery sinks, which.
+/// The maintenance windows open now (configured and added), after the acks: what they cover is
+/// muted.
+fn print_open_windows(
+    configured: Vec<crate::operator::Window>,
+    operator: Option<&OperatorStore>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let now = crate::source::now_ms();
+    let added = operator
+        .map(|o| o.windows())
+        .transpose()?
+        .unwrap_or_default();
+    for window in configured.into_iter().chain(added) {
+        let Ok(compiled) = window.compile() else {
+            continue;
+        };
+        if let Some((_, end)) = compiled.open_at(now) {
+            let w = &compiled.window;
+            let matchers: Vec<String> = w.matchers.iter().map(|m| m.to_string()).collect();
+            writeln!(
+                out,
+                "MAINTENANCE {} open until {}: {}: {}",
+                w.name,
+                format_utc(end),
+                matchers.join(" "),
+                w.comment
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A transition and, when an ack, a silence, a maintenance window or an inhibition kept it from
+/// the delivery sinks, which.
 #[derive(serde::Serialize)]
 struct MarkedRow {
     #[serde(flatten)]
     row: crate::store::TransitionRow,
-    /// `acknowledged (by NAME)` or `silenced (silence ID)`.
+    /// `acknowledged (by NAME)`, `silenced (silence ID)`, `maintenance (window NAME)` or
+    /// `inhibited (by NODE/METRIC (RULE))`.
     muted: Option<String>,
     /// Why the probe failed, when this is a probe's `success` going bad ([`crate::probe`]).
     probe_failure: Option<String>,

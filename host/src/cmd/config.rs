@@ -8,6 +8,7 @@ use super::ConfigArgs;
 use crate::config::{format_duration, framing};
 use crate::local::LocalSettings;
 use crate::source::SourceKind;
+use crate::timefmt::format_utc;
 use clap::{Args, Subcommand};
 use std::io::Write;
 
@@ -71,6 +72,52 @@ fn check(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             "probe {} (node {id}): {}",
             probe.name,
             describe_probe(probe)
+        )?;
+    }
+    describe_operator(&config.operator, out)
+}
+
+/// Labelled nodes, inhibition rules, and each maintenance window with its next opening (so a
+/// schedule in the wrong zone shows before the night it matters).
+fn describe_operator(
+    operator: &crate::operator::OperatorSettings,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let joined = |ms: &[crate::operator::matcher::Matcher]| {
+        ms.iter()
+            .map(|m| m.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if !operator.node_labels.is_empty() {
+        writeln!(out, "labelled nodes: {}", operator.node_labels.len())?;
+    }
+    for rule in &operator.inhibit {
+        writeln!(
+            out,
+            "inhibit {}: {} mutes {} (equal: {})",
+            rule.name,
+            joined(&rule.source_matchers),
+            joined(&rule.target_matchers),
+            rule.equal.join(", ")
+        )?;
+    }
+    let now = crate::source::now_ms();
+    for window in &operator.maintenance {
+        let Ok(w) = window.clone().compile() else {
+            continue;
+        };
+        let next = match (w.open_at(now), w.next_start(now)) {
+            (Some((_, end)), _) => format!("open until {}", format_utc(end)),
+            (None, Some(start)) => format!("next opens {}", format_utc(start)),
+            (None, None) => "over".into(),
+        };
+        writeln!(
+            out,
+            "maintenance {}: {}, {}; {next}",
+            window.name,
+            joined(&window.matchers),
+            crate::operator::maintenance::describe(&window.when)
         )?;
     }
     Ok(())

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod exec;
 pub mod history;
 pub mod logs;
+pub mod maintenance;
 pub mod ping;
 pub mod push;
 pub mod record;
@@ -188,7 +189,7 @@ pub fn open_history(config: &ConfigArgs, store: &StoreArgs) -> anyhow::Result<cr
     Ok(crate::store::Store::open_read_only(&path)?)
 }
 
-/// Where an operator change goes (`ack`, `unack`, `silence`): the running daemon over HTTP with
+/// Where an operator change goes (`ack`, `unack`, `silence`, `maintenance`): the running daemon over HTTP with
 /// `--connect`, else the history database directly (the daemon reads it every few seconds).
 #[derive(Debug, Clone, Default, Args)]
 pub struct OperatorArgs {

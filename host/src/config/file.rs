@@ -41,6 +41,46 @@ pub(super) struct RawConfig {
     pub service: Vec<Spanned<RawService>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probe: Vec<Spanned<RawProbe>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node: Vec<Spanned<RawNode>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inhibit: Vec<Spanned<RawInhibit>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintenance: Vec<Spanned<RawMaintenance>>,
+}
+
+/// One `[[maintenance]]`: a window, recurring (`schedule`, `duration`, `time_zone`) or one-off
+/// (`start`, `end`).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMaintenance {
+    pub name: Spanned<String>,
+    pub matchers: Spanned<Vec<String>>,
+    pub schedule: Option<Spanned<String>>,
+    pub duration: Option<Spanned<String>>,
+    pub time_zone: Option<Spanned<String>>,
+    pub start: Option<Spanned<String>>,
+    pub end: Option<Spanned<String>>,
+    pub comment: Option<String>,
+}
+
+/// One `[[node]]`: a node's labels.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNode {
+    pub id: Spanned<u16>,
+    pub labels: Spanned<BTreeMap<String, String>>,
+}
+
+/// One `[[inhibit]]`: an Alertmanager inhibition rule.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInhibit {
+    pub name: Option<Spanned<String>>,
+    pub source_matchers: Spanned<Vec<String>>,
+    pub target_matchers: Spanned<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub equal: Vec<String>,
 }
 
 /// `[store]`.

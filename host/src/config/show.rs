@@ -34,6 +34,7 @@ impl Config {
 
     fn to_raw(&self) -> RawConfig {
         let (local, listed) = split_local(&self.sources);
+        let (node, inhibit) = super::operator::raw(&self.operator);
         let settings = local.cloned().unwrap_or_default();
         RawConfig {
             store: RawStore {
@@ -122,6 +123,9 @@ impl Config {
                 .iter()
                 .map(|p| unspanned(super::probes::raw_probe(p)))
                 .collect(),
+            node,
+            inhibit,
+            maintenance: super::operator::raw_windows(&self.operator),
         }
     }
 }

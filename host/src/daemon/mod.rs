@@ -144,7 +144,7 @@ impl Daemon {
         // The gate judges acks and silences before the delivery sinks read its verdicts.
         let gate = match options.store {
             // Failing open, as the gate does: without its tables (a full disk) nothing is muted.
-            true => Gate::open(&config.store_path)
+            true => Gate::open(&config.store_path, &config.operator)
                 .map_err(|e| tracing::warn!("acks and silences are off for this run: {e:#}"))
                 .ok(),
             false => None,
@@ -152,6 +152,13 @@ impl Daemon {
         let verdicts = gate.as_ref().map(Gate::verdicts);
         let mut publisher = SnapshotPublisher::new(Arc::clone(&snapshot));
         if let Some(gate) = gate {
+            // Missing data inside a maintenance window does not count toward flap history.
+            let view = gate.view();
+            ingest.expect_missing_where(std::sync::Arc::new(move |node, metric: &str| {
+                view.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .in_maintenance(node, metric)
+            }));
             publisher = publisher.with_operator(gate.view());
             sinks.push(Box::new(gate) as Box<dyn Sink>);
         }

@@ -50,6 +50,7 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
         sinks,
         jobs,
         probes,
+        operator,
     } = new;
     let IngestSettings {
         missed_heartbeats,
@@ -88,6 +89,10 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
     restart_if(*node_logs != running.node_logs, "[node_logs]");
     restart_if(*sinks != running.sinks, "[[sink]]");
     restart_if(*probes != running.probes, "[[probe]]");
+    restart_if(
+        *operator != running.operator,
+        "[[node]], [[inhibit]] and [[maintenance]]",
+    );
     ReloadPlan {
         rules: (*rules != running.rules).then(|| rules.clone()),
         log_level: (*log_level != running.log_level).then(|| log_level.clone()),

@@ -57,6 +57,23 @@ pub struct Ingest {
     known_anchors: BTreeMap<(u16, u32), u64>,
     /// Sources already warned about for claiming a virtual node's id.
     warned_virtual: std::collections::BTreeSet<String>,
+    /// Which metrics (node, name) may go missing without it counting toward their flap history:
+    /// those an open maintenance window covers (the operator gate says).
+    missing_expected: Option<MissingExpected>,
+}
+
+/// Whether data of `node`'s metric `name` going missing is expected now.
+pub type MissingExpected = std::sync::Arc<dyn Fn(u16, &str) -> bool + Send + Sync>;
+
+/// Tells each of `node`'s monitors whether its data going missing is expected now, before they
+/// judge missing data (a tick, or readings after a gap).
+fn expect_missing(expected: Option<&MissingExpected>, node: &mut NodeState) {
+    let Some(expected) = expected else { return };
+    let id = node.id;
+    for (_, m) in node.metrics.iter_mut() {
+        let expect = expected(id, m.spec.name.as_str());
+        m.monitor.expect_missing(expect);
+    }
 }
 
 impl Ingest {
@@ -70,7 +87,14 @@ impl Ingest {
             totals: Totals::default(),
             known_anchors: BTreeMap::new(),
             warned_virtual: std::collections::BTreeSet::new(),
+            missing_expected: None,
         }
+    }
+
+    /// Asks `expected` at every tick which metrics may go missing without it counting toward
+    /// their flap history ([`rackwatch_core::alert::AlertMachine::expect_missing`]).
+    pub fn expect_missing_where(&mut self, expected: MissingExpected) {
+        self.missing_expected = Some(expected);
     }
 
     /// Judges by `rules` from now on (a configuration reload): every running metric whose spec
@@ -213,6 +237,10 @@ impl Ingest {
         else {
             return;
         };
+        if matches!(frame.body, Body::Readings(_)) {
+            // Missing data is also judged when readings come back after a gap.
+            expect_missing(self.missing_expected.as_ref(), node);
+        }
         let cx = FrameContext {
             node,
             boot,
@@ -235,6 +263,7 @@ impl Ingest {
     /// policies up to the node time corresponding to `wall_ms`.
     pub fn tick(&mut self, wall_ms: u64, out: &mut Vec<Event>) {
         for node in self.nodes.iter_mut() {
+            expect_missing(self.missing_expected.as_ref(), node);
             self.settings.check_liveness(node, wall_ms, out);
             monitors::poll(node, wall_ms, out);
         }

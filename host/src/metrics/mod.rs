@@ -635,7 +635,8 @@ fn encode_sources_and_sinks(e: &mut DescriptorEncoder, snapshot: &Snapshot) -> f
     Ok(())
 }
 
-/// Silences active now, and one series per acknowledged alert (`docs/acks-and-silences.md`).
+/// Silences active now, one series per acknowledged alert, per inhibited alert and per
+/// maintenance window (`docs/acks-and-silences.md`).
 fn encode_operator(e: &mut DescriptorEncoder, operator: &OperatorView) -> fmt::Result {
     let no_labels: [(&str, &str); 0] = [];
     gauges(
@@ -659,6 +660,39 @@ fn encode_operator(e: &mut DescriptorEncoder, operator: &OperatorView) -> fmt::R
         e,
         "rackwatch_alert_acknowledged",
         "1 for each acknowledged alert (kind normal or sticky); absent when not acknowledged",
+        series,
+    )?;
+    let node_ids: Vec<String> = operator
+        .inhibited
+        .iter()
+        .map(|i| i.node.to_string())
+        .collect();
+    let series = operator.inhibited.iter().zip(&node_ids).map(|(i, node)| {
+        (
+            [
+                ("node", node.as_str()),
+                ("metric", i.metric.as_str()),
+                ("origin", i.origin.as_str()),
+            ],
+            1.0,
+        )
+    });
+    gauges(
+        e,
+        "rackwatch_alert_inhibited",
+        "1 for each alert whose problem another firing alert inhibits; absent otherwise",
+        series,
+    )?;
+    let series = operator.windows.iter().map(|w| {
+        (
+            [("window", w.window.name.as_str())],
+            f64::from(u8::from(w.open.is_some())),
+        )
+    });
+    gauges(
+        e,
+        "rackwatch_maintenance_window_open",
+        "1 while the maintenance window is open, 0 while it is closed",
         series,
     )
 }

@@ -1,30 +1,48 @@
-//! The daemon's judge of acks and silences: a [`Sink`] placed before the delivery sinks, which
-//! read its [`Verdicts`] for the same batch.
+//! The daemon's judge of acks, silences, maintenance windows and inhibition: a [`Sink`] placed
+//! before the delivery sinks, which read its [`Verdicts`] for the same batch.
 //!
 //! One handler per thing that happens:
-//! - a transition: muted when an active silence matches its alert (held back to be released when
-//!   the silence ends), else muted when its alert is acknowledged and the ack's kind says the
+//! - a transition: muted when an active silence or an open maintenance window matches its alert
+//!   (held back to be released when it ends), else muted when an inhibition rule covers it
+//!   (remembered, see below), else muted when its alert is acknowledged and the ack's kind says the
 //!   change does not end it, else notified (and a normal ack, or a sticky one on recovery, ends);
-//! - a node reset: its alerts start over at OK, so its acks end;
-//! - the poll ([`POLL_EVERY`]): acks and silences are read again from the store (changes by the
-//!   CLI or the HTTP API), acks past `--until` end, and a held transition whose silences have all
-//!   ended is released, once, when its alert is still not OK and not acknowledged.
+//! - a node going down or up: the node's own alert ([`NODE_DOWN`]), judged like a transition and,
+//!   when not muted, handed to the delivery sinks ([`Verdicts::node_alerts`]);
+//! - a node reset: its alerts start over at OK, so its acks end (inside a maintenance window that
+//!   covers the node the reboot is expected: its down alert was muted by the window, and the log
+//!   says so);
+//! - the end of the batch: inhibited alerts whose inhibitor stopped firing are looked at: one still
+//!   at the inhibited level (not UNKNOWN: data that is back is not news) is notified once; the
+//!   others wait for their next transition, and a recovery to OK of a problem never notified is
+//!   muted too (as Alertmanager sends no resolution for an alert it never sent);
+//! - the poll ([`POLL_EVERY`]): acks, silences and maintenance windows are read again from the
+//!   store (changes by the CLI or the HTTP API), acks past `--until` end, and a held transition
+//!   whose silences and windows have all ended is released, once, when its alert is still not OK
+//!   and not acknowledged.
 //!
 //! Invariants:
 //! - Muted transitions are still in the history (the history sink takes every event); that they
 //!   were muted is a row in `transition_marks`.
-//! - Time is the wall clock: a silence mutes what would be notified while it is active, whatever
-//!   the time in the data (a replayed capture).
+//! - Time is the wall clock: a silence or a window mutes what would be notified while it is
+//!   active, whatever the time in the data (a replayed capture).
+//! - What inhibits is what fires in the pipeline's state after the batch ([`inhibit::firing`]),
+//!   never a memory of past transitions; only the inhibited alerts' latest problems are kept, in
+//!   memory, for their one release or their muted recovery.
 //! - Fails open: when the store cannot be read, nothing is muted (a page too many beats a page
 //!   lost), and the failure is logged once per reason.
 
+use super::inhibit::{self, FiringAlert, InhibitRule, Labels, NodeLabels, NODE_DOWN};
+use super::maintenance::Compiled;
 use super::store::OperatorStore;
-use super::{Ack, AckKind, OperatorView, Silence, POLL_EVERY};
-use crate::ingest::{Event, NodeEventKind};
+use super::{
+    message_labels, Ack, AckKind, InMaintenance, Inhibited, OperatorSettings, OperatorView,
+    Silence, WindowView, POLL_EVERY,
+};
+use crate::ingest::{Event, Ingest, NodeEventKind};
 use crate::sink::message::TransitionMessage;
 use crate::sink::{Batch, Sink};
 use rackwatch_core::Level;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -34,9 +52,22 @@ use std::time::Instant;
 pub struct Verdicts {
     /// The ids of the batch's transitions that notify no delivery sink.
     pub muted: HashSet<String>,
-    /// Transitions held back by silences that have ended: sent now, after the batch's own.
+    /// Transitions held back by silences, windows or inhibitions that have ended: sent now, after
+    /// the batch's own.
     pub released: Vec<TransitionMessage>,
+    /// The nodes' own alerts ([`NODE_DOWN`]) that notify, in the batch's order.
+    pub node_alerts: Vec<TransitionMessage>,
 }
+
+/// An alert whose latest problem was inhibited.
+struct InhibitedAlert {
+    /// That transition.
+    message: TransitionMessage,
+    /// Its reason, while the inhibition lasts; `None` once it ended with the alert unnotified.
+    reason: Option<String>,
+}
+
+type AlertKey = (u16, String, String);
 
 /// The verdicts, shared with the delivery sinks (same thread, one batch at a time).
 pub type SharedVerdicts = Arc<Mutex<Verdicts>>;
@@ -52,13 +83,30 @@ pub struct Gate {
     last_error: Option<String>,
     /// The alerts (node, metric, origin) with a transition held back, so that a transition of
     /// any other alert costs no write.
-    held: HashSet<(u16, String, String)>,
+    held: HashSet<AlertKey>,
+    node_labels: NodeLabels,
+    /// The built-in rule first, then the configured ones.
+    rules: Vec<InhibitRule>,
+    inhibited: BTreeMap<AlertKey, InhibitedAlert>,
+    /// The configured maintenance windows.
+    config_windows: Vec<Compiled>,
+    /// The configured ones and the store's, as of the last poll.
+    windows: Vec<Compiled>,
 }
 
 impl Gate {
-    /// The gate over the operator tables of the history database at `path`.
-    pub fn open(path: &Path) -> anyhow::Result<Gate> {
+    /// The gate over the operator tables of the history database at `path`, with the
+    /// configuration's labels and inhibition rules.
+    pub fn open(path: &Path, settings: &OperatorSettings) -> anyhow::Result<Gate> {
         let store = OperatorStore::open(path)?;
+        let mut rules = vec![InhibitRule::node_down()];
+        rules.extend(settings.inhibit.iter().cloned());
+        // The configuration was checked when it was read, so every window compiles.
+        let config_windows: Vec<Compiled> = settings
+            .maintenance
+            .iter()
+            .filter_map(|w| w.clone().compile().ok())
+            .collect();
         Ok(Gate {
             store,
             acks: Vec::new(),
@@ -68,6 +116,11 @@ impl Gate {
             last_poll: None,
             last_error: None,
             held: HashSet::new(),
+            node_labels: settings.node_labels.clone(),
+            rules,
+            inhibited: BTreeMap::new(),
+            windows: config_windows.clone(),
+            config_windows,
         })
     }
 
@@ -92,15 +145,24 @@ impl Gate {
     /// Reads acks and silences again, ends expired acks, releases what ended silences held.
     fn poll(&mut self, now_ms: u64, released: &mut Vec<TransitionMessage>) {
         self.last_poll = Some(Instant::now());
-        match (self.store.acks(), self.store.silences(now_ms, false)) {
-            (Ok(acks), Ok(silences)) => {
+        let read = (
+            self.store.acks(),
+            self.store.silences(now_ms, false),
+            self.store.windows(),
+        );
+        match read {
+            (Ok(acks), Ok(silences), Ok(windows)) => {
                 self.acks = acks;
                 self.silences = silences;
+                self.windows = self.config_windows.clone();
+                self.windows
+                    .extend(windows.into_iter().filter_map(|w| w.compile().ok()));
                 self.last_error = None;
             }
-            (Err(e), _) | (_, Err(e)) => {
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 self.acks.clear();
                 self.silences.clear();
+                self.windows = self.config_windows.clone();
                 return self.failed("cannot read the store", e);
             }
         }
@@ -125,7 +187,7 @@ impl Gate {
         };
         self.held = held.iter().map(key).collect();
         for m in held {
-            if self.silence_of(&m, now_ms).is_some() {
+            if self.silence_of(&m, now_ms).is_some() || self.window_of(&m, now_ms).is_some() {
                 continue;
             }
             if let Err(e) = self.store.hold(&m, false) {
@@ -142,10 +204,24 @@ impl Gate {
     }
 
     fn silence_of(&self, m: &TransitionMessage, now_ms: u64) -> Option<u64> {
+        let labels = self.labels(m);
         self.silences
             .iter()
-            .find(|s| s.active(now_ms) && s.matches(m))
+            .find(|s| s.active(now_ms) && s.matches(&labels))
             .map(|s| s.id)
+    }
+
+    /// The name of an open maintenance window that covers the alert of `m`.
+    fn window_of(&self, m: &TransitionMessage, now_ms: u64) -> Option<String> {
+        let labels = self.labels(m);
+        self.windows
+            .iter()
+            .find(|w| inhibit::matches(&w.window.matchers, &labels) && w.open_at(now_ms).is_some())
+            .map(|w| w.window.name.clone())
+    }
+
+    fn labels(&self, m: &TransitionMessage) -> Labels {
+        message_labels(m, &self.node_labels)
     }
 
     fn ack_of(&self, m: &TransitionMessage) -> Option<&Ack> {
@@ -162,7 +238,19 @@ impl Gate {
     }
 
     /// One transition: the mark it gets, if it is muted.
-    fn judge(&mut self, m: &TransitionMessage, now_ms: u64) -> Option<(&'static str, String)> {
+    fn judge(
+        &mut self,
+        m: &TransitionMessage,
+        now_ms: u64,
+        firing: &[FiringAlert],
+    ) -> Option<(&'static str, String)> {
+        // A recovery of a problem inhibition kept from the receivers is no news to them either.
+        if let Some(before) = self.inhibited.remove(&key(m)) {
+            if m.to == Level::Ok {
+                let why = before.reason.unwrap_or_else(|| "by an inhibition".into());
+                return Some(("inhibited", format!("its problem was inhibited {why}")));
+            }
+        }
         if let Some(id) = self.silence_of(m, now_ms) {
             match self.store.hold(m, true) {
                 Ok(()) => _ = self.held.insert(key(m)),
@@ -170,10 +258,27 @@ impl Gate {
             }
             return Some(("silenced", format!("silence {id}")));
         }
+        if let Some(name) = self.window_of(m, now_ms) {
+            match self.store.hold(m, true) {
+                Ok(()) => _ = self.held.insert(key(m)),
+                Err(e) => self.failed("cannot hold a transition in maintenance", e),
+            }
+            return Some(("maintenance", format!("window {name}")));
+        }
         if self.held.remove(&key(m)) {
             if let Err(e) = self.store.hold(m, false) {
                 self.failed("cannot forget a held transition", e);
             }
+        }
+        if let Some(reason) = inhibit::inhibitor(&self.rules, firing, &key(m), &self.labels(m)) {
+            self.inhibited.insert(
+                key(m),
+                InhibitedAlert {
+                    message: m.clone(),
+                    reason: Some(reason.clone()),
+                },
+            );
+            return Some(("inhibited", reason));
         }
         let ack = self.ack_of(m)?.clone();
         let ends = match ack.kind {
@@ -195,6 +300,16 @@ impl Gate {
     }
 
     fn node_reset(&mut self, node: u16, now_ms: u64) {
+        self.inhibited.retain(|k, _| k.0 != node);
+        let labels = inhibit::labels(node, NODE_DOWN, "host", "critical", &self.node_labels);
+        let window = self
+            .windows
+            .iter()
+            .find(|w| inhibit::matches(&w.window.matchers, &labels) && w.open_at(now_ms).is_some());
+        if let Some(w) = window {
+            tracing::info!(node, window = %w.window.name,
+                "node rebooted inside a maintenance window: expected, not notified");
+        }
         let ended: Vec<Ack> = self
             .acks
             .iter()
@@ -211,18 +326,136 @@ impl Gate {
         }
     }
 
-    fn publish_view(&self, now_ms: u64) {
+    fn publish_view(&self, ingest: &Ingest, now_ms: u64) {
+        let windows: Vec<WindowView> = self
+            .windows
+            .iter()
+            .map(|w| WindowView {
+                window: w.window.clone(),
+                open: w.open_at(now_ms),
+                next_start_ms: w.next_start(now_ms),
+            })
+            .collect();
         let view = OperatorView {
+            in_maintenance: self.in_maintenance(ingest, now_ms),
+            windows,
             acks: self.acks.clone(),
             silences: self.silences.clone(),
             silences_active: self.silences.iter().filter(|s| s.active(now_ms)).count() as u64,
+            inhibited: self
+                .inhibited
+                .iter()
+                .filter_map(|((node, metric, origin), a)| {
+                    Some(Inhibited {
+                        node: *node,
+                        metric: metric.clone(),
+                        origin: origin.clone(),
+                        reason: a.reason.clone()?,
+                    })
+                })
+                .collect(),
         };
         *self.view.lock().unwrap_or_else(|e| e.into_inner()) = view;
     }
 }
 
-fn key(m: &TransitionMessage) -> (u16, String, String) {
+impl Gate {
+    /// Every metric (and node) an open window covers now.
+    fn in_maintenance(&self, ingest: &Ingest, now_ms: u64) -> Vec<InMaintenance> {
+        let open: Vec<&Compiled> = self
+            .windows
+            .iter()
+            .filter(|w| w.open_at(now_ms).is_some())
+            .collect();
+        if open.is_empty() {
+            return Vec::new();
+        }
+        let mut covered = Vec::new();
+        for (id, node) in ingest.nodes() {
+            let metrics = node.metrics.iter().map(|(_, m)| {
+                let level = m.monitor.level();
+                (m.spec.name.to_string(), super::severity_name(level))
+            });
+            let down = node.down.then(|| (NODE_DOWN.to_string(), "critical"));
+            for (metric, severity) in metrics.chain(down) {
+                let labels = inhibit::labels(*id, &metric, "host", severity, &self.node_labels);
+                if let Some(w) = open
+                    .iter()
+                    .find(|w| inhibit::matches(&w.window.matchers, &labels))
+                {
+                    covered.push(InMaintenance {
+                        node: *id,
+                        metric,
+                        window: w.window.name.clone(),
+                    });
+                }
+            }
+        }
+        covered
+    }
+}
+
+fn key(m: &TransitionMessage) -> AlertKey {
     (m.node, m.metric.clone(), m.origin.clone())
+}
+
+/// The level the alert `key` is at now, by its judge.
+fn current_level(ingest: &Ingest, key: &AlertKey) -> Option<Level> {
+    let node = ingest.nodes().get(&key.0)?;
+    if key.1 == NODE_DOWN {
+        return Some(if node.down {
+            Level::Critical
+        } else {
+            Level::Ok
+        });
+    }
+    let (_, metric) = node
+        .metrics
+        .iter()
+        .find(|(_, m)| m.spec.name.as_str() == key.1)?;
+    match key.2.as_str() {
+        "node" => metric.node_level,
+        _ => Some(metric.monitor.level()),
+    }
+}
+
+impl Gate {
+    /// Inhibitions whose inhibitor stopped firing: one still at its inhibited level (and not
+    /// UNKNOWN) is notified once; the others wait for their next transition.
+    fn end_inhibitions(
+        &mut self,
+        ingest: &Ingest,
+        firing: &[FiringAlert],
+        now_ms: u64,
+        released: &mut Vec<TransitionMessage>,
+    ) {
+        let mut ended = Vec::new();
+        for (k, a) in &self.inhibited {
+            let labels = message_labels(&a.message, &self.node_labels);
+            if a.reason.is_some() && inhibit::inhibitor(&self.rules, firing, k, &labels).is_none() {
+                ended.push(k.clone());
+            }
+        }
+        for k in ended {
+            let Some(a) = self.inhibited.get_mut(&k) else {
+                continue;
+            };
+            a.reason = None;
+            let m = a.message.clone();
+            let still = current_level(ingest, &k) == Some(m.to);
+            if still
+                && !matches!(m.to, Level::Ok | Level::Unknown)
+                && self.silence_of(&m, now_ms).is_none()
+                && self.window_of(&m, now_ms).is_none()
+                && self.ack_of(&m).is_none()
+            {
+                tracing::info!(node = m.node, metric = %m.metric, level = m.to.as_str(),
+                    "inhibition ended with the alert still firing: notifying once");
+                self.inhibited.remove(&k);
+                released.push(m);
+            }
+        }
+    }
 }
 
 impl Sink for Gate {
@@ -232,6 +465,12 @@ impl Sink for Gate {
         if self.last_poll.is_none_or(|t| t.elapsed() >= POLL_EVERY) {
             self.poll(now_ms, &mut verdicts.released);
         }
+        // The alerts firing after the batch: what inhibits (computed only when it can matter).
+        let firing = if batch.events.is_empty() && self.inhibited.is_empty() {
+            Vec::new()
+        } else {
+            inhibit::firing(batch.ingest, &self.node_labels)
+        };
         let mut marks = Vec::new();
         for event in batch.events {
             if let Event::NodeEvent {
@@ -243,6 +482,20 @@ impl Sink for Gate {
                 self.node_reset(*node, now_ms);
                 continue;
             }
+            if let Some(m) = TransitionMessage::node_alert(event) {
+                match self.judge(&m, now_ms, &firing) {
+                    Some((mark, detail)) => {
+                        tracing::info!(
+                            node = m.node,
+                            "node {} {}: {mark} ({detail})",
+                            m.node,
+                            if m.to == Level::Ok { "up" } else { "down" }
+                        );
+                    }
+                    None => verdicts.node_alerts.push(m),
+                }
+                continue;
+            }
             let Some(m) = TransitionMessage::from_event(event, batch.ingest) else {
                 continue;
             };
@@ -250,17 +503,20 @@ impl Sink for Gate {
             verdicts
                 .released
                 .retain(|r| (r.node, &r.metric, &r.origin) != (m.node, &m.metric, &m.origin));
-            if let Some((mark, detail)) = self.judge(&m, now_ms) {
+            if let Some((mark, detail)) = self.judge(&m, now_ms, &firing) {
                 verdicts.muted.insert(m.id.clone());
                 marks.push((m.id, m.wall_ms, mark, detail));
             }
+        }
+        if !self.inhibited.is_empty() {
+            self.end_inhibitions(batch.ingest, &firing, now_ms, &mut verdicts.released);
         }
         if !marks.is_empty() {
             if let Err(e) = self.store.mark(&marks) {
                 self.failed("cannot mark muted transitions", e);
             }
         }
-        self.publish_view(now_ms);
+        self.publish_view(batch.ingest, now_ms);
         *self.verdicts.lock().unwrap_or_else(|e| e.into_inner()) = verdicts;
         Ok(())
     }

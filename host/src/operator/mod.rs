@@ -1,12 +1,14 @@
-//! The people in the loop: acknowledgements, silences and the audit of every operator action
-//! (`docs/acks-and-silences.md`).
+//! The people in the loop: acknowledgements, silences, maintenance windows, inhibition and the
+//! audit of every operator action (`docs/acks-and-silences.md`).
 //!
 //! - [`store`]: the state, in tables of the history database, so it survives restarts and the CLI
 //!   can change it with the daemon down.
 //! - [`gate`]: the daemon's judge, a sink placed before the delivery sinks: it decides for each
-//!   transition whether it is muted (acknowledged or silenced), records that, clears acks as their
-//!   kind says and releases one notification when a silence ends over a firing alert.
-//! - [`matcher`]: Alertmanager's matchers.
+//!   transition whether it is muted (acknowledged, silenced, in a maintenance window, inhibited),
+//!   records that, clears acks as their kind says and releases one notification when a silence or
+//!   window ends over a firing alert.
+//! - [`matcher`]: Alertmanager's matchers; [`inhibit`]: Alertmanager's inhibition rules and the
+//!   labels of an alert; [`maintenance`]: windows, one-off or on a cron schedule in a time zone.
 //! - [`client`]: the CLI's side of the daemon's HTTP API.
 //!
 //! Invariants:
@@ -17,10 +19,14 @@
 //! - An alert is `(node, metric)`: an ack covers both origins' transitions of the metric.
 
 pub mod gate;
+pub mod inhibit;
+pub mod maintenance;
 pub mod matcher;
 pub mod store;
 
 use crate::sink::message::TransitionMessage;
+use inhibit::{Labels, NodeLabels};
+pub use maintenance::Window;
 use matcher::Matcher;
 use rackwatch_core::Level;
 use serde::{Deserialize, Serialize};
@@ -58,6 +64,18 @@ impl AckKind {
             .into_iter()
             .find(|k| k.as_str() == name)
     }
+}
+
+/// What the configuration says about the people in the loop: node labels (`[[node]]`),
+/// inhibition rules (`[[inhibit]]`) and maintenance windows (`[[maintenance]]`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OperatorSettings {
+    /// Each node's labels.
+    pub node_labels: NodeLabels,
+    /// The configured inhibition rules (the built-in one is not among them).
+    pub inhibit: Vec<inhibit::InhibitRule>,
+    /// The configured maintenance windows (id 0, creator `config`).
+    pub maintenance: Vec<Window>,
 }
 
 /// An acknowledged alert.
@@ -108,25 +126,26 @@ impl Silence {
         self.starts_ms <= now_ms && now_ms < self.ends_ms
     }
 
-    /// Whether it matches the alert of `m` (its labels as the Alertmanager sink gives them).
-    pub fn matches(&self, m: &TransitionMessage) -> bool {
-        let node = m.node.to_string();
-        let severity = severity(m);
-        matcher::all_match(&self.matchers, |name| match name {
-            "alertname" => Some(crate::sink::ALERTNAME),
-            "node" => Some(node.as_str()),
-            "metric" => Some(m.metric.as_str()),
-            "origin" => Some(m.origin.as_str()),
-            "severity" => Some(severity),
-            _ => None,
-        })
+    /// Whether it matches an alert with `labels` ([`inhibit::labels`]).
+    pub fn matches(&self, labels: &Labels) -> bool {
+        inhibit::matches(&self.matchers, labels)
     }
+}
+
+/// The labels of a transition's alert: the Alertmanager sink's (`alertname`, `node`, `metric`,
+/// `origin`, `severity`) and the node's configured ones.
+pub fn message_labels(m: &TransitionMessage, node_labels: &NodeLabels) -> Labels {
+    inhibit::labels(m.node, &m.metric, &m.origin, severity(m), node_labels)
 }
 
 /// The `severity` label of a transition's alert: the level it goes to, or for a recovery the level
 /// it recovers from (as the Alertmanager sink labels a resolved alert), lower case.
 pub fn severity(m: &TransitionMessage) -> &'static str {
-    let level = if m.to == Level::Ok { m.from } else { m.to };
+    severity_name(if m.to == Level::Ok { m.from } else { m.to })
+}
+
+/// A level as the `severity` label names it.
+pub fn severity_name(level: Level) -> &'static str {
     match level {
         Level::Ok => "ok",
         Level::Warning => "warning",
@@ -144,8 +163,8 @@ pub struct AuditRow {
     pub at_ms: u64,
     /// Who (`$USER`, or the daemon for what it does on its own: an ack cleared by a level change).
     pub who: String,
-    /// What: `ack`, `unack`, `silence_add`, `silence_expire`, `ack_cleared`, `ack_expired`,
-    /// `silence_ended`.
+    /// What: `ack (normal)`, `ack (sticky)`, `unack`, `silence_add`, `silence_expire`,
+    /// `maintenance_add`, `maintenance_remove`, `ack_cleared`, `ack_expired`.
     pub action: String,
     /// On what: `NODE/METRIC`, or a silence's id and matchers.
     pub target: String,
@@ -162,9 +181,68 @@ pub struct OperatorView {
     pub silences: Vec<Silence>,
     /// How many of them are active now.
     pub silences_active: u64,
+    /// Maintenance windows (configured and added), each with when it is open.
+    #[serde(default)]
+    pub windows: Vec<WindowView>,
+    /// Alerts whose latest problem was inhibited, and by what.
+    #[serde(default)]
+    pub inhibited: Vec<Inhibited>,
+    /// The metrics an open maintenance window covers now, and which.
+    #[serde(default)]
+    pub in_maintenance: Vec<InMaintenance>,
+}
+
+/// A metric (or a node's own alert) in an open maintenance window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InMaintenance {
+    /// Node id.
+    pub node: u16,
+    /// Metric name.
+    pub metric: String,
+    /// The window's name.
+    pub window: String,
+}
+
+/// A maintenance window as `/state` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowView {
+    /// The window.
+    #[serde(flatten)]
+    pub window: Window,
+    /// The opening it is in now, as (start, end) ms since the Unix epoch.
+    pub open: Option<(u64, u64)>,
+    /// When it opens next, if ever.
+    pub next_start_ms: Option<u64>,
+}
+
+/// An inhibited alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inhibited {
+    /// Node id.
+    pub node: u16,
+    /// Metric name.
+    pub metric: String,
+    /// `node` or `host`.
+    pub origin: String,
+    /// `by NODE/METRIC (RULE)`.
+    pub reason: String,
 }
 
 impl OperatorView {
+    /// Why `node`/`metric` is inhibited, if it is (either judge).
+    pub fn inhibited(&self, node: u16, metric: &str) -> Option<&Inhibited> {
+        self.inhibited
+            .iter()
+            .find(|i| i.node == node && i.metric == metric)
+    }
+
+    /// Whether an open maintenance window covers `node`/`metric`.
+    pub fn in_maintenance(&self, node: u16, metric: &str) -> bool {
+        self.in_maintenance
+            .iter()
+            .any(|w| w.node == node && w.metric == metric)
+    }
+
     /// The ack of `node`/`metric`, if any.
     pub fn ack(&self, node: u16, metric: &str) -> Option<&Ack> {
         self.acks
@@ -224,6 +302,33 @@ pub struct SilenceRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExpireRequest {
     /// The silence.
+    pub id: u64,
+    /// Who.
+    pub author: String,
+    /// Why.
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// `POST /api/maintenance`: a new maintenance window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowRequest {
+    /// Its name (default: `window ID`).
+    pub name: Option<String>,
+    /// Every one must match.
+    pub matchers: Vec<Matcher>,
+    /// When it is open.
+    pub when: maintenance::When,
+    /// Who.
+    pub creator: String,
+    /// Why.
+    pub comment: String,
+}
+
+/// `DELETE /api/maintenance`: remove window `id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemoveWindowRequest {
+    /// The window.
     pub id: u64,
     /// Who.
     pub author: String,

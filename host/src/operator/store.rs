@@ -1,4 +1,5 @@
-//! Acks, silences, pending releases, transition marks and the audit, in the history database.
+//! Acks, silences, maintenance windows, pending releases, transition marks and the audit, in the
+//! history database.
 //!
 //! Invariants:
 //! - Every operator change and its audit row are one transaction: no change without its row.
@@ -11,10 +12,11 @@
 //! - An alert can be acknowledged only while it is not OK (Nagios refuses the same): its level then
 //!   is read from the node's latest boot's transitions.
 
+use super::maintenance::{describe, When, Window};
 use super::matcher::MAX_MATCHERS;
 use super::{
-    Ack, AckKind, AckRequest, AuditRow, ExpireRequest, Silence, SilenceRequest, UnackRequest,
-    MAX_AUTHOR, MAX_COMMENT,
+    Ack, AckKind, AckRequest, AuditRow, ExpireRequest, RemoveWindowRequest, Silence,
+    SilenceRequest, UnackRequest, WindowRequest, MAX_AUTHOR, MAX_COMMENT,
 };
 use crate::names::parse_level;
 use crate::sink::message::TransitionMessage;
@@ -38,6 +40,9 @@ CREATE TABLE IF NOT EXISTS audit (
     target TEXT NOT NULL, comment TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transition_marks (
     id TEXT PRIMARY KEY, wall_ms INTEGER NOT NULL, mark TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS maintenance (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, matchers TEXT NOT NULL, window TEXT NOT NULL,
+    creator TEXT NOT NULL, comment TEXT NOT NULL, created_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS silence_releases (
     node INTEGER NOT NULL, metric TEXT NOT NULL, origin TEXT NOT NULL, message TEXT NOT NULL,
     PRIMARY KEY (node, metric, origin)) WITHOUT ROWID;
@@ -357,6 +362,163 @@ impl OperatorStore {
         )
         .map_err(|e| sqlite_of(&self.path, e))?;
         tx.commit().map_err(|e| sqlite_of(&self.path, e))
+    }
+
+    /// Adds the maintenance window of `req`; returns it with its id.
+    pub fn add_window(
+        &mut self,
+        req: &WindowRequest,
+        now_ms: u64,
+    ) -> Result<Window, OperatorError> {
+        let comment = bounded("comment", &req.comment, MAX_COMMENT)?;
+        let creator = bounded("creator", &req.creator, MAX_AUTHOR)?;
+        let name = bounded("name", req.name.as_deref().unwrap_or(""), MAX_AUTHOR)?;
+        if comment.trim().is_empty() {
+            return Err(refused("a maintenance window needs a --comment saying why"));
+        }
+        if req.matchers.is_empty() || req.matchers.len() > MAX_MATCHERS {
+            return Err(refused(format!(
+                "a maintenance window has 1 to {MAX_MATCHERS} matchers (node=3, rack=r2)"
+            )));
+        }
+        if let When::Once { ends_ms, .. } = req.when {
+            if ends_ms <= now_ms {
+                return Err(refused(
+                    "the window would end in the past: give a later end",
+                ));
+            }
+        }
+        let mut window = Window {
+            id: 0,
+            name,
+            matchers: req.matchers.clone(),
+            when: req.when.clone(),
+            creator: creator.clone(),
+            comment: comment.clone(),
+        };
+        window = window.compile().map_err(refused)?.window;
+        let matchers: Vec<String> = req.matchers.iter().map(|m| m.to_string()).collect();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sqlite_of(&self.path, e))?;
+        tx.execute(
+            "INSERT INTO maintenance (name, matchers, window, creator, comment, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                window.name,
+                serde_json::to_string(&matchers).unwrap_or_default(),
+                serde_json::to_string(&window.when).unwrap_or_default(),
+                creator,
+                comment,
+                now_ms as i64
+            ],
+        )
+        .map_err(|e| sqlite_of(&self.path, e))?;
+        window.id = tx.last_insert_rowid() as u64;
+        if window.name.trim().is_empty() {
+            window.name = format!("window {}", window.id);
+            tx.execute(
+                "UPDATE maintenance SET name = ?2 WHERE id = ?1",
+                params![window.id as i64, window.name],
+            )
+            .map_err(|e| sqlite_of(&self.path, e))?;
+        }
+        let target = format!(
+            "{} ({}): {}; {}",
+            window.name,
+            window.id,
+            matchers.join(" "),
+            describe(&window.when)
+        );
+        audit(&tx, now_ms, &creator, "maintenance_add", &target, &comment)
+            .map_err(|e| sqlite_of(&self.path, e))?;
+        tx.commit().map_err(|e| sqlite_of(&self.path, e))?;
+        Ok(window)
+    }
+
+    /// Removes maintenance window `req.id`.
+    pub fn remove_window(
+        &mut self,
+        req: &RemoveWindowRequest,
+        now_ms: u64,
+    ) -> Result<(), OperatorError> {
+        let author = bounded("author", &req.author, MAX_AUTHOR)?;
+        let comment = bounded("comment", &req.comment, MAX_COMMENT)?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sqlite_of(&self.path, e))?;
+        let name: Option<String> = tx
+            .query_row(
+                "SELECT name FROM maintenance WHERE id = ?1",
+                params![req.id as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| sqlite_of(&self.path, e))?;
+        let Some(name) = name else {
+            return Err(refused(format!(
+                "maintenance window {} does not exist: `rackwatch maintenance list` shows them                  (a configured window is removed from the configuration)",
+                req.id
+            )));
+        };
+        tx.execute(
+            "DELETE FROM maintenance WHERE id = ?1",
+            params![req.id as i64],
+        )
+        .map_err(|e| sqlite_of(&self.path, e))?;
+        audit(
+            &tx,
+            now_ms,
+            &author,
+            "maintenance_remove",
+            &format!("{name} ({})", req.id),
+            &comment,
+        )
+        .map_err(|e| sqlite_of(&self.path, e))?;
+        tx.commit().map_err(|e| sqlite_of(&self.path, e))
+    }
+
+    /// Every maintenance window added (not the configured ones), oldest first.
+    pub fn windows(&self) -> Result<Vec<Window>, OperatorError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, name, matchers, window, creator, comment FROM maintenance ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut windows = Vec::new();
+        for row in rows {
+            let (id, name, matchers, when, creator, comment) = row.map_err(|e| self.err(e))?;
+            // A row this build cannot read (written by hand) is skipped rather than guessed at.
+            let (Ok(matchers), Ok(when)) =
+                (serde_json::from_str(&matchers), serde_json::from_str(&when))
+            else {
+                continue;
+            };
+            windows.push(Window {
+                id: id as u64,
+                name,
+                matchers,
+                when,
+                creator,
+                comment,
+            });
+        }
+        Ok(windows)
     }
 
     /// Every ack.

@@ -278,8 +278,12 @@ impl Sink for DeliverySink {
             messages.extend(rendered.0);
             changes.extend(rendered.1);
         }
-        // What ended silences held back: one notification each, after the batch's own.
-        for m in verdicts.iter().flat_map(|v| &v.released) {
+        // The nodes' own alerts (down, up), then what ended silences held back: one
+        // notification each, after the batch's own.
+        let extra = verdicts
+            .iter()
+            .flat_map(|v| v.node_alerts.iter().chain(&v.released));
+        for m in extra {
             let rendered = self.render.render(m);
             messages.extend(rendered.0);
             changes.extend(rendered.1);

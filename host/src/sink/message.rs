@@ -10,7 +10,7 @@
 //! - Levels are the stable names of [`crate::names`]; the cause in words is
 //!   [`crate::render::cause`], the same text every command shows.
 
-use crate::ingest::{Event, Ingest, Origin};
+use crate::ingest::{Event, Ingest, NodeEventKind, Origin};
 use crate::render;
 use crate::timefmt::format_utc;
 use rackwatch_core::wire::{Cause, Outlook, Transition};
@@ -161,6 +161,51 @@ impl TransitionMessage {
             at_ms: t.at_ms,
             alert_seq: t.alert_seq,
             suppressed: t.suppressed,
+        })
+    }
+
+    /// The node's own alert ([`NODE_DOWN`](crate::operator::inhibit::NODE_DOWN), judged by the
+    /// host) for a down or up event: CRITICAL while the node is down, OK when it sends again.
+    /// `None` for any other event.
+    pub fn node_alert(event: &Event) -> Option<TransitionMessage> {
+        let Event::NodeEvent {
+            node,
+            boot,
+            wall_ms,
+            kind,
+        } = event
+        else {
+            return None;
+        };
+        let (from, to, cause) = match kind {
+            NodeEventKind::Down { .. } => (Level::Ok, Level::Critical, "node_down"),
+            NodeEventKind::Up => (Level::Critical, Level::Ok, "node_up"),
+            _ => return None,
+        };
+        let metric = crate::operator::inhibit::NODE_DOWN;
+        Some(TransitionMessage {
+            schema_version: SCHEMA_VERSION,
+            // Down and up alternate, so the time tells this one from every other of the node.
+            id: format!("rw1-{node}-{boot:08x}-{metric}-host-{wall_ms}"),
+            node: *node,
+            boot: format!("{boot:08x}"),
+            metric: metric.into(),
+            metric_id: u16::MAX,
+            unit: String::new(),
+            origin: Origin::Host.as_str().into(),
+            from,
+            to,
+            value: None,
+            bound: None,
+            eta_ms: None,
+            score: None,
+            cause: cause.into(),
+            summary: format!("node {node} {kind}"),
+            time: format_utc(*wall_ms),
+            wall_ms: *wall_ms,
+            at_ms: 0,
+            alert_seq: 0,
+            suppressed: false,
         })
     }
 

@@ -273,3 +273,49 @@ pub fn key_of(doc: &serde_json::Value) -> (u64, u64, String, u64, u64) {
         doc["at_ms"].as_u64().unwrap(),
     )
 }
+
+/// How to get Alertmanager, for the skip line.
+pub const ALERTMANAGER_INSTALL: &str =
+    "install prometheus-alertmanager (Debian: apt-get install prometheus-alertmanager; .ci/run does)";
+
+/// A child process killed when dropped.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Alertmanager on `port`, keeping its state in `home/am`, notifying `receiver` per alert.
+pub fn alertmanager(bin: &Path, home: &Path, port: u16, receiver: &Receiver) -> Killed {
+    let config = home.join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "route:\n  receiver: test\n  group_by: [alertname, node, metric, origin, severity]\n\
+             \x20 group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+             receivers:\n  - name: test\n    webhook_configs:\n\
+             \x20     - url: http://127.0.0.1:{}/notify\n        send_resolved: true\n",
+            receiver.port
+        ),
+    )
+    .unwrap();
+    let child = Command::new(bin)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.path={}", home.join("am").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(home.join("alertmanager.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let am = Killed(child);
+    wait_until("Alertmanager ready", || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(drop)
+    });
+    am
+}

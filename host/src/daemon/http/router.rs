@@ -11,9 +11,9 @@
 //! - `HEAD` is served wherever `GET` is (hyper sends the head without the body).
 //! - A known path asked with another method gets `405` and an `Allow` header; an unknown path gets
 //!   `404` naming the paths that exist.
-//! - The operator routes (`/api/acks`, `/api/silences`: acks and silences) are guarded like
-//!   `/push`: open on a loopback listener without a token, the token required once one is set,
-//!   refused beyond loopback without one. They write the history database's operator tables,
+//! - The operator routes (`/api/acks`, `/api/silences`, `/api/maintenance`: acks, silences and
+//!   maintenance windows) are guarded like `/push`: open on a loopback listener without a token,
+//!   the token required once one is set, refused beyond loopback without one. They write the history database's operator tables,
 //!   which the daemon's gate reads every few seconds.
 
 use super::auth::{Access, Guard};
@@ -21,7 +21,9 @@ use super::jobs::JobDoor;
 use super::push::{PushDoor, MAX_PUSH_BODY};
 use crate::jobs::MAX_MESSAGE;
 use crate::operator::store::{OperatorError, OperatorStore};
-use crate::operator::{AckRequest, ExpireRequest, SilenceRequest, UnackRequest};
+use crate::operator::{
+    AckRequest, ExpireRequest, RemoveWindowRequest, SilenceRequest, UnackRequest, WindowRequest,
+};
 use crate::state::Snapshot;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -131,6 +133,20 @@ const ROUTES: &[Route] = &[
         handler: expire_silence,
     },
     Route {
+        method: Method::POST,
+        path: "/api/maintenance",
+        max_body: OPERATOR_BODY,
+        guard: Guard::Token,
+        handler: add_window,
+    },
+    Route {
+        method: Method::DELETE,
+        path: "/api/maintenance",
+        max_body: OPERATOR_BODY,
+        guard: Guard::Token,
+        handler: remove_window,
+    },
+    Route {
         method: Method::GET,
         path: "/api/audit",
         max_body: 0,
@@ -229,6 +245,18 @@ fn add_silence(context: &Context, body: Bytes) -> Response<Full<Bytes>> {
 fn expire_silence(context: &Context, body: Bytes) -> Response<Full<Bytes>> {
     operator_change(context, body, |s, r: ExpireRequest, now| {
         s.expire_silence(&r, now)
+    })
+}
+
+fn add_window(context: &Context, body: Bytes) -> Response<Full<Bytes>> {
+    operator_change(context, body, |s, r: WindowRequest, now| {
+        s.add_window(&r, now)
+    })
+}
+
+fn remove_window(context: &Context, body: Bytes) -> Response<Full<Bytes>> {
+    operator_change(context, body, |s, r: RemoveWindowRequest, now| {
+        s.remove_window(&r, now)
     })
 }
 

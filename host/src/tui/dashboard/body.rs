@@ -21,8 +21,8 @@ use ratatui::widgets::{Sparkline, Widget};
 /// One body row.
 pub(super) enum Row<'a> {
     Node(&'a NodeView),
-    /// A metric, and whether its alert is acknowledged.
-    Metric(&'a MetricView, bool),
+    /// A metric, and why its alert notifies no one, if it does not.
+    Metric(&'a MetricView, Option<Mark>),
     Text(Line<'static>),
 }
 
@@ -57,7 +57,7 @@ pub(super) fn rows<'a>(view: &View, snapshot: Option<&'a Snapshot>) -> Vec<Row<'
         rows.extend(
             node.metrics
                 .iter()
-                .map(|m| Row::Metric(m, s.operator.ack(node.id, &m.name).is_some())),
+                .map(|m| Row::Metric(m, Mark::of(&s.operator, node.id, &m.name))),
         );
     }
     rows
@@ -71,7 +71,7 @@ pub(super) fn draw(area: Rect, buf: &mut Buffer, rows: &[Row], c: &Columns, gene
             Row::Node(node) => {
                 buf.set_line(area.left(), y, &node_line(node, generated_ms), area.width);
             }
-            Row::Metric(metric, acked) => metric_line(line, buf, c, metric, *acked),
+            Row::Metric(metric, mark) => metric_line(line, buf, c, metric, *mark),
             Row::Text(text) => {
                 buf.set_line(area.left(), y, text, area.width);
             }
@@ -214,9 +214,53 @@ fn anomaly_cell(score: Option<f32>) -> Option<(String, Style)> {
     Some((format!("{:.2}", score.min(1.0)), style))
 }
 
+/// Why an alert notifies no one, shown right after its level (in place of `~`: the operator
+/// knows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mark {
+    /// `A`: acknowledged.
+    Acked,
+    /// `I`: inhibited by another alert.
+    Inhibited,
+    /// `M`: in a maintenance window.
+    Maintenance,
+}
+
+impl Mark {
+    /// The mark of `node`/`metric`, if it has one (an ack first: a person said so).
+    pub(super) fn of(
+        operator: &crate::operator::OperatorView,
+        node: u16,
+        metric: &str,
+    ) -> Option<Mark> {
+        if operator.ack(node, metric).is_some() {
+            Some(Mark::Acked)
+        } else if operator.inhibited(node, metric).is_some() {
+            Some(Mark::Inhibited)
+        } else if operator.in_maintenance(node, metric) {
+            Some(Mark::Maintenance)
+        } else {
+            None
+        }
+    }
+
+    fn letter(self) -> &'static str {
+        match self {
+            Mark::Acked => "A",
+            Mark::Inhibited => "I",
+            Mark::Maintenance => "M",
+        }
+    }
+}
+
 /// A metric on `area`, one cell per column of `c` that is not left out.
-/// An acknowledged alert shows `A` right after its level (in place of `~`: the operator knows).
-pub(super) fn metric_line(area: Rect, buf: &mut Buffer, c: &Columns, m: &MetricView, acked: bool) {
+pub(super) fn metric_line(
+    area: Rect,
+    buf: &mut Buffer,
+    c: &Columns,
+    m: &MetricView,
+    mark: Option<Mark>,
+) {
     let mut at = Cursor(area.left().saturating_add(INDENT));
     let level = level_style(m.level);
     put(buf, area, at.cell(0, c.name), c.name, &m.name, Style::new());
@@ -241,9 +285,9 @@ pub(super) fn metric_line(area: Rect, buf: &mut Buffer, c: &Columns, m: &MetricV
         level,
     );
     let marker = at.cell(0, 1);
-    if acked {
+    if let Some(mark) = mark {
         let style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
-        put(buf, area, marker, 1, "A", style);
+        put(buf, area, marker, 1, mark.letter(), style);
     } else if m.flapping {
         let style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
         put(buf, area, marker, 1, "~", style);

@@ -14,8 +14,9 @@
 //! ```
 //!
 //! `host` is the host's judgement (its monitors, with the node's rules), `node` the level the node
-//! reported, `~` marks a flapping alert, `A` an acknowledged one (`rackwatch ack`), `anom` the anomaly score when above 0, `forecast` the time
-//! until the fit reaches the critical (or predictive) bound.
+//! reported, `~` marks a flapping alert, `A` an acknowledged one (`rackwatch ack`), `I` one
+//! another alert inhibits, `M` one in an open maintenance window, `anom` the anomaly score when
+//! above 0, `forecast` the time until the fit reaches the critical (or predictive) bound.
 //!
 //! Columns give way when the terminal is narrow (the sparkline shrinks, the name is cut in the
 //! middle, then the anomaly, node-level, sparkline and trend columns go, in that order) and grow
@@ -196,7 +197,8 @@ fn footer(area: Rect, buf: &mut Buffer, view: &View, rows: usize, body_rows: usi
     let y = area.bottom() - 1;
     let style = Style::new().add_modifier(Modifier::REVERSED);
     buf.set_style(Rect::new(area.left(), y, area.width, 1), style);
-    let keys = " q quit  ↑↓ PgUp PgDn scroll  ~ flapping  A acknowledged";
+    // The marks' legend; the scroll keys (↑↓ PgUp PgDn Home End) are the usual ones.
+    let keys = " q quit  ~ flapping  A acknowledged  I inhibited  M maintenance";
     buf.set_stringn(area.left(), y, keys, width, style);
     if rows > body_rows {
         let first = view.scroll + 1;

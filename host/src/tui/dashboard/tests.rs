@@ -365,3 +365,43 @@ fn an_acknowledged_alert_is_marked_a() {
     );
     assert!(text.contains("A acknowledged"), "{text}");
 }
+
+#[test]
+fn inhibited_and_maintained_alerts_are_marked_i_and_m_and_an_ack_comes_first() {
+    let mut s = snapshot();
+    s.operator.inhibited.push(crate::operator::Inhibited {
+        node: 3,
+        metric: "inlet_temperature".into(),
+        origin: "host".into(),
+        reason: "by 1/power_feed (rack power)".into(),
+    });
+    s.operator
+        .in_maintenance
+        .push(crate::operator::InMaintenance {
+            node: 3,
+            metric: "outlet_humidity".into(),
+            window: "rack 2".into(),
+        });
+    let text = render_text(&mut view(s.clone()), 100, 24);
+    assert!(
+        line_with(&text, "inlet_temperature").contains("WARNING I"),
+        "{text}"
+    );
+    let humidity = line_with(&text, "outlet_humidity");
+    assert_eq!(humidity.split_whitespace().last(), Some("M"), "{text}");
+    s.operator.acks.push(crate::operator::Ack {
+        node: 3,
+        metric: "inlet_temperature".into(),
+        level: Level::Warning,
+        kind: crate::operator::AckKind::Sticky,
+        author: "ana".into(),
+        comment: "known".into(),
+        created_ms: 0,
+        until_ms: None,
+    });
+    let text = render_text(&mut view(s), 100, 24);
+    assert!(
+        line_with(&text, "inlet_temperature").contains("WARNING A"),
+        "{text}"
+    );
+}
