@@ -1,8 +1,8 @@
 //! The ETA gate of CI: on a fixed subset of the generated fill curves (40 per scenario, seed 1,
-//! the published run's seed), the node's forecast (`core Adaptive (node)`) keeps the acceptance
-//! figures of issue 17: within 25 % median error at half of the fill on the regime-change
-//! scenarios, no worse than the node's former forecast (`core Window<64>`) on every older filling
-//! scenario, and at most 2 % false fills over the curves that never fill.
+//! the published run's seed), the regime-aware trend (`core Adaptive`) keeps the figures of issue
+//! 17: within 25 % median error at half of the fill on the regime-change scenarios, no worse than
+//! the node's forecast (`core Window<64>`) on every older filling scenario, and at most 2 % false
+//! fills over the curves that never fill.
 
 use rackwatch_bench::eta::{run, Predictor, Report, Row, Scenario};
 
@@ -27,7 +27,7 @@ fn errors(row: &Row) -> Vec<f64> {
 }
 
 #[test]
-fn the_node_forecast_holds_its_figures_on_the_ci_subset() {
+fn the_adaptive_trend_holds_its_figures_on_the_ci_subset() {
     let report = run(40, 1);
     for scenario in [Scenario::PlateauLeak, Scenario::AcceleratingCycle] {
         let node = row(&report, scenario, Predictor::CoreAdaptive);

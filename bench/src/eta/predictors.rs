@@ -23,7 +23,7 @@ pub enum Predictor {
     CoreForgetting6h,
     /// `ForgettingTrend` with `tau` 24 h.
     CoreForgetting24h,
-    /// `AdaptiveTrend` with `AdaptiveConfig::DEFAULT`: the node's forecast.
+    /// `AdaptiveTrend` with `AdaptiveConfig::DEFAULT`: not yet the node's forecast (see BENCHMARKS.md).
     CoreAdaptive,
     /// Naive least squares over the last 6 h.
     PredictLinear6h,
@@ -50,7 +50,7 @@ impl Predictor {
             Predictor::CoreWindow1024 => "core Window<1024>",
             Predictor::CoreForgetting6h => "core Forgetting 6h",
             Predictor::CoreForgetting24h => "core Forgetting 24h",
-            Predictor::CoreAdaptive => "core Adaptive (node)",
+            Predictor::CoreAdaptive => "core Adaptive",
             Predictor::PredictLinear6h => "predict_linear 6h",
             Predictor::PredictLinear24h => "predict_linear 24h",
         }

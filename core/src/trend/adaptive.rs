@@ -54,11 +54,11 @@ pub struct AdaptiveConfig {
 
 impl AdaptiveConfig {
     /// The defaults: a memory of 576 samples (two days at one sample every 5 minutes), drift 1.75
-    /// and threshold 60, chosen on the ETA benchmark's curves (`rackwatch-bench eta`).
+    /// and threshold 50, chosen on the ETA benchmark's curves (`rackwatch-bench eta`).
     pub const DEFAULT: AdaptiveConfig = AdaptiveConfig {
         memory: 576,
         change_drift: 1.75,
-        change_threshold: 60.0,
+        change_threshold: 50.0,
     };
 }
 

@@ -1,7 +1,6 @@
 //! `rackwatch analyze FILE|-`: runs the core over a series offline (a disk's usage, a process's
 //! memory, a queue's latency exported from anywhere), row by row as a node would: trend, time to a
-//! threshold, anomaly score, alert level and transitions. The monitor is the node's, with its
-//! defaults: the same window, the same regime-aware trend (`--window` sets only the trend's memory).
+//! threshold, anomaly score, alert level and transitions.
 //!
 //! Input: CSV (`timestamp,value`, header optional; columns chosen by the header names `timestamp`,
 //! `time` or `t` and `value` or `v`) or JSON lines (`{"timestamp": ..., "value": ...}`). Timestamps
@@ -25,8 +24,8 @@ use crate::timefmt::{format_span, format_utc};
 use clap::Args;
 use rackwatch_core::alert::{Bound, Horizon, Limit, Limits, Predictive, Rule};
 use rackwatch_core::anomaly::{AnomalyConfig, AnomalyKind, AnomalyScore};
-use rackwatch_core::monitor::{Monitor, DEFAULT_WINDOW};
-use rackwatch_core::trend::{AdaptiveConfig, Crossing, EtaPolicy, TimeTo};
+use rackwatch_core::monitor::Monitor;
+use rackwatch_core::trend::{Crossing, EtaPolicy, TimeTo};
 use rackwatch_core::wire::Cause;
 use rackwatch_core::Level;
 use serde::Serialize;
@@ -66,10 +65,9 @@ pub struct AnalyzeArgs {
     /// WARNING when the forecast reaches the threshold within this long.
     #[arg(long, value_parser = parse_duration, default_value = "24h")]
     pub horizon: Duration,
-    /// Samples the trend remembers (the time constant of its forgetting, 16 to 100000; the node's
-    /// is the default). The fit restarts on its own after a change of regime.
-    #[arg(long, default_value_t = AdaptiveConfig::DEFAULT.memory, value_parser = parse_window)]
-    pub window: u32,
+    /// Samples in the trend window: 64, 256, 1024 or 4096.
+    #[arg(long, default_value_t = 1024, value_parser = parse_window)]
+    pub window: usize,
     /// Output: one row per input row (csv, json) or an aligned table.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
@@ -145,8 +143,6 @@ pub struct Summary {
     pub eta_ms: Option<u64>,
     /// Why there is no forecast, when there is none.
     pub no_eta: Option<String>,
-    /// The final forecast follows a significant acceleration (earlier than a straight line).
-    pub accelerating: bool,
     /// The final level.
     #[serde(with = "crate::names::level")]
     pub level: Level,
@@ -154,12 +150,10 @@ pub struct Summary {
     pub transitions: Vec<Found>,
 }
 
-fn parse_window(text: &str) -> Result<u32, String> {
-    match text.parse::<u32>() {
-        Ok(samples) if (16..=100_000).contains(&samples) => Ok(samples),
-        _ => Err(format!(
-            "the window is a number of samples from 16 to 100000, not '{text}'"
-        )),
+fn parse_window(text: &str) -> Result<usize, String> {
+    match text {
+        "64" | "256" | "1024" | "4096" => text.parse().map_err(|_| String::new()),
+        _ => Err("the window is 64, 256, 1024 or 4096 samples".into()),
     }
 }
 
@@ -214,7 +208,6 @@ impl Summary {
             slope_per_hour: None,
             eta_ms: None,
             no_eta: Some("no rows".into()),
-            accelerating: false,
             level: Level::Ok,
             transitions: Vec::new(),
         }
@@ -229,14 +222,13 @@ impl Summary {
     ) -> Row {
         self.rows += 1;
         self.last_ms = Some(t);
-        let (eta_ms, no_eta, accelerating) = forecast(monitor, t, threshold);
+        let (eta_ms, no_eta) = forecast(monitor, t, threshold);
         self.slope_per_hour = monitor
-            .trend()
-            .line()
+            .window()
+            .fit()
             .map(|f| f.slope_per_second() * 3600.0);
         self.eta_ms = eta_ms;
         self.no_eta = no_eta;
-        self.accelerating = accelerating;
         self.level = monitor.level();
         let score = monitor.last_score().unwrap_or(AnomalyScore::ZERO);
         Row {
@@ -252,16 +244,18 @@ impl Summary {
 }
 
 /// The forecast after the row at `t`: ms until the fit reaches the threshold (0: already past),
-/// or why there is none; and whether it follows an acceleration.
+/// or why there is none.
 fn forecast<const N: usize>(
     monitor: &Monitor<N>,
     t: u64,
     threshold: Option<(f32, Crossing)>,
-) -> (Option<u64>, Option<String>, bool) {
-    let forecast =
-        threshold.map(|(thr, side)| monitor.forecast(t, f64::from(thr), side, &EtaPolicy::DEFAULT));
-    let accelerating = forecast.is_some_and(|f| f.accelerating);
-    let (eta_ms, no_eta) = match forecast.map(|f| f.time_to) {
+) -> (Option<u64>, Option<String>) {
+    let eta = threshold.map(|(thr, side)| {
+        monitor
+            .window()
+            .time_to(t, f64::from(thr), side, &EtaPolicy::DEFAULT)
+    });
+    match eta {
         Some(TimeTo::Eta(e)) => (Some(e.ms), None),
         Some(TimeTo::AlreadyCrossed) => (Some(0), None),
         None => (None, Some("no threshold given (--above or --below)".into())),
@@ -274,8 +268,7 @@ fn forecast<const N: usize>(
             Some("the trend is not distinguishable from noise".into()),
         ),
         Some(TimeTo::NotEnoughData) => (None, Some("not enough samples yet".into())),
-    };
-    (eta_ms, no_eta, accelerating)
+    }
 }
 
 /// A row that cannot be read or judged: the end under `--strict`, else a warning and a count.
@@ -305,12 +298,7 @@ pub fn analyze<const N: usize, R: BufRead>(
     let (rule, threshold) = rule(args);
     rule.check()
         .map_err(|e| anyhow::anyhow!("the thresholds do not make a valid rule: {e}"))?;
-    let trend = AdaptiveConfig {
-        memory: args.window,
-        ..AdaptiveConfig::DEFAULT
-    };
-    let mut monitor: Box<Monitor<N>> =
-        Box::new(Monitor::new(0, rule, AnomalyConfig::DEFAULT, 0).with_trend(trend));
+    let mut monitor: Box<Monitor<N>> = Box::new(Monitor::new(0, rule, AnomalyConfig::DEFAULT, 0));
     let mut summary = Summary::empty();
     while let Some(row) = reader.next_row() {
         let (line, t, value) = match row {
@@ -404,6 +392,22 @@ fn table_cells(r: &Row) -> Vec<String> {
     ]
 }
 
+/// The analysis with the window `--window` names.
+fn analyze_window<R: BufRead>(
+    reader: &mut SeriesReader<R>,
+    args: &AnalyzeArgs,
+    emit: impl FnMut(&Row) -> std::io::Result<()>,
+    warn: impl FnMut(&str),
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Summary> {
+    match args.window {
+        64 => analyze::<64, _>(reader, args, emit, warn, progress),
+        256 => analyze::<256, _>(reader, args, emit, warn, progress),
+        4096 => analyze::<4096, _>(reader, args, emit, warn, progress),
+        _ => analyze::<1024, _>(reader, args, emit, warn, progress),
+    }
+}
+
 /// The transitions and the last word on the series, in words.
 fn print_summary(
     err: &mut dyn Write,
@@ -423,11 +427,6 @@ fn print_summary(
             format_utc(last.saturating_add(eta))
         ),
         _ => format!("no ETA: {}", summary.no_eta.as_deref().unwrap_or("")),
-    };
-    let forecast = if summary.accelerating {
-        format!("{forecast}, accelerating")
-    } else {
-        forecast
     };
     writeln!(
         err,
@@ -462,8 +461,7 @@ pub fn run(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
     };
     let warn = |m: &str| progress.suspend(|| drop(writeln!(std::io::stderr(), "rackwatch: {m}")));
-    // The node's monitor: its statistics window and its trend (`--window` sets the trend's memory).
-    let summary = analyze::<DEFAULT_WINDOW, _>(&mut reader, args, emit, warn, &progress)?;
+    let summary = analyze_window(&mut reader, args, emit, warn, &progress)?;
     progress.finish_and_clear();
     if args.format == Format::Table && !args.summary_only {
         super::print_rows(out, Format::Table, &TABLE_HEADERS, &rows_out, table_cells)?;
