@@ -1,10 +1,13 @@
 //! Trend detection: least-squares slope and intercept, `predict_linear`-style forecasts and
 //! time-to-threshold estimates with a confidence bound.
 //!
-//! Two estimators share one fit:
+//! Three estimators share one fit:
 //! - over a sliding window of the last `N` samples ([`crate::window::Window::fit`]);
 //! - with exponential forgetting ([`ForgettingTrend`]): each sample's weight decays as
-//!   `exp(-age / tau)`, so the fit follows a series for days in a few words of state.
+//!   `exp(-age / tau)`, so the fit follows a series for days in a few words of state;
+//! - with forgetting by samples, a change detector and a curvature test ([`AdaptiveTrend`]), which
+//!   restarts after a change of regime and follows an acceleration (measured by `rackwatch-bench
+//!   eta`; not yet what the monitor forecasts with, see BENCHMARKS.md).
 //!
 //! Invariants:
 //! - O(1) per sample. State is the centred weighted moments of `(t, value)` in `f64` (Welford/West form),
@@ -17,6 +20,9 @@
 //!   ([`TimeTo::NotEnoughData`], [`TimeTo::PoorFit`]) instead of returning a number.
 
 use crate::SampleError;
+
+pub mod adaptive;
+pub use adaptive::{AdaptiveConfig, AdaptiveTrend, Forecast};
 
 /// Centred weighted moments of `(x, y)`, with `x` in milliseconds relative to an origin the owner keeps
 /// (the newest sample's time).

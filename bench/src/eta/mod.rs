@@ -14,18 +14,23 @@
 //! | `cycle-flat` | no | a daily cycle and noise around a constant level |
 //! | `rotation-bounded` | no | a sawtooth: fills, then a clean-up drops it, always below full |
 //! | `fill-then-plateau` | no | fills to 70–85 % and stays there |
+//! | `plateau-leak` | yes | 2–6 days flat under a daily cycle and noise, then a leak fills it in 1–4 days |
+//! | `accelerating-cycle` | yes | exponential growth under a daily cycle and noise |
 //!
 //! **Predictors**, fed every sample, asked "how long until 100 %?":
 //! - `core Window<64>`: [`Window::time_to`] with [`EtaPolicy::DEFAULT`] (least squares over the last
 //!   64 samples, 5 h 20 min; an answer only when the slope is significant).
+//! - `core Window<1024>`: the same over 1024 samples (`rackwatch analyze`'s default window).
+//! - `core Adaptive`: [`rackwatch_core::trend::AdaptiveTrend`] with its defaults (forgetting over
+//!   576 samples, restarted by a CUSUM after a change of regime, bent by a significant curvature).
 //! - `core Forgetting 6h` / `core Forgetting 24h`: [`ForgettingTrend::time_to`] with `tau` 6 h and
 //!   24 h, same policy.
 //! - `predict_linear 6h` / `predict_linear 24h`: naive least squares over the trailing range,
 //!   `(threshold − fitted value now) / slope` when the slope is positive (what a Prometheus
 //!   `predict_linear` alert computes).
 //!
-//! **Scores.** For a curve that fills, at 25 %, 50 % and 75 % of the time from its start to the
-//! first sample at or above 100 %: the relative error `|predicted − actual| / actual` of the time
+//! **Scores.** For a curve that fills, at 25 %, 50 % and 75 % of the time from the start of its
+//! fill (the curve's start, or the leak's after a plateau) to the first sample at or above 100 %: the relative error `|predicted − actual| / actual` of the time
 //! remaining, its median over the curves, and the share of curves with no answer. For a curve that
 //! never fills, every hour after the first 6 h: the share of hours at which the predictor says the
 //! threshold is reached within 24 h (a predictive alert would fire for a fill that never comes).

@@ -5,7 +5,9 @@
 //! far; an answer is milliseconds until [`THRESHOLD`], `Some(0)` once there, `None` for no answer.
 
 use super::{DAY_MS, HOUR_MS, THRESHOLD};
-use rackwatch_core::trend::{Crossing, EtaPolicy, ForgettingTrend, TimeTo};
+use rackwatch_core::trend::{
+    AdaptiveConfig, AdaptiveTrend, Crossing, EtaPolicy, ForgettingTrend, TimeTo,
+};
 use rackwatch_core::window::Window;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -13,12 +15,16 @@ use std::collections::VecDeque;
 /// The predictors compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Predictor {
-    /// `Window<64>::time_to`.
+    /// `Window<64>::time_to`: the node's forecast before the regime-aware trend.
     CoreWindow64,
+    /// `Window<1024>::time_to`: `rackwatch analyze`'s default before the regime-aware trend.
+    CoreWindow1024,
     /// `ForgettingTrend` with `tau` 6 h.
     CoreForgetting6h,
     /// `ForgettingTrend` with `tau` 24 h.
     CoreForgetting24h,
+    /// `AdaptiveTrend` with `AdaptiveConfig::DEFAULT`: not yet the node's forecast (see BENCHMARKS.md).
+    CoreAdaptive,
     /// Naive least squares over the last 6 h.
     PredictLinear6h,
     /// Naive least squares over the last 24 h.
@@ -27,10 +33,12 @@ pub enum Predictor {
 
 impl Predictor {
     /// Every predictor, the core's first.
-    pub const ALL: [Predictor; 5] = [
+    pub const ALL: [Predictor; 7] = [
         Predictor::CoreWindow64,
+        Predictor::CoreWindow1024,
         Predictor::CoreForgetting6h,
         Predictor::CoreForgetting24h,
+        Predictor::CoreAdaptive,
         Predictor::PredictLinear6h,
         Predictor::PredictLinear24h,
     ];
@@ -39,8 +47,10 @@ impl Predictor {
     pub fn name(self) -> &'static str {
         match self {
             Predictor::CoreWindow64 => "core Window<64>",
+            Predictor::CoreWindow1024 => "core Window<1024>",
             Predictor::CoreForgetting6h => "core Forgetting 6h",
             Predictor::CoreForgetting24h => "core Forgetting 24h",
+            Predictor::CoreAdaptive => "core Adaptive",
             Predictor::PredictLinear6h => "predict_linear 6h",
             Predictor::PredictLinear24h => "predict_linear 24h",
         }
@@ -50,7 +60,9 @@ impl Predictor {
 /// One predictor's state over a curve.
 pub(crate) enum State {
     Window(Box<Window<64>>),
+    Window1024(Box<Window<1024>>),
     Forgetting(ForgettingTrend),
+    Adaptive(AdaptiveTrend),
     Naive {
         range_ms: u64,
         samples: VecDeque<(u64, f64)>,
@@ -61,8 +73,10 @@ impl State {
     pub(crate) fn new(p: Predictor) -> State {
         match p {
             Predictor::CoreWindow64 => State::Window(Box::new(Window::new())),
+            Predictor::CoreWindow1024 => State::Window1024(Box::new(Window::new())),
             Predictor::CoreForgetting6h => State::Forgetting(ForgettingTrend::new(6 * 3_600_000)),
             Predictor::CoreForgetting24h => State::Forgetting(ForgettingTrend::new(24 * 3_600_000)),
+            Predictor::CoreAdaptive => State::Adaptive(AdaptiveTrend::new(AdaptiveConfig::DEFAULT)),
             Predictor::PredictLinear6h => State::Naive {
                 range_ms: 6 * HOUR_MS,
                 samples: VecDeque::new(),
@@ -79,8 +93,14 @@ impl State {
             State::Window(w) => {
                 let _ = w.push(t, v as f32);
             }
+            State::Window1024(w) => {
+                let _ = w.push(t, v as f32);
+            }
             State::Forgetting(f) => {
                 let _ = f.update(t, v as f32);
+            }
+            State::Adaptive(a) => {
+                let _ = a.update(t, v as f32);
             }
             State::Naive { range_ms, samples } => {
                 samples.push_back((t, v));
@@ -102,9 +122,16 @@ impl State {
             State::Window(w) => {
                 answer(w.time_to(now, THRESHOLD, Crossing::Above, &EtaPolicy::DEFAULT))
             }
+            State::Window1024(w) => {
+                answer(w.time_to(now, THRESHOLD, Crossing::Above, &EtaPolicy::DEFAULT))
+            }
             State::Forgetting(f) => {
                 answer(f.time_to(now, THRESHOLD, Crossing::Above, &EtaPolicy::DEFAULT))
             }
+            State::Adaptive(a) => answer(
+                a.forecast(now, THRESHOLD, Crossing::Above, &EtaPolicy::DEFAULT)
+                    .time_to,
+            ),
             State::Naive { samples, .. } => naive_eta(samples.iter().copied(), now),
         }
     }

@@ -102,7 +102,9 @@ fn asking_points(scenario: Scenario, curve: &Curve) -> Vec<(u64, Option<usize>)>
             .iter()
             .enumerate()
             .map(|(k, f)| {
-                let t = (full as f64 * f / STEP_MS as f64).round() as u64 * STEP_MS;
+                let start = curve.fill_start_ms;
+                let at = start as f64 + (full - start) as f64 * f;
+                let t = (at / STEP_MS as f64).round() as u64 * STEP_MS;
                 (t, Some(k))
             })
             .collect(),

@@ -29,11 +29,16 @@ pub enum Scenario {
     RotationBounded,
     /// Fills to 70–85 % and stays there: never full.
     FillThenPlateau,
+    /// Days flat under a daily cycle and noise, then a leak fills it: the fill is the leak.
+    PlateauLeak,
+    /// Exponential growth under a daily cycle and noise.
+    AcceleratingCycle,
 }
 
 impl Scenario {
-    /// Every scenario, the filling ones first.
-    pub const ALL: [Scenario; 8] = [
+    /// Every scenario. The regime-change scenarios came last so that each older scenario keeps its
+    /// seed (its place in this list) and its curves.
+    pub const ALL: [Scenario; 10] = [
         Scenario::Linear,
         Scenario::Accelerating,
         Scenario::DailyCycle,
@@ -42,6 +47,8 @@ impl Scenario {
         Scenario::CycleFlat,
         Scenario::RotationBounded,
         Scenario::FillThenPlateau,
+        Scenario::PlateauLeak,
+        Scenario::AcceleratingCycle,
     ];
 
     /// The name in tables.
@@ -55,6 +62,8 @@ impl Scenario {
             Scenario::CycleFlat => "cycle-flat",
             Scenario::RotationBounded => "rotation-bounded",
             Scenario::FillThenPlateau => "fill-then-plateau",
+            Scenario::PlateauLeak => "plateau-leak",
+            Scenario::AcceleratingCycle => "accelerating-cycle",
         }
     }
 
@@ -67,6 +76,8 @@ impl Scenario {
                 | Scenario::DailyCycle
                 | Scenario::Plateaus
                 | Scenario::RotationGrowing
+                | Scenario::PlateauLeak
+                | Scenario::AcceleratingCycle
         )
     }
 }
@@ -78,6 +89,9 @@ pub struct Curve {
     pub samples: Vec<(u64, f64)>,
     /// The time of the first sample at or above the threshold, if the curve fills.
     pub full_ms: Option<u64>,
+    /// When the fill starts: 0, or the leak's start after a plateau. Filling curves are asked at
+    /// fractions of the time from here to full.
+    pub fill_start_ms: u64,
 }
 
 /// Generates one curve of `scenario`. Filling curves end at their first sample at or above 100 %;
@@ -89,6 +103,7 @@ pub fn generate(scenario: Scenario, rng: &mut Rng) -> Curve {
     let days = rng.range(2.0, 8.0); // nominal time to full
     let day = |t: u64| t as f64 / DAY_MS as f64;
     let cycle = |t: u64, amplitude: f64| amplitude * (std::f64::consts::TAU * day(t) + phase).sin();
+    let mut fill_start_ms = 0;
     let shape: Box<dyn Fn(u64) -> f64> = match scenario {
         Scenario::Linear => {
             let rate = (100.0 - start) / days;
@@ -147,11 +162,27 @@ pub fn generate(scenario: Scenario, rng: &mut Rng) -> Curve {
             let rate = (100.0 - start) / days;
             Box::new(move |t| (start + rate * day(t)).min(top))
         }
+        Scenario::PlateauLeak => {
+            // 2–6 days at a level under a daily cycle, then a leak fills the rest in `days` / 2
+            // (1–4 days).
+            let level = rng.range(30.0, 60.0);
+            let amplitude = rng.range(0.5, 3.0);
+            let plateau = rng.range(2.0, 6.0);
+            let rate = (100.0 - level) / (days / 2.0);
+            fill_start_ms = (plateau * DAY_MS as f64) as u64;
+            Box::new(move |t| level + cycle(t, amplitude) + rate * (day(t) - plateau).max(0.0))
+        }
+        Scenario::AcceleratingCycle => {
+            // `Accelerating` under a daily cycle whose swing is 1–3 times the first day's growth.
+            let k = (100.0 / start).ln() / days;
+            let amplitude = rng.range(1.0, 3.0) * start * k / std::f64::consts::TAU;
+            Box::new(move |t| start * (k * day(t)).exp() + cycle(t, amplitude))
+        }
     };
     let fills = scenario.fills();
     let end_ms = if fills {
         // Long enough for the slowest fill (plateaus and rotations run a little behind nominal).
-        (days * 2.0 * DAY_MS as f64) as u64
+        fill_start_ms + (days * 2.0 * DAY_MS as f64) as u64
     } else {
         NEVER_DAYS * DAY_MS
     };
@@ -170,7 +201,11 @@ pub fn generate(scenario: Scenario, rng: &mut Rng) -> Curve {
         }
         t += STEP_MS;
     }
-    Curve { samples, full_ms }
+    Curve {
+        samples,
+        full_ms,
+        fill_start_ms,
+    }
 }
 
 #[cfg(test)]
@@ -188,6 +223,7 @@ mod tests {
                 if scenario.fills() {
                     let full = curve.full_ms.expect("fills");
                     assert_eq!(curve.samples.last().map(|s| s.0), Some(full));
+                    assert!(curve.fill_start_ms < full, "{scenario:?}");
                     assert!(curve.samples.last().unwrap().1 >= THRESHOLD);
                     assert!(curve.samples[..curve.samples.len() - 1]
                         .iter()
@@ -215,5 +251,18 @@ mod tests {
         let spread = last.iter().cloned().fold(f64::MIN, f64::max)
             - last.iter().cloned().fold(f64::MAX, f64::min);
         assert!(spread < 6.0, "{spread}");
+        // A leak after a plateau: the day before it stays within the cycle and noise, the fill
+        // starts after days.
+        let l = generate(Scenario::PlateauLeak, &mut Rng::new(5));
+        assert!(l.fill_start_ms >= 2 * DAY_MS);
+        let before: Vec<f64> = l
+            .samples
+            .iter()
+            .filter(|s| s.0 < l.fill_start_ms && s.0 + DAY_MS >= l.fill_start_ms)
+            .map(|s| s.1)
+            .collect();
+        let spread = before.iter().cloned().fold(f64::MIN, f64::max)
+            - before.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(spread < 10.0, "{spread}");
     }
 }
