@@ -266,7 +266,8 @@ fn eta_runs_and_reports_both_kinds_of_curve() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = report["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 8 * 5, "every scenario with every predictor");
+    // Ten scenarios (plateau-leak and accelerating-cycle appended) by seven predictors.
+    assert_eq!(rows.len(), 10 * 7, "every scenario with every predictor");
     assert!(rows.iter().any(|r| r["false_fill"].is_number()));
     assert!(rows.iter().any(|r| r["median_relative_error"]
         .as_array()
