@@ -101,8 +101,22 @@ pub fn generate(scenario: Scenario, rng: &mut Rng) -> Curve {
     let phase = rng.range(0.0, std::f64::consts::TAU);
     let start = rng.range(10.0, 40.0);
     let days = rng.range(2.0, 8.0); // nominal time to full
+    let (shape, fill_start_ms) = shape_of(scenario, rng, start, days, phase);
+    sample(scenario, &*shape, rng, noise, days, fill_start_ms)
+}
+
+/// A scenario's noiseless fill in percent as a function of time, and when its fill starts; the
+/// draws from `rng` come in the same order for every version of the benchmark.
+fn shape_of(
+    scenario: Scenario,
+    rng: &mut Rng,
+    start: f64,
+    days: f64,
+    phase: f64,
+) -> (Box<dyn Fn(u64) -> f64>, u64) {
     let day = |t: u64| t as f64 / DAY_MS as f64;
-    let cycle = |t: u64, amplitude: f64| amplitude * (std::f64::consts::TAU * day(t) + phase).sin();
+    let cycle =
+        move |t: u64, amplitude: f64| amplitude * (std::f64::consts::TAU * day(t) + phase).sin();
     let mut fill_start_ms = 0;
     let shape: Box<dyn Fn(u64) -> f64> = match scenario {
         Scenario::Linear => {
@@ -179,6 +193,19 @@ pub fn generate(scenario: Scenario, rng: &mut Rng) -> Curve {
             Box::new(move |t| start * (k * day(t)).exp() + cycle(t, amplitude))
         }
     };
+    (shape, fill_start_ms)
+}
+
+/// Samples `shape` every step with Gaussian noise of `noise` percent, up to the first sample at or
+/// above the threshold for a filling scenario, for 14 days below it for the others.
+fn sample(
+    scenario: Scenario,
+    shape: &dyn Fn(u64) -> f64,
+    rng: &mut Rng,
+    noise: f64,
+    days: f64,
+    fill_start_ms: u64,
+) -> Curve {
     let fills = scenario.fills();
     let end_ms = if fills {
         // Long enough for the slowest fill (plateaus and rotations run a little behind nominal).

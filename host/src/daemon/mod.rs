@@ -100,38 +100,8 @@ impl Daemon {
         let nodes = Arc::new(Mutex::new(crate::push::VirtualNodes::new(
             config.push.max_series,
         )));
-        let probes = probes_source(&config, &mut specs);
-        if let Some(source) = probes {
-            // Half the liveness limit a node has before its heartbeat interval is learned: never
-            // shown down between two heartbeats, and few heartbeat rows in history.
-            let limit = config
-                .ingest
-                .default_heartbeat_ms
-                .saturating_mul(u64::from(config.ingest.missed_heartbeats));
-            let heartbeat = Duration::from_millis(limit / 2);
-            crate::probe::start(&config.probes, &nodes, &tx, source, &stop, heartbeat)?;
-        }
-        let http = match &config.listen {
-            Some(addr) => {
-                let store = options.store.then(|| config.store_path.clone());
-                let (push, jobs) = virtual_doors(&config, &mut specs, &tx, store.clone(), &nodes)?;
-                let doors = http::Doors {
-                    token: read_http_token(&config)?,
-                    push,
-                    operator_store: store,
-                    jobs,
-                };
-                Some(http::serve(addr, Arc::clone(&snapshot), doors)?)
-            }
-            None => {
-                if !config.jobs.is_empty() {
-                    tracing::warn!(
-                        "[[job]]s are not watched: http.listen is off, so no check-in can arrive"
-                    );
-                }
-                None
-            }
-        };
+        start_probes(&config, &mut specs, &nodes, &tx, &stop)?;
+        let http = serve_http(&config, &options, &mut specs, &tx, &nodes, &snapshot)?;
         let listening = http.as_ref().map(http::HttpServer::local_addr);
         let mut ingest = Ingest::new(config.rules.clone(), config.ingest.clone());
         let mut sinks = Vec::new();
@@ -345,6 +315,56 @@ fn job_tokens(config: &Config) -> anyhow::Result<std::collections::BTreeMap<Stri
             Ok((job.name.clone(), token))
         })
         .collect()
+}
+
+/// Starts the probes' threads, when there are any, as a source of the pipeline (added to `specs`).
+fn start_probes(
+    config: &Config,
+    specs: &mut Vec<source::SourceSpec>,
+    nodes: &Arc<Mutex<crate::push::VirtualNodes>>,
+    tx: &std::sync::mpsc::SyncSender<SourceMsg>,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let Some(source) = probes_source(config, specs) else {
+        return Ok(());
+    };
+    // Half the liveness limit a node has before its heartbeat interval is learned: never shown
+    // down between two heartbeats, and few heartbeat rows in history.
+    let limit = config
+        .ingest
+        .default_heartbeat_ms
+        .saturating_mul(u64::from(config.ingest.missed_heartbeats));
+    let heartbeat = Duration::from_millis(limit / 2);
+    crate::probe::start(&config.probes, nodes, tx, source, stop, heartbeat)
+}
+
+/// The HTTP listener with its doors (pushes, job check-ins, operator actions), when
+/// `http.listen` names one.
+fn serve_http(
+    config: &Config,
+    options: &DaemonOptions,
+    specs: &mut Vec<source::SourceSpec>,
+    tx: &std::sync::mpsc::SyncSender<SourceMsg>,
+    nodes: &Arc<Mutex<crate::push::VirtualNodes>>,
+    snapshot: &Arc<Mutex<Snapshot>>,
+) -> anyhow::Result<Option<http::HttpServer>> {
+    let Some(addr) = &config.listen else {
+        if !config.jobs.is_empty() {
+            tracing::warn!(
+                "[[job]]s are not watched: http.listen is off, so no check-in can arrive"
+            );
+        }
+        return Ok(None);
+    };
+    let store = options.store.then(|| config.store_path.clone());
+    let (push, jobs) = virtual_doors(config, specs, tx, store.clone(), nodes)?;
+    let doors = http::Doors {
+        token: read_http_token(config)?,
+        push,
+        operator_store: store,
+        jobs,
+    };
+    Ok(Some(http::serve(addr, Arc::clone(snapshot), doors)?))
 }
 
 /// The probes' place among the pipeline's sources (added to `specs`), when there are any.
