@@ -366,67 +366,83 @@ impl AnomalyDetector {
         Ok(self.step(now_ms, value, last_ms))
     }
 
+    /// One sample: judged against what was learned before it, then learned from.
     fn step(&mut self, now_ms: u64, value: f32, last_ms: Option<u64>) -> AnomalyScore {
         let c = self.config;
         let p = Params::new(&c);
         let x = f64::from(value);
         let previous = last_ms.map(|t| (t, f64::from(self.last_value)));
         let mut score = AnomalyScore::ZERO;
-
-        // Physical limits: absolute, from the first sample.
-        score.out_of_range =
-            c.min.is_some_and(|min| value < min) || c.max.is_some_and(|max| value > max);
-        if let (Some((t, prev)), Some(limit)) = (previous, c.max_slew_per_s) {
-            let change = libm::fabs(x - prev);
-            let dt_s = (now_ms - t) as f64 / 1000.0;
-            score.slew = if dt_s > 0.0 {
-                change / dt_s > f64::from(limit)
-            } else {
-                change > 0.0
-            };
-        }
-
-        // The baseline before this sample (the sample itself before the first).
-        let first = previous.is_none();
-        let warmed_up = !first && self.samples >= u32::from(c.warmup_samples);
-        let (mean, std) = self.baseline().unwrap_or((value, 0.0));
-        let (mean, std) = (f64::from(mean), f64::from(std));
-        let floor = self.floor(&p, mean);
-        let sd = std.max(floor);
-        let residual = x - mean;
-        let z = libm::fabs(residual) / sd;
-
-        // Deviation: far from the baseline, or also beyond the range seen so far.
-        if warmed_up {
-            score.deviation = squash(z, p.z_low);
-            let (high, low) = (f64::from(self.high), f64::from(self.low));
-            let range = high - low;
-            if z > p.z_low && range > 0.0 {
-                let beyond = (x - high).max(low - x);
-                score.deviation = score.deviation.max(squash(beyond / range, NOVELTY_LOW));
+        (score.out_of_range, score.slew) = physical_limits(&c, value, now_ms, previous);
+        let r = self.reference(&p, value, previous.is_none());
+        let jump = previous.map(|(_, prev)| libm::fabs(x - prev));
+        let typical_jump = f64::from(self.typical_jump).max(r.floor);
+        if r.warmed_up {
+            score.deviation = self.deviation(&p, x, &r);
+            if let Some(jump) = jump {
+                // A jump away from the previous sample *and* from the baseline, so that the return
+                // to normal after a spike or a burst is not a spike.
+                let excursion = jump.min(libm::fabs(r.residual));
+                score.spike = squash(excursion / typical_jump, p.spike_low);
             }
         }
-
-        // Spike: a jump away from the previous sample *and* from the baseline, so that the return to
-        // normal after a spike or a burst is not a spike.
-        let jump = previous.map(|(_, prev)| libm::fabs(x - prev));
-        let typical_jump = f64::from(self.typical_jump).max(floor);
-        if let (true, Some(jump)) = (warmed_up, jump) {
-            let excursion = jump.min(libm::fabs(residual));
-            score.spike = squash(excursion / typical_jump, p.spike_low);
-        }
-
         // Every statistic learns the sample winsorised at ±10σ of the baseline once warmed up.
-        let band = WINSOR_SIGMAS * sd;
-        let learned = if warmed_up {
-            x.max(mean - band).min(mean + band)
+        let learned = if r.warmed_up {
+            let band = WINSOR_SIGMAS * r.sd;
+            x.max(r.mean - band).min(r.mean + band)
         } else {
             x
         };
+        let shift = self.level_shift(&p, &r, learned);
+        score.level_shift = shift.score;
+        if self.track_run(&p, value, x, r.first) {
+            score.stuck = 1.0;
+        }
+        self.settle(&p, &mut score);
+        self.learn_jump(&p, jump, typical_jump, r.warmed_up);
+        self.learn_levels(&p, value, learned, &r, &shift);
+        self.last_value = value;
+        self.last_ms = now_ms;
+        self.samples = self.samples.saturating_add(1);
+        score
+    }
 
-        // Level shift: the recent window (this sample included) against the baseline (before it).
-        let (recent_mean, recent_variance) = if first {
-            (x, 0.0)
+    /// The baseline before this sample (the sample itself before the first), and where the sample
+    /// lies against it.
+    fn reference(&self, p: &Params, value: f32, first: bool) -> Reference {
+        let warmed_up = !first && self.samples >= u32::from(self.config.warmup_samples);
+        let (mean, std) = self.baseline().unwrap_or((value, 0.0));
+        let (mean, std) = (f64::from(mean), f64::from(std));
+        let floor = self.floor(p, mean);
+        let sd = std.max(floor);
+        let residual = f64::from(value) - mean;
+        Reference {
+            first,
+            warmed_up,
+            mean,
+            sd,
+            floor,
+            residual,
+            z: libm::fabs(residual) / sd,
+        }
+    }
+
+    /// Deviation: far from the baseline, or also beyond the range seen so far.
+    fn deviation(&self, p: &Params, x: f64, r: &Reference) -> f32 {
+        let mut deviation = squash(r.z, p.z_low);
+        let (high, low) = (f64::from(self.high), f64::from(self.low));
+        let range = high - low;
+        if r.z > p.z_low && range > 0.0 {
+            let beyond = (x - high).max(low - x);
+            deviation = deviation.max(squash(beyond / range, NOVELTY_LOW));
+        }
+        deviation
+    }
+
+    /// Level shift: the recent window (this sample included) against the baseline (before it).
+    fn level_shift(&self, p: &Params, r: &Reference, learned: f64) -> Shift {
+        let (recent_mean, recent_variance) = if r.first {
+            (learned, 0.0)
         } else {
             let m = f64::from(self.recent_mean);
             ew(
@@ -436,57 +452,73 @@ impl AnomalyDetector {
                 learned - m,
             )
         };
-        let mut confirmed = false;
-        if warmed_up {
-            let d = divergence(mean, sd * sd, recent_mean, recent_variance);
-            let half = 0.5 * p.shift_low * p.shift_low;
-            // Confirmed when the recent mean alone is √shift_confirm·shift_low σ off: a shift held for
-            // several samples, not a burst of a few wild ones (each is winsorised at 10σ).
-            let shift = (recent_mean - mean) / sd;
-            confirmed =
-                shift * shift >= p.shift_confirm * p.shift_low * p.shift_low && p.shift_low > 0.0;
-            score.level_shift = if confirmed { 1.0 } else { squash(d, half) };
-        }
-
-        // Stuck: runs of values within epsilon of the run's first value.
-        let stuck_threshold = |run: u16, typical_run: f32| -> bool {
-            c.stuck_samples > 0
-                && run >= c.stuck_samples
-                && if typical_run > 0.0 {
-                    f64::from(run) >= p.stuck_ratio * f64::from(typical_run)
-                } else {
-                    c.stuck_from_start
-                }
+        let mut shift = Shift {
+            recent_mean,
+            recent_variance,
+            confirmed: false,
+            score: 0.0,
         };
+        if r.warmed_up {
+            let d = divergence(r.mean, r.sd * r.sd, recent_mean, recent_variance);
+            let half = 0.5 * p.shift_low * p.shift_low;
+            // Confirmed when the recent mean alone is √shift_confirm·shift_low σ off: a shift held
+            // for several samples, not a burst of a few wild ones (each is winsorised at 10σ).
+            let off = (recent_mean - r.mean) / r.sd;
+            shift.confirmed =
+                off * off >= p.shift_confirm * p.shift_low * p.shift_low && p.shift_low > 0.0;
+            shift.score = if shift.confirmed {
+                1.0
+            } else {
+                squash(d, half)
+            };
+        }
+        shift
+    }
+
+    /// Stuck: follows runs of values within epsilon of the run's first value; true when the
+    /// current run is long enough to call the sensor stuck.
+    fn track_run(&mut self, p: &Params, value: f32, x: f64, first: bool) -> bool {
         if !first && libm::fabs(x - f64::from(self.run_anchor)) <= p.stuck_epsilon {
             self.run = self.run.saturating_add(1);
         } else {
             if !first {
-                // Weighted by the samples in the run (as if each of them reported its run's length),
-                // so the typical run is what a typical *sample* sees: long for a series that mostly
-                // holds its value, however many short runs it also has.
-                let run = f64::from(self.run);
-                let typical = f64::from(self.typical_run);
-                self.typical_run = if typical > 0.0 {
-                    // A varying sensor completes a run of 1 every sample: no `pow` for those.
-                    let weight = if self.run <= 1 {
-                        p.alpha_b
-                    } else {
-                        1.0 - libm::pow(1.0 - p.alpha_b, run)
-                    };
-                    saturating_f32(typical + weight * (run.min(4.0 * typical) - typical))
-                } else {
-                    saturating_f32(run)
-                };
+                self.learn_typical_run(p);
             }
             self.run_anchor = value;
             self.run = 1;
         }
-        if stuck_threshold(self.run, self.typical_run) {
-            score.stuck = 1.0;
-        }
+        let c = &self.config;
+        c.stuck_samples > 0
+            && self.run >= c.stuck_samples
+            && if self.typical_run > 0.0 {
+                f64::from(self.run) >= p.stuck_ratio * f64::from(self.typical_run)
+            } else {
+                c.stuck_from_start
+            }
+    }
 
-        // The score: the largest component when an anomaly starts, then a rest.
+    /// The typical run learns a run that just ended, weighted by its samples (as if each of them
+    /// reported its run's length), so it is what a typical *sample* sees: long for a series that
+    /// mostly holds its value, however many short runs it also has.
+    fn learn_typical_run(&mut self, p: &Params) {
+        let run = f64::from(self.run);
+        let typical = f64::from(self.typical_run);
+        self.typical_run = if typical > 0.0 {
+            // A varying sensor completes a run of 1 every sample: no `pow` for those.
+            let weight = if self.run <= 1 {
+                p.alpha_b
+            } else {
+                1.0 - libm::pow(1.0 - p.alpha_b, run)
+            };
+            saturating_f32(typical + weight * (run.min(4.0 * typical) - typical))
+        } else {
+            saturating_f32(run)
+        };
+    }
+
+    /// The score: the largest component when an anomaly starts, then a rest; a physical limit
+    /// broken is always 1.
+    fn settle(&mut self, p: &Params, score: &mut AnomalyScore) {
         let largest = score
             .deviation
             .max(score.level_shift)
@@ -503,60 +535,108 @@ impl AnomalyDetector {
         if score.out_of_range || score.slew {
             score.score = 1.0;
         }
+    }
 
-        // Learn. The typical jump learns only from samples that changed the value (beyond
-        // `stuck_epsilon`).
-        if let Some(jump) = jump.filter(|&jump| jump > p.stuck_epsilon) {
-            let t = f64::from(self.typical_jump);
-            self.typical_jump = saturating_f32(if t > 0.0 {
-                let learned = if warmed_up {
-                    jump.min(JUMP_CAP * typical_jump)
-                } else {
-                    jump
-                };
-                t + warm_weight(p.alpha_b, self.samples) * (learned - t)
+    /// The typical jump learns only from samples that changed the value (beyond `stuck_epsilon`).
+    fn learn_jump(&mut self, p: &Params, jump: Option<f64>, typical_jump: f64, warmed_up: bool) {
+        let Some(jump) = jump.filter(|&jump| jump > p.stuck_epsilon) else {
+            return;
+        };
+        let t = f64::from(self.typical_jump);
+        self.typical_jump = saturating_f32(if t > 0.0 {
+            let learned = if warmed_up {
+                jump.min(JUMP_CAP * typical_jump)
             } else {
                 jump
-            });
-        }
-        if first {
+            };
+            t + warm_weight(p.alpha_b, self.samples) * (learned - t)
+        } else {
+            jump
+        });
+    }
+
+    /// The envelope, the recent window and the baseline learn the (winsorised) sample.
+    fn learn_levels(&mut self, p: &Params, value: f32, learned: f64, r: &Reference, shift: &Shift) {
+        if r.first {
             (self.high, self.low) = (value, value);
         } else {
             let (high, low) = (f64::from(self.high), f64::from(self.low));
-            self.high = saturating_f32(learned.max(high - ENVELOPE_RELAX * (high - mean)));
-            self.low = saturating_f32(learned.min(low + ENVELOPE_RELAX * (mean - low)));
+            self.high = saturating_f32(learned.max(high - ENVELOPE_RELAX * (high - r.mean)));
+            self.low = saturating_f32(learned.min(low + ENVELOPE_RELAX * (r.mean - low)));
         }
-        (self.recent_mean, self.recent_variance) =
-            (saturating_f32(recent_mean), saturating_f32(recent_variance));
-        if confirmed {
+        (self.recent_mean, self.recent_variance) = (
+            saturating_f32(shift.recent_mean),
+            saturating_f32(shift.recent_variance),
+        );
+        if shift.confirmed {
             // A confirmed shift: the recent window's level is the new normal, with the spread the
             // baseline had.
             self.baseline_mean = self.recent_mean;
-        } else if first {
+        } else if r.first {
             (self.baseline_mean, self.baseline_variance) = (value, 0.0);
         } else {
             let w = warm_weight(p.alpha_b, self.samples.saturating_add(1));
-            let diff = learned - mean;
+            let diff = learned - r.mean;
             // The spread learns deviations winsorised tighter than the mean does, so that a step
             // does not inflate it before the shift is confirmed.
-            let spread_band = VARIANCE_WINSOR_SIGMAS * sd;
-            let spread_diff = if warmed_up {
+            let spread_band = VARIANCE_WINSOR_SIGMAS * r.sd;
+            let spread_diff = if r.warmed_up {
                 diff.max(-spread_band).min(spread_band)
             } else {
                 diff
             };
             let v = f64::from(self.baseline_variance);
             (self.baseline_mean, self.baseline_variance) = (
-                saturating_f32(mean + w * diff),
+                saturating_f32(r.mean + w * diff),
                 saturating_f32(((1.0 - w) * (v + w * spread_diff * spread_diff)).max(0.0)),
             );
         }
-
-        self.last_value = value;
-        self.last_ms = now_ms;
-        self.samples = self.samples.saturating_add(1);
-        score
     }
+}
+
+/// Where a sample lies against the baseline learned before it.
+struct Reference {
+    /// The detector's first sample.
+    first: bool,
+    /// Past the warm-up: the components score.
+    warmed_up: bool,
+    mean: f64,
+    /// The baseline's spread, at least the floor.
+    sd: f64,
+    floor: f64,
+    residual: f64,
+    z: f64,
+}
+
+/// The recent window with this sample, and whether it has moved off the baseline for good.
+struct Shift {
+    recent_mean: f64,
+    recent_variance: f64,
+    confirmed: bool,
+    score: f32,
+}
+
+/// Physical limits, absolute from the first sample: (out of range, slew beyond the limit).
+fn physical_limits(
+    c: &AnomalyConfig,
+    value: f32,
+    now_ms: u64,
+    previous: Option<(u64, f64)>,
+) -> (bool, bool) {
+    let out_of_range = c.min.is_some_and(|min| value < min) || c.max.is_some_and(|max| value > max);
+    let slew = match (previous, c.max_slew_per_s) {
+        (Some((t, prev)), Some(limit)) => {
+            let change = libm::fabs(f64::from(value) - prev);
+            let dt_s = (now_ms - t) as f64 / 1000.0;
+            if dt_s > 0.0 {
+                change / dt_s > f64::from(limit)
+            } else {
+                change > 0.0
+            }
+        }
+        _ => false,
+    };
+    (out_of_range, slew)
 }
 
 #[cfg(test)]
