@@ -305,7 +305,10 @@ impl AdaptiveTrend {
             return;
         };
         let residual = value - line.value_at(now_ms);
-        let scale = libm::sqrt(f64::from(self.residual_square));
+        // Never finer than the values' own f32 resolution (a few ulps of the level): the rounding
+        // of an exact line is not a change of regime, however small its residuals are.
+        let resolution = 4.0 * f64::from(f32::EPSILON) * libm::fabs(value);
+        let scale = libm::sqrt(f64::from(self.residual_square)).max(resolution);
         let weight = 1.0 / (SCALE_MEMORY_FACTOR * f64::from(self.config.memory.max(1)));
         let square = if self.residual_square > 0.0 {
             f64::from(self.residual_square) * (1.0 - weight) + residual * residual * weight
