@@ -177,13 +177,12 @@ fn print_open_windows(
         };
         if let Some((_, end)) = compiled.open_at(now) {
             let w = &compiled.window;
-            let matchers: Vec<String> = w.matchers.iter().map(|m| m.to_string()).collect();
             writeln!(
                 out,
                 "MAINTENANCE {} open until {}: {}: {}",
                 w.name,
                 format_utc(end),
-                matchers.join(" "),
+                crate::operator::matcher::join(&w.matchers),
                 w.comment
             )?;
         }

@@ -83,12 +83,7 @@ fn describe_operator(
     operator: &crate::operator::OperatorSettings,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let joined = |ms: &[crate::operator::matcher::Matcher]| {
-        ms.iter()
-            .map(|m| m.to_string())
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let joined = crate::operator::matcher::join;
     if !operator.node_labels.is_empty() {
         writeln!(out, "labelled nodes: {}", operator.node_labels.len())?;
     }

@@ -187,11 +187,7 @@ fn list(args: &ListArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 },
                 w.name.clone(),
                 state,
-                w.matchers
-                    .iter()
-                    .map(|m| m.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                crate::operator::matcher::join(&w.matchers),
                 describe(&w.when),
                 v.next_start_ms.map(format_utc).unwrap_or_default(),
                 w.creator.clone(),

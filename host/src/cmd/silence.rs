@@ -153,11 +153,7 @@ fn list(args: &ListArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             vec![
                 s.id.to_string(),
                 state.into(),
-                s.matchers
-                    .iter()
-                    .map(|m| m.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                crate::operator::matcher::join(&s.matchers),
                 format_utc(s.starts_ms),
                 format_utc(s.ends_ms),
                 s.creator.clone(),

@@ -137,6 +137,15 @@ pub fn all_match<'a>(matchers: &[Matcher], label: impl Fn(&str) -> Option<&'a st
         .all(|m| m.matches(label(&m.name).unwrap_or("")))
 }
 
+/// Matchers as an operator writes them on one line: `rack="r2" metric=~"temp.*"`.
+pub fn join(matchers: &[Matcher]) -> String {
+    matchers
+        .iter()
+        .map(Matcher::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plain = !self.value.is_empty()
