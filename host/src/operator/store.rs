@@ -99,9 +99,18 @@ impl OperatorStore {
     }
 
     fn err(&self, e: rusqlite::Error) -> OperatorError {
-        OperatorError::Store(StoreError::Sqlite {
-            path: self.path.clone(),
-            source: e,
+        sqlite_of(&self.path, e)
+    }
+
+    /// Starts an operator change (see [`Change`]).
+    fn change(&mut self) -> Result<Change<'_>, OperatorError> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sqlite_of(&self.path, e))?;
+        Ok(Change {
+            tx,
+            path: &self.path,
         })
     }
 
@@ -158,10 +167,7 @@ impl OperatorStore {
                 until_ms: req.until_ms,
             })
             .collect();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| sqlite_of(&self.path, e))?;
+        let tx = self.change()?;
         for a in &acks {
             tx.execute(
                 "INSERT OR REPLACE INTO acks VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -175,20 +181,17 @@ impl OperatorStore {
                     a.created_ms as i64,
                     a.until_ms.map(|u| u as i64)
                 ],
-            )
-            .map_err(|e| sqlite_of(&self.path, e))?;
+            )?;
             let action = format!("ack ({})", a.kind.as_str());
-            audit(
-                &tx,
+            tx.audit(
                 now_ms,
                 &author,
                 &action,
                 &format!("{}/{}", a.node, a.metric),
                 &comment,
-            )
-            .map_err(|e| sqlite_of(&self.path, e))?;
+            )?;
         }
-        tx.commit().map_err(|e| sqlite_of(&self.path, e))?;
+        tx.commit()?;
         Ok(acks)
     }
 
@@ -210,27 +213,21 @@ impl OperatorStore {
                 "{what} is not acknowledged: `rackwatch alerts` shows the acks"
             )));
         }
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| sqlite_of(&self.path, e))?;
+        let tx = self.change()?;
         for a in &acks {
             tx.execute(
                 "DELETE FROM acks WHERE node = ?1 AND metric = ?2",
                 params![a.node, a.metric],
-            )
-            .map_err(|e| sqlite_of(&self.path, e))?;
-            audit(
-                &tx,
+            )?;
+            tx.audit(
                 now_ms,
                 &author,
                 "unack",
                 &format!("{}/{}", a.node, a.metric),
                 &comment,
-            )
-            .map_err(|e| sqlite_of(&self.path, e))?;
+            )?;
         }
-        tx.commit().map_err(|e| sqlite_of(&self.path, e))?;
+        tx.commit()?;
         Ok(acks.len())
     }
 
@@ -242,28 +239,21 @@ impl OperatorStore {
         why: &str,
         now_ms: u64,
     ) -> Result<(), OperatorError> {
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| sqlite_of(&self.path, e))?;
-        let gone = tx
-            .execute(
-                "DELETE FROM acks WHERE node = ?1 AND metric = ?2 AND created_ms = ?3",
-                params![ack.node, ack.metric, ack.created_ms as i64],
-            )
-            .map_err(|e| sqlite_of(&self.path, e))?;
+        let tx = self.change()?;
+        let gone = tx.execute(
+            "DELETE FROM acks WHERE node = ?1 AND metric = ?2 AND created_ms = ?3",
+            params![ack.node, ack.metric, ack.created_ms as i64],
+        )?;
         if gone > 0 {
-            audit(
-                &tx,
+            tx.audit(
                 now_ms,
                 "rackwatch",
                 action,
                 &format!("{}/{}", ack.node, ack.metric),
                 why,
-            )
-            .map_err(|e| sqlite_of(&self.path, e))?;
+            )?;
         }
-        tx.commit().map_err(|e| sqlite_of(&self.path, e))
+        tx.commit()
     }
 
     /// Adds the silence of `req`; returns it with its id.
@@ -295,10 +285,7 @@ impl OperatorStore {
         }
         let matchers: Vec<String> = req.matchers.iter().map(|m| m.to_string()).collect();
         let matchers_json = serde_json::to_string(&matchers).unwrap_or_default();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| sqlite_of(&self.path, e))?;
+        let tx = self.change()?;
         tx.execute(
             "INSERT INTO silences (matchers, starts_ms, ends_ms, creator, comment, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -310,13 +297,11 @@ impl OperatorStore {
                 comment,
                 now_ms as i64
             ],
-        )
-        .map_err(|e| sqlite_of(&self.path, e))?;
-        let id = tx.last_insert_rowid() as u64;
+        )?;
+        let id = tx.last_id();
         let target = format!("silence {id}: {}", matchers.join(" "));
-        audit(&tx, now_ms, &creator, "silence_add", &target, &comment)
-            .map_err(|e| sqlite_of(&self.path, e))?;
-        tx.commit().map_err(|e| sqlite_of(&self.path, e))?;
+        tx.audit(now_ms, &creator, "silence_add", &target, &comment)?;
+        tx.commit()?;
         Ok(Silence {
             id,
             matchers: req.matchers.clone(),
@@ -336,32 +321,25 @@ impl OperatorStore {
     ) -> Result<(), OperatorError> {
         let author = bounded("author", &req.author, MAX_AUTHOR)?;
         let comment = bounded("comment", &req.comment, MAX_COMMENT)?;
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| sqlite_of(&self.path, e))?;
-        let changed = tx
-            .execute(
-                "UPDATE silences SET ends_ms = ?2 WHERE id = ?1 AND ends_ms > ?2",
-                params![req.id as i64, now_ms as i64],
-            )
-            .map_err(|e| sqlite_of(&self.path, e))?;
+        let tx = self.change()?;
+        let changed = tx.execute(
+            "UPDATE silences SET ends_ms = ?2 WHERE id = ?1 AND ends_ms > ?2",
+            params![req.id as i64, now_ms as i64],
+        )?;
         if changed == 0 {
             return Err(refused(format!(
                 "silence {} does not exist or has already ended: `rackwatch silence list` shows them",
                 req.id
             )));
         }
-        audit(
-            &tx,
+        tx.audit(
             now_ms,
             &author,
             "silence_expire",
             &format!("silence {}", req.id),
             &comment,
-        )
-        .map_err(|e| sqlite_of(&self.path, e))?;
-        tx.commit().map_err(|e| sqlite_of(&self.path, e))
+        )?;
+        tx.commit()
     }
 
     /// Adds the maintenance window of `req`; returns it with its id.
@@ -398,10 +376,7 @@ impl OperatorStore {
         };
         window = window.compile().map_err(refused)?.window;
         let matchers: Vec<String> = req.matchers.iter().map(|m| m.to_string()).collect();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| sqlite_of(&self.path, e))?;
+        let tx = self.change()?;
         tx.execute(
             "INSERT INTO maintenance (name, matchers, window, creator, comment, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -413,16 +388,14 @@ impl OperatorStore {
                 comment,
                 now_ms as i64
             ],
-        )
-        .map_err(|e| sqlite_of(&self.path, e))?;
-        window.id = tx.last_insert_rowid() as u64;
+        )?;
+        window.id = tx.last_id();
         if window.name.trim().is_empty() {
             window.name = format!("window {}", window.id);
             tx.execute(
                 "UPDATE maintenance SET name = ?2 WHERE id = ?1",
                 params![window.id as i64, window.name],
-            )
-            .map_err(|e| sqlite_of(&self.path, e))?;
+            )?;
         }
         let target = format!(
             "{} ({}): {}; {}",
@@ -431,9 +404,8 @@ impl OperatorStore {
             matchers.join(" "),
             describe(&window.when)
         );
-        audit(&tx, now_ms, &creator, "maintenance_add", &target, &comment)
-            .map_err(|e| sqlite_of(&self.path, e))?;
-        tx.commit().map_err(|e| sqlite_of(&self.path, e))?;
+        tx.audit(now_ms, &creator, "maintenance_add", &target, &comment)?;
+        tx.commit()?;
         Ok(window)
     }
 
@@ -445,39 +417,27 @@ impl OperatorStore {
     ) -> Result<(), OperatorError> {
         let author = bounded("author", &req.author, MAX_AUTHOR)?;
         let comment = bounded("comment", &req.comment, MAX_COMMENT)?;
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| sqlite_of(&self.path, e))?;
-        let name: Option<String> = tx
-            .query_row(
-                "SELECT name FROM maintenance WHERE id = ?1",
-                params![req.id as i64],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| sqlite_of(&self.path, e))?;
+        let tx = self.change()?;
+        let name: Option<String> = tx.name_of_window(req.id)?;
         let Some(name) = name else {
             return Err(refused(format!(
-                "maintenance window {} does not exist: `rackwatch maintenance list` shows them                  (a configured window is removed from the configuration)",
+                "maintenance window {} does not exist: `rackwatch maintenance list` shows them \
+                 (a configured window is removed from the configuration)",
                 req.id
             )));
         };
         tx.execute(
             "DELETE FROM maintenance WHERE id = ?1",
             params![req.id as i64],
-        )
-        .map_err(|e| sqlite_of(&self.path, e))?;
-        audit(
-            &tx,
+        )?;
+        tx.audit(
             now_ms,
             &author,
             "maintenance_remove",
             &format!("{name} ({})", req.id),
             &comment,
-        )
-        .map_err(|e| sqlite_of(&self.path, e))?;
-        tx.commit().map_err(|e| sqlite_of(&self.path, e))
+        )?;
+        tx.commit()
     }
 
     /// Every maintenance window added (not the configured ones), oldest first.
@@ -632,18 +592,14 @@ impl OperatorStore {
     /// Records that transition `id` was muted (`mark`: `acknowledged` or `silenced`; `detail`: by
     /// whom or which silence).
     pub fn mark(&mut self, marks: &[(String, u64, &str, String)]) -> Result<(), OperatorError> {
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| sqlite_of(&self.path, e))?;
+        let tx = self.change()?;
         for (id, wall_ms, mark, detail) in marks {
             tx.execute(
                 "INSERT OR IGNORE INTO transition_marks VALUES (?1, ?2, ?3, ?4)",
                 params![id, *wall_ms as i64, mark, detail],
-            )
-            .map_err(|e| sqlite_of(&self.path, e))?;
+            )?;
         }
-        tx.commit().map_err(|e| sqlite_of(&self.path, e))
+        tx.commit()
     }
 
     /// Forgets the marks of transitions retention has deleted (older than the oldest one left);
@@ -745,19 +701,56 @@ fn sqlite_of(path: &Path, e: rusqlite::Error) -> OperatorError {
     })
 }
 
-fn audit(
-    tx: &rusqlite::Transaction<'_>,
-    now_ms: u64,
-    who: &str,
-    action: &str,
-    target: &str,
-    comment: &str,
-) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO audit (at_ms, who, action, target, comment) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![now_ms as i64, who, action, target, comment],
-    )
-    .map(|_| ())
+/// One operator change: its writes and their audit rows commit together or not at all (dropped
+/// without [`Change::commit`], it rolls back), and SQLite's errors name the database file.
+struct Change<'a> {
+    tx: rusqlite::Transaction<'a>,
+    path: &'a Path,
+}
+
+impl Change<'_> {
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, OperatorError> {
+        self.tx
+            .execute(sql, params)
+            .map_err(|e| sqlite_of(self.path, e))
+    }
+
+    /// The id of the row just inserted.
+    fn last_id(&self) -> u64 {
+        self.tx.last_insert_rowid() as u64
+    }
+
+    /// The name of maintenance window `id`, if it exists.
+    fn name_of_window(&self, id: u64) -> Result<Option<String>, OperatorError> {
+        self.tx
+            .query_row(
+                "SELECT name FROM maintenance WHERE id = ?1",
+                params![id as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| sqlite_of(self.path, e))
+    }
+
+    /// Records who did `action` to `target` at `at_ms`, and why.
+    fn audit(
+        &self,
+        at_ms: u64,
+        who: &str,
+        action: &str,
+        target: &str,
+        comment: &str,
+    ) -> Result<(), OperatorError> {
+        self.execute(
+            "INSERT INTO audit (at_ms, who, action, target, comment) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![at_ms as i64, who, action, target, comment],
+        )
+        .map(|_| ())
+    }
+
+    fn commit(self) -> Result<(), OperatorError> {
+        self.tx.commit().map_err(|e| sqlite_of(self.path, e))
+    }
 }
 
 #[cfg(test)]
