@@ -8,11 +8,50 @@
 //! humidity sensor together, so one node shows both). Each scenario touches its own metric, and the
 //! noise draws do not depend on the scenarios, so adding a scenario never changes the other metrics.
 //!
+//! Each metric is read by the part the real board reads it with (the ids match
+//! [`crate::sensors::ids`]): inlet temperature and humidity by an HTS221 with the fixed calibration
+//! [`HTS221`], pressure by the LPS22HB, power by an INA226 set up as the board's ([`INA226`]). The
+//! [`SimMetric::measure`] turns the rack's physical quantity into the count that part would output
+//! (the nearest count, saturated to its register) and back through the driver's own conversion.
+//!
 //! Invariants: the readings are a pure function of `(seed, scenarios, metric, sample count, time)`;
 //! no allocation, no clock (time is passed in), `libm` for every transcendental so the node and the
-//! host compute bit-identical values.
+//! host compute bit-identical values; every reading is its driver's conversion of an integer count.
 
+use crate::drivers::{hts221, ina226, lps22hb};
 use rackwatch_core::rng::XorShift64Star;
+
+/// The simulated HTS221's factory calibration, registers `0x30` to `0x3F`: a plausible part with
+/// the datasheet's typical sensitivities. Temperature: 20.875 °C at `T0_OUT` = −12 and 39.5 °C at
+/// `T1_OUT` = 1153 (0.015 99 °C per count; the datasheet's typical 0.016). Humidity: 33 % at
+/// `H0_T0_OUT` = −3912 and 75 % at `H1_T0_OUT` = 6611 (0.003 99 % per count; typical 0.004).
+pub const HTS221_CALIBRATION_REGISTERS: [u8; 16] = [
+    66,   // H0_rH_x2: 33.0 %
+    150,  // H1_rH_x2: 75.0 %
+    167,  // T0_degC_x8, low byte: 167 / 8 = 20.875 °C
+    0x3C, // T1_degC_x8, low byte: 0x13C / 8 = 39.5 °C
+    0x00, // reserved
+    0x04, // T1/T0 MSBs: T1's bit 8 set
+    0xB8, 0xF0, // H0_T0_OUT = -3912
+    0x00, 0x00, // reserved
+    0xD3, 0x19, // H1_T0_OUT = 6611
+    0xF4, 0xFF, // T0_OUT = -12
+    0x81, 0x04, // T1_OUT = 1153
+];
+
+/// [`HTS221_CALIBRATION_REGISTERS`] decoded by the driver (at compile time).
+pub const HTS221: hts221::Calibration =
+    match hts221::Calibration::from_registers(&HTS221_CALIBRATION_REGISTERS) {
+        Some(calibration) => calibration,
+        None => panic!("the simulated HTS221's calibration points coincide"),
+    };
+
+/// The simulated INA226's conversion: the board's 2 mΩ shunt at 1 mA per current count, so 25 mW
+/// per power count (the `hw` image's set-up, the datasheet's example).
+pub const INA226: ina226::Scale = match ina226::Ina226::new(ina226::ADDRESS, 0.002, 0.001) {
+    Ok(device) => device.scale(),
+    Err(_) => panic!("the simulated INA226 cannot be calibrated"),
+};
 
 /// The metrics a simulated rack node reports, in descriptor order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +99,28 @@ impl SimMetric {
     /// The metric id (its index in [`SimMetric::ALL`]).
     pub const fn id(self) -> u16 {
         self as u16
+    }
+
+    /// The values the metric's sensor can report, `(offset, step)`: every reading is
+    /// `offset + n × step` for an integer `n`, as its driver computes it.
+    pub fn lattice(self) -> (f32, f32) {
+        match self {
+            SimMetric::InletTemperature => HTS221.temperature_lattice(),
+            SimMetric::Humidity => HTS221.humidity_lattice(),
+            SimMetric::Pressure => lps22hb::PRESSURE_LATTICE,
+            SimMetric::Power => INA226.power_lattice(),
+        }
+    }
+
+    /// What the metric's sensor reports when the rack's quantity is `physical`: the count its ADC
+    /// outputs, through its driver's conversion.
+    pub fn measure(self, physical: f32) -> f32 {
+        match self {
+            SimMetric::InletTemperature => HTS221.temperature(HTS221.temperature_counts(physical)),
+            SimMetric::Humidity => HTS221.humidity(HTS221.humidity_counts(physical)),
+            SimMetric::Pressure => lps22hb::pressure_hpa(lps22hb::pressure_counts(physical)),
+            SimMetric::Power => INA226.power(INA226.power_counts(physical)),
+        }
     }
 }
 
