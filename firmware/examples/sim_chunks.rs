@@ -23,10 +23,11 @@ fn main() {
     println!("| metric | lattice (offset, step) | distinct readings | distinct quantities | lattice B/sample | XOR B/sample | XOR on quantities B/sample | lattice ÷ XOR | lattice ÷ XOR on quantities |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for (metric, day) in SimMetric::ALL.iter().zip(&days) {
-        let (offset, step) = metric.lattice();
+        let lattice = metric.lattice();
+        let (offset, step) = (lattice.offset, lattice.step);
         let readings: Vec<(u64, f32)> = day.iter().map(|&(t, r, _)| (t, r)).collect();
         let quantities: Vec<(u64, f32)> = day.iter().map(|&(t, _, q)| (t, q)).collect();
-        let lattice = bytes_per_sample(&readings, Values::lattice(offset, step));
+        let lattice = bytes_per_sample(&readings, lattice.values());
         let xor = bytes_per_sample(&readings, Values::Xor);
         let xor_quantities = bytes_per_sample(&quantities, Values::Xor);
         println!(

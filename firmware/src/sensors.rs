@@ -252,10 +252,10 @@ impl<B1: I2c, B2: I2c, D: DelayNs> BoardSensors<B1, B2, D> {
         }
     }
 
-    /// The values metric `id` can take, `(offset, step)`, as its driver converts its counts:
+    /// The values metric `id` can take, as its driver converts its counts:
     /// the HTS221's from the calibration it read (`None` before), the others' from their
     /// datasheet's or programmed scale.
-    pub fn lattice(&self, id: u16) -> Option<(f32, f32)> {
+    pub fn lattice(&self, id: u16) -> Option<Lattice> {
         match id {
             ids::INLET_TEMPERATURE => self.hts221.calibration().map(|c| c.temperature_lattice()),
             ids::HUMIDITY => self.hts221.calibration().map(|c| c.humidity_lattice()),
@@ -331,11 +331,14 @@ const NOT_FITTED: ErrorKind = ErrorKind::Bus(BusErrorKind::NoAcknowledge);
 
 impl<B1: I2c, B2: I2c, D: DelayNs> SensorSet for BoardSensors<B1, B2, D> {
     fn metric(&self, index: usize) -> Option<MetricInfo> {
-        BOARD_METRICS
+        let info = BOARD_METRICS
             .iter()
             .filter(|m| self.fitted(m.id))
-            .nth(index)
-            .copied()
+            .nth(index)?;
+        Some(MetricInfo {
+            lattice: self.lattice(info.id),
+            ..*info
+        })
     }
 
     fn sensor_count(&self) -> usize {
@@ -410,7 +413,7 @@ impl SensorSet for SimSensorSet {
             id: m.id(),
             name: m.name(),
             unit: m.unit(),
-            lattice: None,
+            lattice: Some(m.lattice()),
         })
     }
 
@@ -571,9 +574,17 @@ mod tests {
             Some(hts.temperature_lattice())
         );
         assert_eq!(set.lattice(ids::HUMIDITY), Some(hts.humidity_lattice()));
-        assert_eq!(set.lattice(ids::PRESSURE), Some((0.0, 1.0 / 4096.0)));
-        assert_eq!(set.lattice(ids::POWER), Some((0.0, 25.0 * lsb)));
-        assert_eq!(set.lattice(ids::CURRENT), Some((0.0, lsb)));
+        let steps = |offset, step| Some(Lattice { offset, step });
+        assert_eq!(set.lattice(ids::PRESSURE), steps(0.0, 1.0 / 4096.0));
+        assert_eq!(set.lattice(ids::POWER), steps(0.0, 25.0 * lsb));
+        assert_eq!(set.lattice(ids::CURRENT), steps(0.0, lsb));
+        // The Hello announces what the drivers convert with.
+        let announced: Vec<_> = (0..).map_while(|i| set.metric(i)).collect();
+        assert_eq!(announced.len(), 7, "HTS221, LPS22HB, INA226: {announced:?}");
+        for m in &announced {
+            assert_eq!(m.lattice, set.lattice(m.id), "{m:?}");
+            assert!(m.lattice.is_some(), "{m:?}");
+        }
         assert_eq!(set.errors(BoardSensor::Hts221), 0);
         set.onboard.done();
         set.addon.done();
@@ -621,5 +632,17 @@ mod tests {
             }
         }
         let _ = hts221::DEVICE_ID;
+    }
+
+    #[test]
+    fn the_simulated_set_announces_the_lattice_its_readings_lie_on() {
+        let set = SimSensorSet::new(SimSensors::new(1, Scenario::Nominal, 0), 10_000);
+        for (i, metric) in SimMetric::ALL.iter().enumerate() {
+            let info = set.metric(i).unwrap();
+            assert_eq!(info.lattice, Some(metric.lattice()), "{info:?}");
+        }
+        let temperature = set.metric(0).and_then(|m| m.lattice).unwrap();
+        assert_eq!(temperature, crate::sim::HTS221.temperature_lattice());
+        assert_eq!(temperature.offset, 20.875);
     }
 }

@@ -21,6 +21,7 @@
 
 use crate::drivers::{hts221, ina226, lps22hb};
 use rackwatch_core::rng::XorShift64Star;
+use rackwatch_core::wire::Lattice;
 
 /// The simulated HTS221's factory calibration, registers `0x30` to `0x3F`: a plausible part with
 /// the datasheet's typical sensitivities. Temperature: 20.875 °C at `T0_OUT` = −12 and 39.5 °C at
@@ -102,9 +103,9 @@ impl SimMetric {
         self as u16
     }
 
-    /// The values the metric's sensor can report, `(offset, step)`: every reading is
-    /// `offset + n × step` for an integer `n`, as its driver computes it.
-    pub fn lattice(self) -> (f32, f32) {
+    /// The values the metric's sensor can report: every reading is `offset + n × step` for an
+    /// integer `n`, as its driver computes it.
+    pub fn lattice(self) -> Lattice {
         match self {
             SimMetric::InletTemperature => HTS221.temperature_lattice(),
             SimMetric::Humidity => HTS221.humidity_lattice(),
@@ -361,7 +362,7 @@ mod tests {
                         assert_eq!(read.is_err(), physical.is_err());
                         continue;
                     };
-                    let (offset, step) = metric.lattice();
+                    let Lattice { offset, step } = metric.lattice();
                     let at = format!("{scenario:?} {metric:?} sample {i}: {value} for {physical}");
                     assert_eq!(metric.measure(value).to_bits(), value.to_bits(), "{at}");
                     assert!((value - physical).abs() <= step * 0.501, "{at}");

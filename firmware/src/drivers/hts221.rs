@@ -18,6 +18,7 @@
 use super::{read_u8, write_u8, Error};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
+use rackwatch_core::wire::Lattice;
 
 /// The sensor's fixed I2C address (7-bit).
 pub const ADDRESS: u8 = 0x5F;
@@ -114,12 +115,12 @@ impl Calibration {
     }
 
     /// The temperatures this part can report: `offset + n × step` °C for integer `n`.
-    pub fn temperature_lattice(&self) -> (f32, f32) {
+    pub fn temperature_lattice(&self) -> Lattice {
         self.temperature_line().lattice()
     }
 
     /// The humidities this part can report, `offset + n × step` % (0 % and 100 % where clamped).
-    pub fn humidity_lattice(&self) -> (f32, f32) {
+    pub fn humidity_lattice(&self) -> Lattice {
         self.humidity_line().lattice()
     }
 
@@ -181,8 +182,11 @@ impl Line {
     /// `(y0, (y1 − y0) / dx)`: counted from `x0`, the conversion's steps. The codec's lattice
     /// value at `n` (f64, rounded once) is within an ulp of [`Line::at`]`(x0 + n)`, because the
     /// offset is `y0` itself and only the small term `n × step` rounds.
-    fn lattice(&self) -> (f32, f32) {
-        (self.y0, (self.y1 - self.y0) / self.dx())
+    fn lattice(&self) -> Lattice {
+        Lattice {
+            offset: self.y0,
+            step: (self.y1 - self.y0) / self.dx(),
+        }
     }
 }
 
@@ -336,8 +340,20 @@ mod tests {
         assert_eq!(c.temperature_counts(1.0e6), i16::MAX);
         assert_eq!(c.temperature_counts(f32::NEG_INFINITY), i16::MIN);
         assert_eq!(c.temperature_counts(f32::NAN), 300);
-        assert_eq!(c.temperature_lattice(), (10.0, 0.01));
-        assert_eq!(c.humidity_lattice(), (20.0, 0.01));
+        assert_eq!(
+            c.temperature_lattice(),
+            Lattice {
+                offset: 10.0,
+                step: 0.01
+            }
+        );
+        assert_eq!(
+            c.humidity_lattice(),
+            Lattice {
+                offset: 20.0,
+                step: 0.01
+            }
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@
 
 use super::Error;
 use embedded_hal::i2c::I2c;
+use rackwatch_core::wire::Lattice;
 
 /// The address with A0 and A1 at GND.
 pub const ADDRESS: u8 = 0x40;
@@ -113,19 +114,28 @@ impl Scale {
         libm::roundf(watts / (25.0 * self.current_lsb_a)) as u16
     }
 
-    /// Bus-voltage steps, `(offset, step)` in V.
-    pub const fn bus_voltage_lattice(&self) -> (f32, f32) {
-        (0.0, BUS_VOLTAGE_LSB_V)
+    /// Bus-voltage steps in V.
+    pub const fn bus_voltage_lattice(&self) -> Lattice {
+        Lattice {
+            offset: 0.0,
+            step: BUS_VOLTAGE_LSB_V,
+        }
     }
 
-    /// Current steps, `(offset, step)` in A.
-    pub const fn current_lattice(&self) -> (f32, f32) {
-        (0.0, self.current_lsb_a)
+    /// Current steps in A.
+    pub const fn current_lattice(&self) -> Lattice {
+        Lattice {
+            offset: 0.0,
+            step: self.current_lsb_a,
+        }
     }
 
-    /// Power steps, `(offset, step)` in W: 25 `Current_LSB` per count.
-    pub fn power_lattice(&self) -> (f32, f32) {
-        (0.0, 25.0 * self.current_lsb_a)
+    /// Power steps in W: 25 `Current_LSB` per count.
+    pub fn power_lattice(&self) -> Lattice {
+        Lattice {
+            offset: 0.0,
+            step: 25.0 * self.current_lsb_a,
+        }
     }
 
     /// All three values of one read of the registers.
@@ -285,7 +295,7 @@ mod tests {
         assert_eq!(scale.power_counts(-5.0), 0);
         assert_eq!(scale.power_counts(1.0e6), u16::MAX);
         assert_eq!(scale.power_counts(f32::NAN), 0);
-        assert_eq!(scale.power_lattice(), (0.0, 25.0 * scale.current_lsb_a()));
+        assert_eq!(scale.power_lattice().step, 25.0 * scale.current_lsb_a());
     }
 
     #[test]

@@ -15,6 +15,7 @@
 use super::{read_u8, write_u8, Error};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
+use rackwatch_core::wire::Lattice;
 
 /// The address with SA0 high, as wired on the B-L475E-IOT01A.
 pub const ADDRESS: u8 = 0x5D;
@@ -70,9 +71,15 @@ impl Measurement {
 }
 
 /// Pressure steps: 1/4096 hPa per count, from 0.
-pub const PRESSURE_LATTICE: (f32, f32) = (0.0, 1.0 / 4096.0);
+pub const PRESSURE_LATTICE: Lattice = Lattice {
+    offset: 0.0,
+    step: 1.0 / 4096.0,
+};
 /// Temperature steps: 1/100 °C per count, from 0.
-pub const TEMPERATURE_LATTICE: (f32, f32) = (0.0, 0.01);
+pub const TEMPERATURE_LATTICE: Lattice = Lattice {
+    offset: 0.0,
+    step: 0.01,
+};
 /// The pressure register's range: 24 bits, two's complement.
 const PRESSURE_COUNTS: core::ops::RangeInclusive<i32> = -(1 << 23)..=(1 << 23) - 1;
 

@@ -16,6 +16,7 @@
 use super::Error;
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
+use rackwatch_core::wire::Lattice;
 
 /// The address of the SHT40-AD1B and most family members.
 pub const ADDRESS: u8 = 0x44;
@@ -39,10 +40,16 @@ impl Measurement {
     }
 }
 
-/// Temperature steps, `(offset, step)` in °C: `-45 + 175 × n / 65535`.
-pub const TEMPERATURE_LATTICE: (f32, f32) = (-45.0, 175.0 / 65535.0);
-/// Humidity steps, `(offset, step)` in %: `-6 + 125 × n / 65535` (0 % and 100 % where cropped).
-pub const HUMIDITY_LATTICE: (f32, f32) = (-6.0, 125.0 / 65535.0);
+/// Temperature steps in °C: `-45 + 175 × n / 65535`.
+pub const TEMPERATURE_LATTICE: Lattice = Lattice {
+    offset: -45.0,
+    step: 175.0 / 65535.0,
+};
+/// Humidity steps in %: `-6 + 125 × n / 65535` (0 % and 100 % where cropped).
+pub const HUMIDITY_LATTICE: Lattice = Lattice {
+    offset: -6.0,
+    step: 125.0 / 65535.0,
+};
 
 /// Temperature in °C for a raw word.
 pub fn temperature_c(raw: u16) -> f32 {
