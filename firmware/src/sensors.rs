@@ -13,7 +13,7 @@
 //! order; a set reports at most [`MAX_SENSORS`] sensors and [`MAX_VALUES_PER_SENSOR`] values per
 //! sample.
 
-use crate::drivers::{hts221::Hts221, ina226::Ina226, lps22hb, sht4x::Sht4x};
+use crate::drivers::{hts221::Hts221, ina226::Ina226, lps22hb, sht4x, sht4x::Sht4x};
 use crate::drivers::{BusErrorKind, ErrorKind};
 use crate::sim::{SimMetric, SimSensors};
 use embedded_hal::delay::DelayNs;
@@ -243,6 +243,42 @@ impl<B1: I2c, B2: I2c, D: DelayNs> BoardSensors<B1, B2, D> {
         self.last_error[sensor as usize]
     }
 
+    /// Reads the HTS221's factory calibration now, so the Hello can announce its metrics'
+    /// lattices (the driver otherwise reads it at the first sample). A sensor that does not answer
+    /// is counted like a failed sample and set up again at its first sample.
+    pub fn set_up(&mut self) {
+        if let Err(e) = self.hts221.init(&mut self.onboard) {
+            self.count_error(BoardSensor::Hts221, e.kind());
+        }
+    }
+
+    /// The values metric `id` can take, as its driver converts its counts:
+    /// the HTS221's from the calibration it read (`None` before), the others' from their
+    /// datasheet's or programmed scale.
+    pub fn lattice(&self, id: u16) -> Option<Lattice> {
+        match id {
+            ids::INLET_TEMPERATURE => self.hts221.calibration().map(|c| c.temperature_lattice()),
+            ids::HUMIDITY => self.hts221.calibration().map(|c| c.humidity_lattice()),
+            ids::PRESSURE => Some(lps22hb::PRESSURE_LATTICE),
+            ids::BOARD_TEMPERATURE => Some(lps22hb::TEMPERATURE_LATTICE),
+            ids::OUTLET_TEMPERATURE => Some(sht4x::TEMPERATURE_LATTICE),
+            ids::OUTLET_HUMIDITY => Some(sht4x::HUMIDITY_LATTICE),
+            ids::POWER => self.ina226.as_ref().map(|d| d.scale().power_lattice()),
+            ids::BUS_VOLTAGE => self
+                .ina226
+                .as_ref()
+                .map(|d| d.scale().bus_voltage_lattice()),
+            ids::CURRENT => self.ina226.as_ref().map(|d| d.scale().current_lattice()),
+            _ => None,
+        }
+    }
+
+    fn count_error(&mut self, sensor: BoardSensor, error: ErrorKind) {
+        let i = sensor as usize;
+        self.errors[i] = self.errors[i].wrapping_add(1);
+        self.last_error[i] = Some(error);
+    }
+
     fn fitted(&self, id: u16) -> bool {
         self.slots.iter().any(|s| s.metrics().contains(&id))
     }
@@ -295,11 +331,14 @@ const NOT_FITTED: ErrorKind = ErrorKind::Bus(BusErrorKind::NoAcknowledge);
 
 impl<B1: I2c, B2: I2c, D: DelayNs> SensorSet for BoardSensors<B1, B2, D> {
     fn metric(&self, index: usize) -> Option<MetricInfo> {
-        BOARD_METRICS
+        let info = BOARD_METRICS
             .iter()
             .filter(|m| self.fitted(m.id))
-            .nth(index)
-            .copied()
+            .nth(index)?;
+        Some(MetricInfo {
+            lattice: self.lattice(info.id),
+            ..*info
+        })
     }
 
     fn sensor_count(&self) -> usize {
@@ -325,9 +364,7 @@ impl<B1: I2c, B2: I2c, D: DelayNs> SensorSet for BoardSensors<B1, B2, D> {
             });
         };
         self.read(sensor).map_err(|error| {
-            let i = sensor as usize;
-            self.errors[i] = self.errors[i].wrapping_add(1);
-            self.last_error[i] = Some(error);
+            self.count_error(sensor, error);
             SensorFault {
                 metrics: sensor.metrics(),
                 error,
@@ -376,7 +413,7 @@ impl SensorSet for SimSensorSet {
             id: m.id(),
             name: m.name(),
             unit: m.unit(),
-            lattice: None,
+            lattice: Some(m.lattice()),
         })
     }
 
@@ -509,6 +546,71 @@ mod tests {
     }
 
     #[test]
+    fn set_up_reads_the_calibration_so_the_lattices_are_known_before_the_first_sample() {
+        let onboard = Mock::new(&[
+            T::write_read(hts221::ADDRESS, vec![0x0F], vec![0xBC]),
+            T::write_read(
+                hts221::ADDRESS,
+                vec![0xB0],
+                crate::sim::HTS221_CALIBRATION_REGISTERS.to_vec(),
+            ),
+            T::write(hts221::ADDRESS, vec![0x20, 0x84]),
+        ]);
+        let ina = ina226::Ina226::new(ina226::ADDRESS, 0.002, 0.001).unwrap();
+        let lsb = ina.current_lsb_a();
+        let mut set = BoardSensors::new(
+            onboard,
+            Mock::new(&[]),
+            NoopDelay,
+            None,
+            Some(ina),
+            BoardPeriods::default(),
+        );
+        assert_eq!(set.lattice(ids::INLET_TEMPERATURE), None);
+        set.set_up();
+        let hts = crate::sim::HTS221;
+        assert_eq!(
+            set.lattice(ids::INLET_TEMPERATURE),
+            Some(hts.temperature_lattice())
+        );
+        assert_eq!(set.lattice(ids::HUMIDITY), Some(hts.humidity_lattice()));
+        let steps = |offset, step| Some(Lattice { offset, step });
+        assert_eq!(set.lattice(ids::PRESSURE), steps(0.0, 1.0 / 4096.0));
+        assert_eq!(set.lattice(ids::POWER), steps(0.0, 25.0 * lsb));
+        assert_eq!(set.lattice(ids::CURRENT), steps(0.0, lsb));
+        // The Hello announces what the drivers convert with.
+        let announced: Vec<_> = (0..).map_while(|i| set.metric(i)).collect();
+        assert_eq!(announced.len(), 7, "HTS221, LPS22HB, INA226: {announced:?}");
+        for m in &announced {
+            assert_eq!(m.lattice, set.lattice(m.id), "{m:?}");
+            assert!(m.lattice.is_some(), "{m:?}");
+        }
+        assert_eq!(set.errors(BoardSensor::Hts221), 0);
+        set.onboard.done();
+        set.addon.done();
+    }
+
+    #[test]
+    fn a_sensor_that_does_not_answer_at_set_up_is_counted_and_has_no_lattice_yet() {
+        let onboard =
+            Mock::new(&[T::write_read(hts221::ADDRESS, vec![0x0F], vec![0]).with_error(NACK)]);
+        let mut set = BoardSensors::new(
+            onboard,
+            Mock::new(&[]),
+            NoopDelay,
+            None,
+            None,
+            BoardPeriods::default(),
+        );
+        set.set_up();
+        assert_eq!(set.errors(BoardSensor::Hts221), 1);
+        assert_eq!(set.lattice(ids::INLET_TEMPERATURE), None);
+        assert_eq!(set.lattice(ids::POWER), None, "no INA226 fitted");
+        set.onboard.done();
+        set.addon.done();
+    }
+
+    #[test]
     fn the_simulated_set_reports_what_the_simulation_reads() {
         let mut set =
             SimSensorSet::new(SimSensors::new(9, Scenario::SensorDropout, 20_000), 10_000);
@@ -530,5 +632,17 @@ mod tests {
             }
         }
         let _ = hts221::DEVICE_ID;
+    }
+
+    #[test]
+    fn the_simulated_set_announces_the_lattice_its_readings_lie_on() {
+        let set = SimSensorSet::new(SimSensors::new(1, Scenario::Nominal, 0), 10_000);
+        for (i, metric) in SimMetric::ALL.iter().enumerate() {
+            let info = set.metric(i).unwrap();
+            assert_eq!(info.lattice, Some(metric.lattice()), "{info:?}");
+        }
+        let temperature = set.metric(0).and_then(|m| m.lattice).unwrap();
+        assert_eq!(temperature, crate::sim::HTS221.temperature_lattice());
+        assert_eq!(temperature.offset, 20.875);
     }
 }

@@ -8,11 +8,52 @@
 //! humidity sensor together, so one node shows both). Each scenario touches its own metric, and the
 //! noise draws do not depend on the scenarios, so adding a scenario never changes the other metrics.
 //!
+//! Each metric is read by the part the real board reads it with (the ids match
+//! [`crate::sensors::ids`]): inlet temperature and humidity by an HTS221 with the fixed calibration
+//! [`HTS221`], pressure by the LPS22HB, power by an INA226 set up as the board's ([`INA226`]). The
+//! rack's physical quantity is turned into the count that part would output (the nearest count,
+//! saturated to its register) and back through the driver's own conversion, so a simulated reading
+//! is a value a real rack reports, on the same lattice ([`SimMetric::lattice`]).
+//!
 //! Invariants: the readings are a pure function of `(seed, scenarios, metric, sample count, time)`;
 //! no allocation, no clock (time is passed in), `libm` for every transcendental so the node and the
-//! host compute bit-identical values.
+//! host compute bit-identical values; every reading is its driver's conversion of an integer count.
 
+use crate::drivers::{hts221, ina226, lps22hb};
 use rackwatch_core::rng::XorShift64Star;
+use rackwatch_core::wire::Lattice;
+
+/// The simulated HTS221's factory calibration, registers `0x30` to `0x3F`: a plausible part with
+/// the datasheet's typical sensitivities. Temperature: 20.875 °C at `T0_OUT` = −12 and 39.5 °C at
+/// `T1_OUT` = 1153 (0.015 99 °C per count; the datasheet's typical 0.016). Humidity: 33 % at
+/// `H0_T0_OUT` = −3912 and 75 % at `H1_T0_OUT` = 6611 (0.003 99 % per count; typical 0.004).
+pub const HTS221_CALIBRATION_REGISTERS: [u8; 16] = [
+    66,   // H0_rH_x2: 33.0 %
+    150,  // H1_rH_x2: 75.0 %
+    167,  // T0_degC_x8, low byte: 167 / 8 = 20.875 °C
+    0x3C, // T1_degC_x8, low byte: 0x13C / 8 = 39.5 °C
+    0x00, // reserved
+    0x04, // T1/T0 MSBs: T1's bit 8 set
+    0xB8, 0xF0, // H0_T0_OUT = -3912
+    0x00, 0x00, // reserved
+    0xD3, 0x19, // H1_T0_OUT = 6611
+    0xF4, 0xFF, // T0_OUT = -12
+    0x81, 0x04, // T1_OUT = 1153
+];
+
+/// [`HTS221_CALIBRATION_REGISTERS`] decoded by the driver (at compile time).
+pub const HTS221: hts221::Calibration =
+    match hts221::Calibration::from_registers(&HTS221_CALIBRATION_REGISTERS) {
+        Some(calibration) => calibration,
+        None => panic!("the simulated HTS221's calibration points coincide"),
+    };
+
+/// The simulated INA226's conversion: the board's 2 mΩ shunt at 1 mA per current count, so 25 mW
+/// per power count (the `hw` image's set-up, the datasheet's example).
+pub const INA226: ina226::Scale = match ina226::Ina226::new(ina226::ADDRESS, 0.002, 0.001) {
+    Ok(device) => device.scale(),
+    Err(_) => panic!("the simulated INA226 cannot be calibrated"),
+};
 
 /// The metrics a simulated rack node reports, in descriptor order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +101,28 @@ impl SimMetric {
     /// The metric id (its index in [`SimMetric::ALL`]).
     pub const fn id(self) -> u16 {
         self as u16
+    }
+
+    /// The values the metric's sensor can report: every reading is `offset + n × step` for an
+    /// integer `n`, as its driver computes it.
+    pub fn lattice(self) -> Lattice {
+        match self {
+            SimMetric::InletTemperature => HTS221.temperature_lattice(),
+            SimMetric::Humidity => HTS221.humidity_lattice(),
+            SimMetric::Pressure => lps22hb::PRESSURE_LATTICE,
+            SimMetric::Power => INA226.power_lattice(),
+        }
+    }
+
+    /// What the metric's sensor reports when the rack's quantity is `physical`: the count its ADC
+    /// outputs, through its driver's conversion.
+    pub fn measure(self, physical: f32) -> f32 {
+        match self {
+            SimMetric::InletTemperature => HTS221.temperature(HTS221.temperature_counts(physical)),
+            SimMetric::Humidity => HTS221.humidity(HTS221.humidity_counts(physical)),
+            SimMetric::Pressure => lps22hb::pressure_hpa(lps22hb::pressure_counts(physical)),
+            SimMetric::Power => INA226.power(INA226.power_counts(physical)),
+        }
     }
 }
 
@@ -186,8 +249,16 @@ impl SimSensors {
         self.scenarios & scenario.bit() != 0
     }
 
-    /// Reads `metric` at `now_ms` (milliseconds since the node booted).
+    /// Reads `metric` at `now_ms` (milliseconds since the node booted): what its sensor reports.
     pub fn read(&mut self, metric: SimMetric, now_ms: u64) -> Result<f32, SensorTimeout> {
+        self.quantity(metric, now_ms)
+            .map(|value| metric.measure(value))
+    }
+
+    /// The rack's quantity behind `metric` at `now_ms`, before its sensor measures it: continuous,
+    /// not a reading any sensor gives (for comparisons; it advances the noise like
+    /// [`read`](Self::read)).
+    pub fn quantity(&mut self, metric: SimMetric, now_ms: u64) -> Result<f32, SensorTimeout> {
         let active = now_ms >= self.onset_ms;
         let since_onset_h = now_ms.saturating_sub(self.onset_ms) as f32 / HOUR_MS;
         let day = libm::sinf(now_ms as f32 / DAY_MS * core::f32::consts::TAU + self.phase);
@@ -248,7 +319,9 @@ mod tests {
     }
 
     /// The node and the host must read the same rack: these are the `qemu` rack's first readings
-    /// an hour into the run, as the generator the rack had before it shared the core's gave them.
+    /// an hour into the run, as its simulated sensors measure them (they changed once, when the
+    /// simulation began to read through the drivers' conversions: power 185.6 W is 7 424 counts of
+    /// 25 mW).
     #[test]
     fn the_qemu_rack_reads_what_it_always_read() {
         let mut rack = qemu_rack();
@@ -259,16 +332,63 @@ mod tests {
         assert_eq!(
             bits,
             [
-                0x41cb_24c1,
-                0x4213_c5c7,
-                0x447d_4521,
-                0x4339_966f,
-                0x41cb_8572,
-                0x4213_c5c7,
-                0x447d_3be9,
-                0x4334_b544
+                0x41cb_31e2,
+                0x4213_c601,
+                0x447d_4520,
+                0x4339_9999,
+                0x41cb_941b,
+                0x4213_c601,
+                0x447d_3be8,
+                0x4334_b332
             ]
         );
+        assert_eq!(INA226.power_counts(f32::from_bits(bits[3])), 7_424);
+    }
+
+    /// Every reading is what the metric's part outputs: the driver's conversion of the count
+    /// nearest to the rack's quantity, within an ulp of the metric's lattice.
+    #[test]
+    fn readings_are_the_drivers_conversion_of_the_nearest_count() {
+        for scenario in Scenario::ALL {
+            let mut sensors = SimSensors::new(11, scenario, 600_000);
+            let mut quantities = sensors.clone();
+            for i in 0..2_000u64 {
+                for metric in SimMetric::ALL {
+                    let (read, physical) = (
+                        sensors.read(metric, i * 10_000),
+                        quantities.quantity(metric, i * 10_000),
+                    );
+                    let (Ok(value), Ok(physical)) = (read, physical) else {
+                        assert_eq!(read.is_err(), physical.is_err());
+                        continue;
+                    };
+                    let Lattice { offset, step } = metric.lattice();
+                    let at = format!("{scenario:?} {metric:?} sample {i}: {value} for {physical}");
+                    assert_eq!(metric.measure(value).to_bits(), value.to_bits(), "{at}");
+                    assert!((value - physical).abs() <= step * 0.501, "{at}");
+                    let k = ((f64::from(value) - f64::from(offset)) / f64::from(step)).round();
+                    let on_lattice = (f64::from(offset) + k * f64::from(step)) as f32;
+                    let ulps = (i64::from(on_lattice.to_bits()) - i64::from(value.to_bits())).abs();
+                    assert!(ulps <= 1, "{at}: {ulps} ulps off {on_lattice}");
+                }
+            }
+        }
+    }
+
+    /// A day of inlet temperature at 10 s takes the few hundred values its 0.016 °C counts allow
+    /// over the daily swing, not one value per sample.
+    #[test]
+    fn a_day_of_temperature_repeats_its_values() {
+        let mut sensors = SimSensors::new(1, Scenario::Nominal, 0);
+        let mut day: std::vec::Vec<u32> = (0..8_640u64)
+            .map(|i| {
+                let value = sensors.read(SimMetric::InletTemperature, i * 10_000);
+                value.map(f32::to_bits).unwrap_or_default()
+            })
+            .collect();
+        day.sort_unstable();
+        day.dedup();
+        assert!((100..400).contains(&day.len()), "{} distinct", day.len());
     }
 
     #[test]

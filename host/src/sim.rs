@@ -222,4 +222,56 @@ mod tests {
             }
         }
     }
+
+    /// What a host reads off the line: each metric's lattice in the Hello, and readings that lie
+    /// on it (within the one ulp the codec corrects), as a real board's would.
+    #[test]
+    fn simulated_nodes_announce_the_lattice_their_readings_lie_on() {
+        let mut rack = SimRack::new(&SimSettings {
+            nodes: 2,
+            ..SimSettings::default()
+        });
+        let mut line = Vec::new();
+        while rack.now_ms() < 30 * 60_000 {
+            let t = rack.next_due_ms();
+            rack.step_to(t, |i, b| {
+                if i == 0 {
+                    line.extend_from_slice(b)
+                }
+            });
+        }
+        let frames: Vec<_> = Decoder::<MAX_ENCODED_LEN>::new()
+            .feed(&line)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let Body::Hello(hello) = &frames[0].body else {
+            panic!("the first frame is the Hello: {:?}", frames[0]);
+        };
+        let lattices: std::collections::HashMap<u16, _> = hello
+            .metrics
+            .iter()
+            .map(|m| {
+                (
+                    m.id,
+                    m.lattice.expect("every simulated metric has a lattice"),
+                )
+            })
+            .collect();
+        let mut checked = 0;
+        for frame in &frames {
+            let Body::Readings(batch) = &frame.body else {
+                continue;
+            };
+            for reading in &batch.readings {
+                let lattice = lattices[&reading.metric];
+                let (offset, step) = (f64::from(lattice.offset), f64::from(lattice.step));
+                let k = ((f64::from(reading.value) - offset) / step).round();
+                let on = (offset + k * step) as f32;
+                let ulps = (i64::from(on.to_bits()) - i64::from(reading.value.to_bits())).abs();
+                assert!(ulps <= 1, "{reading:?} is {ulps} ulps off {lattice:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 4 * 150, "{checked} readings");
+    }
 }

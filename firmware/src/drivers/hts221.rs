@@ -18,6 +18,7 @@
 use super::{read_u8, write_u8, Error};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
+use rackwatch_core::wire::Lattice;
 
 /// The sensor's fixed I2C address (7-bit).
 pub const ADDRESS: u8 = 0x5F;
@@ -68,49 +69,125 @@ pub struct Calibration {
 
 impl Calibration {
     /// Decodes registers `0x30` to `0x3F`; `None` if the two points of either line coincide.
-    pub fn from_registers(r: &[u8; 16]) -> Option<Calibration> {
-        let i16_at = |i: usize| i16::from_le_bytes([r[i], r[i + 1]]);
+    pub const fn from_registers(r: &[u8; 16]) -> Option<Calibration> {
         let msb = r[5];
-        let t0_x8 = u16::from(r[2]) | (u16::from(msb & 0x03) << 8);
-        let t1_x8 = u16::from(r[3]) | (u16::from((msb >> 2) & 0x03) << 8);
+        let t0_x8 = r[2] as u16 | ((msb & 0x03) as u16) << 8;
+        let t1_x8 = r[3] as u16 | (((msb >> 2) & 0x03) as u16) << 8;
         let calibration = Calibration {
-            h0_rh: f32::from(r[0]) / 2.0,
-            h1_rh: f32::from(r[1]) / 2.0,
-            t0_degc: f32::from(t0_x8) / 8.0,
-            t1_degc: f32::from(t1_x8) / 8.0,
-            h0_t0_out: i16_at(6),
-            h1_t0_out: i16_at(10),
-            t0_out: i16_at(12),
-            t1_out: i16_at(14),
+            h0_rh: r[0] as f32 / 2.0,
+            h1_rh: r[1] as f32 / 2.0,
+            t0_degc: t0_x8 as f32 / 8.0,
+            t1_degc: t1_x8 as f32 / 8.0,
+            h0_t0_out: i16_at(r, 6),
+            h1_t0_out: i16_at(r, 10),
+            t0_out: i16_at(r, 12),
+            t1_out: i16_at(r, 14),
         };
-        (calibration.t0_out != calibration.t1_out && calibration.h0_t0_out != calibration.h1_t0_out)
-            .then_some(calibration)
+        if calibration.t0_out != calibration.t1_out
+            && calibration.h0_t0_out != calibration.h1_t0_out
+        {
+            Some(calibration)
+        } else {
+            None
+        }
     }
 
     /// Temperature in °C for a raw `TEMP_OUT`.
     pub fn temperature(&self, raw: i16) -> f32 {
-        interpolate(
-            raw,
-            (self.t0_out, self.t0_degc),
-            (self.t1_out, self.t1_degc),
-        )
+        self.temperature_line().at(raw)
     }
 
     /// Relative humidity in %, clamped to 0–100, for a raw `HUMIDITY_OUT`.
     pub fn humidity(&self, raw: i16) -> f32 {
-        interpolate(
-            raw,
-            (self.h0_t0_out, self.h0_rh),
-            (self.h1_t0_out, self.h1_rh),
-        )
-        .clamp(0.0, 100.0)
+        self.humidity_line().at(raw).clamp(0.0, 100.0)
+    }
+
+    /// The `TEMP_OUT` this part outputs at `degc`: the nearest count, saturated to the register.
+    /// The inverse of [`temperature`](Self::temperature), for a simulated part.
+    pub fn temperature_counts(&self, degc: f32) -> i16 {
+        self.temperature_line().counts(degc)
+    }
+
+    /// The `HUMIDITY_OUT` this part outputs at `rh` %: the nearest count, saturated to the
+    /// register. The inverse of [`humidity`](Self::humidity), for a simulated part.
+    pub fn humidity_counts(&self, rh: f32) -> i16 {
+        self.humidity_line().counts(rh)
+    }
+
+    /// The temperatures this part can report: `offset + n × step` °C for integer `n`.
+    pub fn temperature_lattice(&self) -> Lattice {
+        self.temperature_line().lattice()
+    }
+
+    /// The humidities this part can report, `offset + n × step` % (0 % and 100 % where clamped).
+    pub fn humidity_lattice(&self) -> Lattice {
+        self.humidity_line().lattice()
+    }
+
+    const fn temperature_line(&self) -> Line {
+        Line {
+            x0: self.t0_out,
+            y0: self.t0_degc,
+            x1: self.t1_out,
+            y1: self.t1_degc,
+        }
+    }
+
+    const fn humidity_line(&self) -> Line {
+        Line {
+            x0: self.h0_t0_out,
+            y0: self.h0_rh,
+            x1: self.h1_t0_out,
+            y1: self.h1_rh,
+        }
     }
 }
 
-/// The line through `(x0, y0)` and `(x1, y1)` at `x`; `x0 != x1` (checked by the caller).
-fn interpolate(x: i16, (x0, y0): (i16, f32), (x1, y1): (i16, f32)) -> f32 {
-    let dx = (i32::from(x1) - i32::from(x0)) as f32;
-    y0 + (i32::from(x) - i32::from(x0)) as f32 * (y1 - y0) / dx
+const fn i16_at(r: &[u8; 16], i: usize) -> i16 {
+    i16::from_le_bytes([r[i], r[i + 1]])
+}
+
+/// A calibration line through `(x0, y0)` and `(x1, y1)`, `x0 != x1` (checked by
+/// [`Calibration::from_registers`]).
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    x0: i16,
+    y0: f32,
+    x1: i16,
+    y1: f32,
+}
+
+impl Line {
+    fn dx(&self) -> f32 {
+        (i32::from(self.x1) - i32::from(self.x0)) as f32
+    }
+
+    /// The line at count `x`: the one conversion every reading of this part goes through.
+    fn at(&self, x: i16) -> f32 {
+        self.y0 + (i32::from(x) - i32::from(self.x0)) as f32 * (self.y1 - self.y0) / self.dx()
+    }
+
+    /// The count nearest to `y` on the line, saturated to i16 (NaN gives `x0`).
+    fn counts(&self, y: f32) -> i16 {
+        let from_x0 = libm::roundf((y - self.y0) * self.dx() / (self.y1 - self.y0));
+        let x = f32::from(self.x0) + from_x0;
+        if x.is_nan() {
+            self.x0
+        } else {
+            // `as` saturates: a value beyond the register's range reads as its end.
+            x as i16
+        }
+    }
+
+    /// `(y0, (y1 − y0) / dx)`: counted from `x0`, the conversion's steps. The codec's lattice
+    /// value at `n` (f64, rounded once) is within an ulp of [`Line::at`]`(x0 + n)`, because the
+    /// offset is `y0` itself and only the small term `n × step` rounds.
+    fn lattice(&self) -> Lattice {
+        Lattice {
+            offset: self.y0,
+            step: (self.y1 - self.y0) / self.dx(),
+        }
+    }
 }
 
 /// One measurement.
@@ -245,6 +322,38 @@ mod tests {
         assert_eq!(c.humidity(1000), 50.0);
         assert_eq!(c.humidity(i16::MAX), 100.0);
         assert_eq!(c.humidity(i16::MIN), 0.0);
+    }
+
+    #[test]
+    fn counts_invert_the_conversion_and_saturate_at_the_register() {
+        let c = Calibration::from_registers(&CALIB).unwrap();
+        for raw in i16::MIN..=i16::MAX {
+            assert_eq!(c.temperature_counts(c.temperature(raw)), raw, "{raw}");
+            let rh = c.humidity(raw);
+            if rh > 0.0 && rh < 100.0 {
+                assert_eq!(c.humidity_counts(rh), raw, "{raw}");
+            }
+        }
+        // Half a step either side of a count rounds to it; far out of range saturates.
+        assert_eq!(c.temperature_counts(25.0 + 0.004), 1800);
+        assert_eq!(c.temperature_counts(25.0 - 0.004), 1800);
+        assert_eq!(c.temperature_counts(1.0e6), i16::MAX);
+        assert_eq!(c.temperature_counts(f32::NEG_INFINITY), i16::MIN);
+        assert_eq!(c.temperature_counts(f32::NAN), 300);
+        assert_eq!(
+            c.temperature_lattice(),
+            Lattice {
+                offset: 10.0,
+                step: 0.01
+            }
+        );
+        assert_eq!(
+            c.humidity_lattice(),
+            Lattice {
+                offset: 20.0,
+                step: 0.01
+            }
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@
 
 use super::Error;
 use embedded_hal::i2c::I2c;
+use rackwatch_core::wire::Lattice;
 
 /// The address with A0 and A1 at GND.
 pub const ADDRESS: u8 = 0x40;
@@ -33,6 +34,10 @@ pub const CONFIG: u16 = 0x4000 | (0b010 << 9) | (0b100 << 6) | (0b100 << 3) | 0b
 pub const BUS_VOLTAGE_LSB_V: f32 = 1.25e-3;
 /// The INA226's internal scaling constant of equation 1.
 const CAL_SCALE: f32 = 0.00512;
+
+const fn positive(x: f32) -> bool {
+    x.is_finite() && x > 0.0
+}
 
 /// Register addresses.
 pub mod reg {
@@ -75,12 +80,80 @@ pub struct Measurement {
     pub power_w: f32,
 }
 
+/// The conversion of the INA226's registers for one programmed calibration: its `Current_LSB`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scale {
+    current_lsb_a: f32,
+}
+
+impl Scale {
+    /// Amperes per current LSB.
+    pub const fn current_lsb_a(&self) -> f32 {
+        self.current_lsb_a
+    }
+
+    /// Bus voltage in V for a raw bus-voltage register.
+    pub fn bus_voltage(&self, raw: u16) -> f32 {
+        f32::from(raw) * BUS_VOLTAGE_LSB_V
+    }
+
+    /// Current in A for a raw current register (signed).
+    pub fn current(&self, raw: u16) -> f32 {
+        f32::from(raw as i16) * self.current_lsb_a
+    }
+
+    /// Power in W for a raw power register.
+    pub fn power(&self, raw: u16) -> f32 {
+        f32::from(raw) * 25.0 * self.current_lsb_a
+    }
+
+    /// The power register the device holds at `watts`: the nearest count, saturated to its 16
+    /// unsigned bits (NaN gives 0). The inverse of [`power`](Self::power), for a simulated part.
+    pub fn power_counts(&self, watts: f32) -> u16 {
+        // `as` saturates to 0..=65535 and takes NaN to 0.
+        libm::roundf(watts / (25.0 * self.current_lsb_a)) as u16
+    }
+
+    /// Bus-voltage steps in V.
+    pub const fn bus_voltage_lattice(&self) -> Lattice {
+        Lattice {
+            offset: 0.0,
+            step: BUS_VOLTAGE_LSB_V,
+        }
+    }
+
+    /// Current steps in A.
+    pub const fn current_lattice(&self) -> Lattice {
+        Lattice {
+            offset: 0.0,
+            step: self.current_lsb_a,
+        }
+    }
+
+    /// Power steps in W: 25 `Current_LSB` per count.
+    pub fn power_lattice(&self) -> Lattice {
+        Lattice {
+            offset: 0.0,
+            step: 25.0 * self.current_lsb_a,
+        }
+    }
+
+    /// All three values of one read of the registers.
+    pub fn measurement(&self, bus: u16, current: u16, power: u16) -> Measurement {
+        Measurement {
+            bus_voltage_v: self.bus_voltage(bus),
+            current_a: self.current(current),
+            power_w: self.power(power),
+        }
+    }
+}
+
 /// An INA226 on a bus.
 #[derive(Debug, Clone)]
 pub struct Ina226 {
     address: u8,
     calibration: u16,
-    current_lsb_a: f32,
+    scale: Scale,
     configured: bool,
 }
 
@@ -88,8 +161,11 @@ impl Ina226 {
     /// A driver for the device at `address` with a shunt of `shunt_ohms` and a wanted current
     /// resolution of `current_lsb_a` amperes per LSB (the datasheet suggests the maximum expected
     /// current / 2^15, rounded up to a convenient value).
-    pub fn new(address: u8, shunt_ohms: f32, current_lsb_a: f32) -> Result<Ina226, ConfigError> {
-        let positive = |x: f32| x.is_finite() && x > 0.0;
+    pub const fn new(
+        address: u8,
+        shunt_ohms: f32,
+        current_lsb_a: f32,
+    ) -> Result<Ina226, ConfigError> {
         if !positive(shunt_ohms) || !positive(current_lsb_a) {
             return Err(ConfigError::NotPositive);
         }
@@ -107,7 +183,9 @@ impl Ina226 {
         Ok(Ina226 {
             address,
             calibration,
-            current_lsb_a: CAL_SCALE / (f32::from(calibration) * shunt_ohms),
+            scale: Scale {
+                current_lsb_a: CAL_SCALE / (calibration as f32 * shunt_ohms),
+            },
             configured: false,
         })
     }
@@ -119,7 +197,12 @@ impl Ina226 {
 
     /// Amperes per current LSB, as the programmed calibration gives it.
     pub const fn current_lsb_a(&self) -> f32 {
-        self.current_lsb_a
+        self.scale.current_lsb_a
+    }
+
+    /// How this device's registers convert to volts, amperes and watts.
+    pub const fn scale(&self) -> Scale {
+        self.scale
     }
 
     /// Checks the manufacturer ID, writes the configuration and the calibration.
@@ -148,11 +231,7 @@ impl Ina226 {
         let bus = self.read_register(i2c, reg::BUS_VOLTAGE)?;
         let current = self.read_register(i2c, reg::CURRENT)?;
         let power = self.read_register(i2c, reg::POWER)?;
-        Ok(Measurement {
-            bus_voltage_v: f32::from(bus) * BUS_VOLTAGE_LSB_V,
-            current_a: f32::from(current as i16) * self.current_lsb_a,
-            power_w: f32::from(power) * 25.0 * self.current_lsb_a,
-        })
+        Ok(self.scale.measurement(bus, current, power))
     }
 
     fn read_register<I: I2c>(&self, i2c: &mut I, register: u8) -> Result<u16, Error<I::Error>> {
@@ -204,6 +283,19 @@ mod tests {
         assert_eq!(ina.calibration(), 4194);
         assert!(ina.current_lsb_a() > 20.0 / 32768.0);
         assert_eq!(CONFIG, 0x4527);
+    }
+
+    #[test]
+    fn power_counts_invert_the_conversion_and_saturate_at_16_bits() {
+        let scale = datasheet_example().scale();
+        for raw in [0, 1, 1200, 7200, u16::MAX] {
+            assert_eq!(scale.power_counts(scale.power(raw)), raw);
+        }
+        assert_eq!(scale.power_counts(30.0 + 0.012), 1200);
+        assert_eq!(scale.power_counts(-5.0), 0);
+        assert_eq!(scale.power_counts(1.0e6), u16::MAX);
+        assert_eq!(scale.power_counts(f32::NAN), 0);
+        assert_eq!(scale.power_lattice().step, 25.0 * scale.current_lsb_a());
     }
 
     #[test]

@@ -15,6 +15,7 @@
 use super::{read_u8, write_u8, Error};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
+use rackwatch_core::wire::Lattice;
 
 /// The address with SA0 high, as wired on the B-L475E-IOT01A.
 pub const ADDRESS: u8 = 0x5D;
@@ -63,10 +64,44 @@ impl Measurement {
         // Sign-extend the 24-bit value through the top byte of an i32.
         let pressure = i32::from_le_bytes([0, p_xl, p_l, p_h]) >> 8;
         Measurement {
-            pressure_hpa: pressure as f32 / 4096.0,
-            temperature_c: f32::from(i16::from_le_bytes([t_l, t_h])) / 100.0,
+            pressure_hpa: pressure_hpa(pressure),
+            temperature_c: temperature_c(i16::from_le_bytes([t_l, t_h])),
         }
     }
+}
+
+/// Pressure steps: 1/4096 hPa per count, from 0.
+pub const PRESSURE_LATTICE: Lattice = Lattice {
+    offset: 0.0,
+    step: 1.0 / 4096.0,
+};
+/// Temperature steps: 1/100 °C per count, from 0.
+pub const TEMPERATURE_LATTICE: Lattice = Lattice {
+    offset: 0.0,
+    step: 0.01,
+};
+/// The pressure register's range: 24 bits, two's complement.
+const PRESSURE_COUNTS: core::ops::RangeInclusive<i32> = -(1 << 23)..=(1 << 23) - 1;
+
+/// Pressure in hPa for a sign-extended 24-bit `PRESS_OUT`.
+pub fn pressure_hpa(raw: i32) -> f32 {
+    raw as f32 / 4096.0
+}
+
+/// Die temperature in °C for a raw `TEMP_OUT`.
+pub fn temperature_c(raw: i16) -> f32 {
+    f32::from(raw) / 100.0
+}
+
+/// The `PRESS_OUT` the part outputs at `hpa`: the nearest count, saturated to 24 bits (NaN gives
+/// 0). The inverse of [`pressure_hpa`], for a simulated part.
+pub fn pressure_counts(hpa: f32) -> i32 {
+    let counts = libm::roundf(hpa * 4096.0);
+    if counts.is_nan() {
+        return 0;
+    }
+    // `as` saturates to i32 first; the clamp then keeps the register's 24 bits.
+    (counts as i32).clamp(*PRESSURE_COUNTS.start(), *PRESSURE_COUNTS.end())
 }
 
 /// An LPS22HB on a bus.
@@ -150,6 +185,18 @@ mod tests {
         let negative = Measurement::from_registers([0xFF, 0xFF, 0xFF, 0x9C, 0xFF]);
         assert_eq!(negative.pressure_hpa, -1.0 / 4096.0);
         assert_eq!(negative.temperature_c, -1.0);
+    }
+
+    #[test]
+    fn pressure_counts_invert_the_conversion_and_saturate_at_24_bits() {
+        for raw in [-(1 << 23), -1, 0, 1, 4_150_272, (1 << 23) - 1] {
+            assert_eq!(pressure_counts(pressure_hpa(raw)), raw);
+        }
+        // 1013.25 hPa is 4 f32 ulps a count: a quarter count above rounds down.
+        assert_eq!(pressure_counts(1013.25 + 0.25 / 4096.0), 4_150_272);
+        assert_eq!(pressure_counts(1.0e9), (1 << 23) - 1);
+        assert_eq!(pressure_counts(-1.0e9), -(1 << 23));
+        assert_eq!(pressure_counts(f32::NAN), 0);
     }
 
     #[test]

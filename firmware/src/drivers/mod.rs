@@ -17,6 +17,11 @@
 //!   up again on the next read, so a sensor that was unplugged or power-cycled comes back by itself.
 //! - Register sequences follow the datasheets; each driver's tests replay them transaction by
 //!   transaction against `embedded-hal-mock`.
+//! - Each conversion from raw counts is one pure function (`hts221::Calibration`,
+//!   `lps22hb::pressure_hpa`, `ina226::Scale`, `sht4x::temperature_c`, …), with its lattice
+//!   `(offset, step)` and, for the simulated parts, its inverse (the nearest count, saturated to
+//!   the register): the simulation ([`crate::sim`]) measures through the very code a board reads
+//!   with, so the two cannot drift apart.
 
 pub mod hts221;
 pub mod ina226;

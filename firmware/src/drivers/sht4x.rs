@@ -16,6 +16,7 @@
 use super::Error;
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
+use rackwatch_core::wire::Lattice;
 
 /// The address of the SHT40-AD1B and most family members.
 pub const ADDRESS: u8 = 0x44;
@@ -32,12 +33,36 @@ pub struct Measurement {
 impl Measurement {
     /// Converts the raw words of a measurement.
     pub fn from_raw(temperature: u16, humidity: u16) -> Measurement {
-        let scale = |raw: u16| f32::from(raw) / 65535.0;
         Measurement {
-            temperature_c: -45.0 + 175.0 * scale(temperature),
-            humidity_pct: (-6.0 + 125.0 * scale(humidity)).clamp(0.0, 100.0),
+            temperature_c: temperature_c(temperature),
+            humidity_pct: humidity_pct(humidity),
         }
     }
+}
+
+/// Temperature steps in °C: `-45 + 175 × n / 65535`.
+pub const TEMPERATURE_LATTICE: Lattice = Lattice {
+    offset: -45.0,
+    step: 175.0 / 65535.0,
+};
+/// Humidity steps in %: `-6 + 125 × n / 65535` (0 % and 100 % where cropped).
+pub const HUMIDITY_LATTICE: Lattice = Lattice {
+    offset: -6.0,
+    step: 125.0 / 65535.0,
+};
+
+/// Temperature in °C for a raw word.
+pub fn temperature_c(raw: u16) -> f32 {
+    -45.0 + 175.0 * fraction(raw)
+}
+
+/// Relative humidity in %, cropped to 0–100, for a raw word.
+pub fn humidity_pct(raw: u16) -> f32 {
+    (-6.0 + 125.0 * fraction(raw)).clamp(0.0, 100.0)
+}
+
+fn fraction(raw: u16) -> f32 {
+    f32::from(raw) / 65535.0
 }
 
 /// An SHT4x on a bus.

@@ -125,7 +125,7 @@ fn main() -> ! {
     let onboard = I2c::new_blocking(p.I2C2, p.PB10, p.PB11, bus_config);
     let addon = I2c::new_blocking(p.I2C1, p.PB8, p.PB9, bus_config);
     let ina = ina226::Ina226::new(ina226::ADDRESS, INA226_SHUNT_OHMS, INA226_CURRENT_LSB_A).ok();
-    let sensors = BoardSensors::new(
+    let mut sensors = BoardSensors::new(
         onboard,
         addon,
         Delay,
@@ -133,6 +133,8 @@ fn main() -> ! {
         ina,
         BoardPeriods::default(),
     );
+    // The HTS221's calibration, read before the Hello so it announces the sensor's lattice.
+    sensors.set_up();
 
     let mut uart_config = usart::Config::default();
     uart_config.baudrate = 115_200;
