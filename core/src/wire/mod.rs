@@ -78,6 +78,7 @@ mod cobs;
 mod decoder;
 pub mod field;
 mod frame;
+mod packed;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -88,7 +89,12 @@ pub use body::{
 };
 pub use cobs::{cobs_decode_in_place, cobs_encode, max_cobs_len};
 pub use decoder::{Decoder, Feed};
-pub use frame::{encode_body, DecodeError, EncodeError, Frame, Packet, CRC};
+pub use frame::{
+    encode_body, encode_packed_readings, DecodeError, EncodeError, Frame, Packet, CRC,
+};
+pub use packed::{
+    pack_readings, unpack_readings, MetricCoding, PackError, PackedReadings, UnpackError,
+};
 pub use schema::{SCHEMA_HASH, SCHEMA_STRING};
 
 /// The format version, the first byte of every frame.
@@ -162,9 +168,19 @@ const MAX_RULE_LEN: usize = 4 * MAX_OPTION_LIMIT_LEN // value thresholds
     + (1 + 4 + 4); // flapping
 /// Nine f32, two u16, a bool and three `Option<f32>`.
 const MAX_ANOMALY_LEN: usize = 9 * 4 + 2 * VARINT_U16 + 1 + 3 * (1 + 4);
+/// The longest PackedReadings body a sender writes and a receiver reads: what the frame leaves. A
+/// batch whose codes would be longer (only pathological values and times make one) is sent as a
+/// Readings body, which always fits.
+pub const MAX_PACKED_READINGS_LEN: usize = MAX_FRAME_LEN - HEADER_LEN - CRC_LEN;
 /// The largest body of any kind.
 pub const MAX_BODY_LEN: usize = max(
-    max(MAX_HELLO_LEN, max(MAX_READINGS_LEN, MAX_METRIC_LEN)),
+    max(
+        MAX_HELLO_LEN,
+        max(
+            MAX_READINGS_LEN,
+            max(MAX_METRIC_LEN, MAX_PACKED_READINGS_LEN),
+        ),
+    ),
     max(MAX_TRANSITION_LEN, max(MAX_HEARTBEAT_LEN, MAX_LOG_LEN)),
 );
 
@@ -229,6 +245,8 @@ pub enum Kind {
     Log = 5,
     /// One metric's full specification (rule and anomaly parameters), sent after the Hello.
     Metric = 6,
+    /// A batch of readings through the chunk codec: a few bits a reading.
+    PackedReadings = 7,
 }
 
 impl Kind {
@@ -241,6 +259,7 @@ impl Kind {
             4 => Some(Kind::Heartbeat),
             5 => Some(Kind::Log),
             6 => Some(Kind::Metric),
+            7 => Some(Kind::PackedReadings),
             _ => None,
         }
     }
@@ -259,6 +278,7 @@ impl Kind {
             Kind::Heartbeat => MAX_HEARTBEAT_LEN,
             Kind::Log => MAX_LOG_LEN,
             Kind::Metric => MAX_METRIC_LEN,
+            Kind::PackedReadings => MAX_PACKED_READINGS_LEN,
         }
     }
 }
@@ -344,7 +364,7 @@ mod unit {
         for byte in 0..=255u8 {
             match Kind::from_byte(byte) {
                 Some(kind) => assert_eq!(kind.byte(), byte),
-                None => assert!(byte == 0 || byte > 6),
+                None => assert!(byte == 0 || byte > 7),
             }
         }
     }
@@ -367,7 +387,8 @@ mod unit {
             ),
             (796, 779, 38, 31, 130, 252)
         );
-        assert_eq!(MAX_BODY_LEN, 796);
+        assert_eq!(MAX_PACKED_READINGS_LEN, 1009);
+        assert_eq!(MAX_BODY_LEN, 1009);
         assert_eq!(MAX_ENCODED_LEN, 1030);
         assert_eq!(MIN_FRAME_LEN, 15);
     }
