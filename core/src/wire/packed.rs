@@ -221,7 +221,11 @@ pub fn pack_readings(
     let mut at = write_header(readings, &table, out)?;
     let mut bits = BitWriter::new(out, at * 8);
     write_stream(readings, &table, &mut bits)?;
-    at = bits.position().div_ceil(8);
+    // The writer keeps the bits after its position as the buffer had them (a node reuses its
+    // frame buffer): the padding must be zeros.
+    let end = bits.position();
+    bits.rewind(end);
+    at = end.div_ceil(8);
     Ok(at)
 }
 
@@ -472,6 +476,20 @@ mod tests {
         assert_eq!(unpacked.coding(3), lattice);
         // 64 readings: header and table 55 bytes, then about 10 bits a reading.
         assert!(len < 160, "{len} bytes");
+        Ok(())
+    }
+
+    #[test]
+    fn a_reused_buffer_packs_the_same_bytes() -> Result<(), std::string::String> {
+        let readings = batch(&[(2, 10, 1.5), (2, 20, 1.75)]).map_err(|e| e.to_string())?;
+        let mut clean = [0u8; 64];
+        let mut dirty = [0xffu8; 64];
+        let len =
+            pack_readings(&readings, |_| Values::Xor, &mut clean).map_err(|e| e.to_string())?;
+        let again =
+            pack_readings(&readings, |_| Values::Xor, &mut dirty).map_err(|e| e.to_string())?;
+        assert_eq!(clean[..len], dirty[..again]);
+        assert!(unpack_readings(&dirty[..again]).is_ok());
         Ok(())
     }
 
