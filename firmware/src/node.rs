@@ -608,7 +608,7 @@ where
         let packed = self.config.readings == ReadingsKind::Packed
             && self
                 .link
-                .load_packed(&self.batch, |metric| values_of(sensors, metric));
+                .load_packed(&self.batch, |metric| packing(sensors, metric));
         if !packed {
             self.link.load(&self.batch);
         }
@@ -665,9 +665,9 @@ where
     }
 }
 
-/// How `metric`'s values are packed: on its driver's lattice when the sensor set gives one, else
-/// XOR.
-fn values_of<S: SensorSet>(sensors: &S, metric: u16) -> Values {
+/// How `metric`'s values are packed in a PackedReadings body: on its driver's lattice when the
+/// sensor set gives one, else XOR.
+pub fn packing<S: SensorSet>(sensors: &S, metric: u16) -> Values {
     let mut index = 0;
     while let Some(info) = sensors.metric(index) {
         if info.id == metric {

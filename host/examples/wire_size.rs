@@ -1,0 +1,145 @@
+//! Bytes per reading on the line, measured on what simulated nodes send: reads a raw frame stream
+//! (`rackwatch sim … --to -`) on stdin and prints BENCHMARKS.md's table of the same readings as sent
+//! (PackedReadings, the node's default batching), as Readings frames of the same batches, both
+//! re-batched per node into 64-reading batches, and as JSON lines. Line bytes include the header,
+//! CRC, COBS and delimiter of every frame.
+//! `rackwatch sim --nodes 16 --for 24h --speed 0 --to - | cargo run -p rackwatch --example wire_size`
+
+use rackwatch_core::wire::{
+    Body, Decoder, Frame, Header, MetricCoding, PackedReadings, Readings, MAX_ENCODED_LEN,
+    MAX_READINGS,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Read;
+
+#[derive(Serialize)]
+struct JsonReading {
+    node: u16,
+    metric: u16,
+    t_ms: u64,
+    value: f32,
+}
+
+/// Line bytes of `body` under `header`.
+fn line_len(header: Header, body: Body) -> Result<usize, Box<dyn std::error::Error>> {
+    let mut out = [0u8; MAX_ENCODED_LEN];
+    Ok(Frame { header, body }.encode(&mut out)?)
+}
+
+/// One node's readings re-batched by 64, with the codings its packed frames announced.
+#[derive(Default)]
+struct Rebatch {
+    header: Header,
+    batch: Readings,
+    codings: Vec<MetricCoding>,
+    packed: usize,
+    plain: usize,
+}
+
+impl Rebatch {
+    fn push(
+        &mut self,
+        metric: u16,
+        t_ms: u64,
+        value: f32,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        if self.batch.len() == MAX_READINGS || self.batch.push(metric, t_ms, value).is_err() {
+            self.flush()?;
+            self.batch.push(metric, t_ms, value)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Box<dyn std::error::Error>> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let mut packed = PackedReadings {
+            readings: self.batch.clone(),
+            codings: heapless::Vec::new(),
+        };
+        for coding in &self.codings {
+            if packed.readings.iter().any(|(m, _, _)| m == coding.metric) {
+                packed
+                    .codings
+                    .push(*coding)
+                    .map_err(|_| "more than 16 metrics")?;
+            }
+        }
+        self.packed += line_len(self.header, Body::PackedReadings(packed))?;
+        self.plain += line_len(self.header, Body::Readings(self.batch.clone()))?;
+        self.batch.clear();
+        Ok(())
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut input = Vec::new();
+    std::io::stdin().read_to_end(&mut input)?;
+    let mut decoder = Decoder::<MAX_ENCODED_LEN>::new();
+    let (mut readings, mut frames) = (0usize, 0usize);
+    let (mut sent, mut plain, mut json) = (0usize, 0usize, 0usize);
+    let mut rebatched: BTreeMap<u16, Rebatch> = BTreeMap::new();
+    for frame in decoder.feed(&input) {
+        let frame = frame?;
+        let Some(batch) = frame.body.readings().cloned() else {
+            continue;
+        };
+        frames += 1;
+        readings += batch.len();
+        sent += line_len(frame.header, frame.body.clone())?;
+        plain += line_len(frame.header, Body::Readings(batch.clone()))?;
+        let node = rebatched.entry(frame.header.node_id).or_default();
+        node.header = frame.header;
+        if let Body::PackedReadings(packed) = &frame.body {
+            for coding in &packed.codings {
+                if !node.codings.iter().any(|c| c.metric == coding.metric) {
+                    node.codings.push(*coding);
+                }
+            }
+        }
+        for (metric, t_ms, value) in batch.iter() {
+            let line = serde_json::to_vec(&JsonReading {
+                node: frame.header.node_id,
+                metric,
+                t_ms,
+                value,
+            })?;
+            json += line.len() + 1;
+            node.push(metric, t_ms, value)?;
+        }
+    }
+    let (mut packed64, mut plain64) = (0, 0);
+    for node in rebatched.values_mut() {
+        node.flush()?;
+        packed64 += node.packed;
+        plain64 += node.plain;
+    }
+    let per = |bytes: usize| bytes as f64 / readings.max(1) as f64;
+    println!(
+        "{readings} readings of {} nodes in {frames} frames ({:.1} readings a frame as sent).",
+        rebatched.len(),
+        readings as f64 / frames.max(1) as f64
+    );
+    println!();
+    println!(
+        "| encoding | bytes | bytes per reading | ÷ PackedReadings as sent | JSON lines ÷ it |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for (name, bytes) in [
+        ("PackedReadings, the node's batches (as sent)", sent),
+        ("Readings, the same batches", plain),
+        ("PackedReadings, batches of 64", packed64),
+        ("Readings, batches of 64", plain64),
+        ("JSON lines (serde_json)", json),
+    ] {
+        println!(
+            "| {name} | {bytes} | {:.2} | {:.2}× | {:.1}× |",
+            per(bytes),
+            bytes as f64 / sent.max(1) as f64,
+            json as f64 / bytes.max(1) as f64
+        );
+    }
+    Ok(())
+}
