@@ -533,6 +533,7 @@ where
                 name: String::try_from(m.name).unwrap_or_default(),
                 unit: String::try_from(m.unit).unwrap_or_default(),
                 rule: self.hook.rule_summary(m.id).unwrap_or(NO_RULE),
+                lattice: m.lattice,
             };
             if hello.metrics.push(descriptor).is_err() {
                 break;
@@ -671,7 +672,9 @@ pub fn packing<S: SensorSet>(sensors: &S, metric: u16) -> Values {
     let mut index = 0;
     while let Some(info) = sensors.metric(index) {
         if info.id == metric {
-            return Values::Xor;
+            return info
+                .lattice
+                .map_or(Values::Xor, |l| Values::lattice(l.offset, l.step));
         }
         index += 1;
     }
