@@ -81,8 +81,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut readings, mut frames) = (0usize, 0usize);
     let (mut sent, mut plain, mut json) = (0usize, 0usize, 0usize);
     let mut rebatched: BTreeMap<u16, Rebatch> = BTreeMap::new();
+    let mut errors = 0usize;
     for frame in decoder.feed(&input) {
-        let frame = frame?;
+        let Ok(frame) = frame else {
+            errors += 1;
+            continue;
+        };
         let Some(batch) = frame.body.readings().cloned() else {
             continue;
         };
@@ -118,7 +122,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let per = |bytes: usize| bytes as f64 / readings.max(1) as f64;
     println!(
-        "{readings} readings of {} nodes in {frames} frames ({:.1} readings a frame as sent).",
+        "{readings} readings of {} nodes in {frames} frames ({:.1} readings a frame as sent), \
+         {errors} decode errors.",
         rebatched.len(),
         readings as f64 / frames.max(1) as f64
     );

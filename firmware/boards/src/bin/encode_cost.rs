@@ -73,7 +73,7 @@ fn batch(sensors: &mut SimSensorSet) -> Readings {
     readings
 }
 
-/// Mean SysTick ticks of `encode` over [`ROUNDS`] runs, and the bytes it wrote.
+/// Instructions `encode` took, the mean over [`ROUNDS`] runs, and the bytes it wrote.
 fn measure(syst: &SYST, mut encode: impl FnMut() -> usize) -> (u64, usize) {
     let (mut total, mut len) = (0u64, 0);
     for _ in 0..ROUNDS {
@@ -84,11 +84,10 @@ fn measure(syst: &SYST, mut encode: impl FnMut() -> usize) -> (u64, usize) {
         total += u64::from(start.wrapping_sub(end) & SYST_MASK);
     }
     let _ = syst;
-    (total / u64::from(ROUNDS), len)
+    (total * 1_000_000_000 / SYSCLK_HZ / u64::from(ROUNDS), len)
 }
 
-fn print(out: &mut hio::HostStream, name: &str, ticks: u64, bytes: usize) {
-    let instructions = ticks * 1_000_000_000 / SYSCLK_HZ;
+fn print(out: &mut hio::HostStream, name: &str, instructions: u64, bytes: usize) {
     let mut digits = [0u8; 20];
     let _ = out.write_all(b"encode-cost: ");
     let _ = out.write_all(name.as_bytes());
@@ -131,6 +130,12 @@ fn main() -> ! {
     };
     let mut line = [0u8; MAX_ENCODED_LEN];
     let (empty, _) = measure(&core.SYST, || core::hint::black_box(0));
+    // The method's check: `delay(n)` runs its two-instruction loop (`subs`, `bne`) n + 1 times,
+    // 2n + 2 instructions; the conversion from SysTick ticks must say so.
+    let (calibration, _) = measure(&core.SYST, || {
+        cortex_m::asm::delay(100_000);
+        0
+    });
     let (plain, plain_len) = measure(&core.SYST, || {
         encode_body(&header, core::hint::black_box(&readings), &mut line).unwrap_or(0)
     });
@@ -145,6 +150,7 @@ fn main() -> ! {
     });
     if let Ok(mut out) = hio::hstdout() {
         print(&mut out, "empty", empty, 0);
+        print(&mut out, "delay-100000", calibration, 0);
         print(&mut out, "readings", plain.saturating_sub(empty), plain_len);
         print(&mut out, "packed", packed.saturating_sub(empty), packed_len);
     }
