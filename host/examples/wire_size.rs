@@ -4,7 +4,12 @@
 //! re-batched per node into 64-reading batches, and as JSON lines. Line bytes include the header,
 //! CRC, COBS and delimiter of every frame.
 //! `rackwatch sim --nodes 16 --for 24h --speed 0 --to - | cargo run -p rackwatch --example wire_size`
+//!
+//! `-- --lattice METRIC=OFFSET,STEP …` first rounds each reading of METRIC to the nearest value of
+//! that lattice and packs it there: what a sensor whose driver converts integer counts sends, for
+//! a stream whose values are not yet on a lattice.
 
+use rackwatch_core::codec::Values;
 use rackwatch_core::wire::{
     Body, Decoder, Frame, Header, MetricCoding, PackedReadings, Readings, MAX_ENCODED_LEN,
     MAX_READINGS,
@@ -74,7 +79,27 @@ impl Rebatch {
     }
 }
 
+/// `METRIC=OFFSET,STEP` arguments after `--lattice`.
+fn lattices() -> Result<BTreeMap<u16, (f32, f32)>, Box<dyn std::error::Error>> {
+    let mut out = BTreeMap::new();
+    for arg in std::env::args().skip(1).filter(|a| a != "--lattice") {
+        let (metric, lattice) = arg.split_once('=').ok_or("expected METRIC=OFFSET,STEP")?;
+        let (offset, step) = lattice
+            .split_once(',')
+            .ok_or("expected METRIC=OFFSET,STEP")?;
+        out.insert(metric.parse()?, (offset.parse()?, step.parse()?));
+    }
+    Ok(out)
+}
+
+/// `value` rounded to the lattice's nearest value, computed as the codec computes lattice values.
+fn on_lattice(value: f32, (offset, step): (f32, f32)) -> f32 {
+    let k = ((f64::from(value) - f64::from(offset)) / f64::from(step)).round();
+    (f64::from(offset) + k * f64::from(step)) as f32
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let quantise = lattices()?;
     let mut input = Vec::new();
     std::io::stdin().read_to_end(&mut input)?;
     let mut decoder = Decoder::<MAX_ENCODED_LEN>::new();
@@ -87,20 +112,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             errors += 1;
             continue;
         };
-        let Some(batch) = frame.body.readings().cloned() else {
+        let Some(mut batch) = frame.body.readings().cloned() else {
             continue;
         };
+        for reading in batch.readings.iter_mut() {
+            if let Some(&lattice) = quantise.get(&reading.metric) {
+                reading.value = on_lattice(reading.value, lattice);
+            }
+        }
+        let mut packed = PackedReadings {
+            readings: batch.clone(),
+            codings: heapless::Vec::new(),
+        };
+        if let Body::PackedReadings(sent) = &frame.body {
+            packed.codings = sent.codings.clone();
+        }
+        for coding in packed.codings.iter_mut() {
+            if let Some(&(offset, step)) = quantise.get(&coding.metric) {
+                coding.values = Values::lattice(offset, step);
+            }
+        }
+        for (&metric, &(offset, step)) in &quantise {
+            if batch.iter().any(|(m, _, _)| m == metric)
+                && !packed.codings.iter().any(|c| c.metric == metric)
+            {
+                let values = Values::lattice(offset, step);
+                packed
+                    .codings
+                    .push(MetricCoding { metric, values })
+                    .map_err(|_| "16 metrics")?;
+            }
+        }
         frames += 1;
         readings += batch.len();
-        sent += line_len(frame.header, frame.body.clone())?;
+        sent += line_len(frame.header, Body::PackedReadings(packed.clone()))?;
         plain += line_len(frame.header, Body::Readings(batch.clone()))?;
         let node = rebatched.entry(frame.header.node_id).or_default();
         node.header = frame.header;
-        if let Body::PackedReadings(packed) = &frame.body {
-            for coding in &packed.codings {
-                if !node.codings.iter().any(|c| c.metric == coding.metric) {
-                    node.codings.push(*coding);
-                }
+        for coding in &packed.codings {
+            if !node.codings.iter().any(|c| c.metric == coding.metric) {
+                node.codings.push(*coding);
             }
         }
         for (metric, t_ms, value) in batch.iter() {
