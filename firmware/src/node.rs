@@ -43,9 +43,10 @@ use heapless::String;
 use rackwatch_core::codec::Values;
 use rackwatch_core::trend::Crossing;
 use rackwatch_core::wire::{
-    encode_body, encode_packed_readings, Body, BodyType, Frame, Header, Heartbeat, Hello, Log,
-    MetricDescriptor, Readings, ResetReason, RuleSummary, Transition, MAX_ENCODED_LEN,
-    MAX_FIRMWARE_LEN, MAX_METRICS, MAX_NAME_LEN, MAX_READINGS, MAX_UNIT_LEN,
+    encode_body, encode_packed_readings, max_cobs_len, Body, BodyType, Frame, Header, Heartbeat,
+    Hello, Log, MetricDescriptor, Readings, ResetReason, RuleSummary, Transition, CRC_LEN,
+    HEADER_LEN, MAX_ENCODED_LEN, MAX_FIRMWARE_LEN, MAX_METRICS, MAX_NAME_LEN, MAX_READINGS,
+    MAX_UNIT_LEN,
 };
 
 #[cfg(test)]
@@ -103,7 +104,8 @@ impl<W: Write> WriteReady for Blocking<W> {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ReadingsKind {
     /// PackedReadings (kind 7): the chunk codec, a few bits a reading. A batch that does not pack
-    /// (more than 16 metrics, pathological values) goes as a Readings body.
+    /// (more than 16 metrics, pathological values), or would be longer packed, goes as a Readings
+    /// body.
     Packed,
     /// Readings (kind 2): about eight bytes a reading, for receivers that predate kind 7.
     Plain,
@@ -226,14 +228,16 @@ impl<W: Write + WriteReady> Link<W> {
     }
 
     /// Puts a PackedReadings frame of `batch` into the idle buffer; false (nothing loaded) when the
-    /// batch does not pack into a frame.
+    /// batch does not pack into a frame, or packed it would be longer than as a Readings frame (a
+    /// small batch of metrics with lattices: each body names its metrics' lattices).
     fn load_packed(&mut self, batch: &Readings, coding: impl Fn(u16) -> Values) -> bool {
+        let plain_line = max_cobs_len(HEADER_LEN + batch.encoded_len() + CRC_LEN) + 1;
         match encode_packed_readings(&self.next, batch, coding, &mut self.buf) {
-            Ok(len) => {
+            Ok(len) if len <= plain_line => {
                 self.loaded(Some(len));
                 true
             }
-            Err(_) => false,
+            _ => false,
         }
     }
 

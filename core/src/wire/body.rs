@@ -172,6 +172,11 @@ impl Readings {
         self.readings.is_empty()
     }
 
+    /// Bytes of this batch as a Readings body (postcard), without encoding it.
+    pub fn encoded_len(&self) -> usize {
+        postcard_len(self)
+    }
+
     /// The batch holds [`MAX_READINGS`]: the next [`push`](Self::push) fails.
     pub fn is_full(&self) -> bool {
         self.readings.is_full()

@@ -383,6 +383,7 @@ fn batches_go_packed_by_default_and_plain_on_request_with_the_same_readings() {
     assert_eq!(config().readings, ReadingsKind::Packed);
     let (packed, packed_kinds, packed_bytes) = readings_sent(ReadingsKind::Packed);
     let (plain, plain_kinds, plain_bytes) = readings_sent(ReadingsKind::Plain);
+    // Packed unless a batch would be longer so (none is here: XOR values, four metrics).
     assert!(packed_kinds.iter().all(|&k| k == Kind::PackedReadings));
     assert!(plain_kinds.iter().all(|&k| k == Kind::Readings));
     assert_eq!(packed_kinds.len(), plain_kinds.len());
@@ -397,6 +398,34 @@ fn batches_go_packed_by_default_and_plain_on_request_with_the_same_readings() {
         packed_bytes < plain_bytes,
         "{packed_bytes} vs {plain_bytes}"
     );
+}
+
+#[test]
+fn a_batch_that_would_be_longer_packed_goes_plain() {
+    let clock = FakeClock::new();
+    // One reading a batch: its metric table and full first value cost more than postcard.
+    let config = NodeConfig {
+        batch_len: 1,
+        ..config()
+    };
+    let mut node = Node::new(
+        sim(Scenario::Nominal),
+        FakeLine::default(),
+        &clock,
+        Recorder::default(),
+        config,
+    )
+    .unwrap();
+    run(&mut node, &clock, 60_000, 1_000, None);
+    let (frames, errors) = decode(&node.writer().bytes);
+    assert!(errors.is_empty(), "{errors:?}");
+    let kinds: Vec<Kind> = frames
+        .iter()
+        .filter(|f| f.body.readings().is_some())
+        .map(|f| f.body.kind())
+        .collect();
+    assert!(kinds.len() >= 10, "{kinds:?}");
+    assert!(kinds.iter().all(|&k| k == Kind::Readings), "{kinds:?}");
 }
 
 #[test]
