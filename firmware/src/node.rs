@@ -43,10 +43,10 @@ use heapless::String;
 use rackwatch_core::codec::Values;
 use rackwatch_core::trend::Crossing;
 use rackwatch_core::wire::{
-    encode_body, encode_packed_readings, max_cobs_len, Body, BodyType, Frame, Header, Heartbeat,
-    Hello, Log, MetricDescriptor, Readings, ResetReason, RuleSummary, Transition, CRC_LEN,
-    HEADER_LEN, MAX_ENCODED_LEN, MAX_FIRMWARE_LEN, MAX_METRICS, MAX_NAME_LEN, MAX_READINGS,
-    MAX_UNIT_LEN,
+    cheaper_coding, encode_body, encode_packed_readings, max_cobs_len, Body, BodyType, Frame,
+    Header, Heartbeat, Hello, Log, MetricDescriptor, Readings, ResetReason, RuleSummary,
+    Transition, CRC_LEN, HEADER_LEN, MAX_ENCODED_LEN, MAX_FIRMWARE_LEN, MAX_METRICS, MAX_NAME_LEN,
+    MAX_READINGS, MAX_UNIT_LEN,
 };
 
 #[cfg(test)]
@@ -609,11 +609,11 @@ where
         if self.batch.is_empty() {
             return;
         }
-        let sensors = &self.sensors;
+        let (sensors, batch) = (&self.sensors, &self.batch);
         let packed = self.config.readings == ReadingsKind::Packed
-            && self
-                .link
-                .load_packed(&self.batch, |metric| packing(sensors, metric));
+            && self.link.load_packed(&self.batch, |metric| {
+                cheaper_coding(batch, metric, packing(sensors, metric))
+            });
         if !packed {
             self.link.load(&self.batch);
         }

@@ -93,7 +93,8 @@ pub use frame::{
     encode_body, encode_packed_readings, DecodeError, EncodeError, Frame, Packet, CRC,
 };
 pub use packed::{
-    pack_readings, unpack_readings, MetricCoding, PackError, PackedReadings, UnpackError,
+    cheaper_coding, pack_readings, unpack_readings, MetricCoding, PackError, PackedReadings,
+    UnpackError,
 };
 pub use schema::{SCHEMA_HASH, SCHEMA_STRING};
 

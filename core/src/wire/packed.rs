@@ -229,6 +229,36 @@ pub fn pack_readings(
     Ok(at)
 }
 
+/// The coding of `metric` that packs `readings` shorter: `lattice` or XOR, whichever takes fewer
+/// bits for the metric's table entry and values in this batch (a lattice costs 8 bytes more in the
+/// table, and its first value codes its position from 0, so it pays only over enough readings).
+/// O(readings in the batch).
+pub fn cheaper_coding(readings: &Readings, metric: u16, lattice: Values) -> Values {
+    if lattice == Values::Xor {
+        return Values::Xor;
+    }
+    let bits = |values: Values| -> usize {
+        let mut scratch = [0u8; crate::codec::MAX_SAMPLE_LEN];
+        let mut out = BitWriter::new(&mut scratch, 0);
+        let mut state = State::default();
+        let mut total = 0usize;
+        for reading in readings.readings.iter().filter(|r| r.metric == metric) {
+            // A value code is at most 71 bits: the scratch always has room.
+            let _ = state.write_value(&mut out, values, reading.value);
+            total += out.position();
+            out.rewind(0);
+            state.count = state.count.wrapping_add(1);
+        }
+        total
+    };
+    // The lattice's table entry carries offset and step: 64 bits more than XOR's.
+    if bits(lattice) + 64 < bits(Values::Xor) {
+        lattice
+    } else {
+        Values::Xor
+    }
+}
+
 /// `base_ms`, the count and the table; returns the bytes written.
 fn write_header(
     readings: &Readings,
@@ -476,6 +506,30 @@ mod tests {
         assert_eq!(unpacked.coding(3), lattice);
         // 64 readings: header and table 55 bytes, then about 10 bits a reading.
         assert!(len < 160, "{len} bytes");
+        Ok(())
+    }
+
+    #[test]
+    fn a_lattice_is_chosen_only_where_it_packs_shorter() -> Result<(), std::string::String> {
+        let lattice = Values::lattice(0.0, 0.01);
+        let few = batch(&[(0, 0, 21.5), (0, 10, 21.51)]).map_err(|e| e.to_string())?;
+        assert_eq!(cheaper_coding(&few, 0, lattice), Values::Xor);
+        let samples: std::vec::Vec<_> = (0..40u64)
+            .map(|i| (0, i * 10, 21.5 + (i % 3) as f32 * 0.01))
+            .collect();
+        let many = batch(&samples).map_err(|e| e.to_string())?;
+        assert_eq!(cheaper_coding(&many, 0, lattice), lattice);
+        assert_eq!(cheaper_coding(&many, 0, Values::Xor), Values::Xor);
+        // The choice is the shorter body.
+        let mut out = [0u8; 1024];
+        let with_lattice =
+            pack_readings(&many, |_| lattice, &mut out).map_err(|e| e.to_string())?;
+        let with_xor =
+            pack_readings(&many, |_| Values::Xor, &mut out).map_err(|e| e.to_string())?;
+        assert!(with_lattice < with_xor, "{with_lattice} vs {with_xor}");
+        let with_lattice = pack_readings(&few, |_| lattice, &mut out).map_err(|e| e.to_string())?;
+        let with_xor = pack_readings(&few, |_| Values::Xor, &mut out).map_err(|e| e.to_string())?;
+        assert!(with_xor <= with_lattice, "{with_xor} vs {with_lattice}");
         Ok(())
     }
 

@@ -22,7 +22,7 @@ use cortex_m_rt::entry;
 use cortex_m_semihosting::debug::{self, EXIT_SUCCESS};
 use cortex_m_semihosting::hio;
 use rackwatch_core::wire::{
-    encode_body, encode_packed_readings, Header, Readings, MAX_ENCODED_LEN, MAX_READINGS,
+    cheaper_coding, encode_body, encode_packed_readings, Header, Readings, MAX_ENCODED_LEN, MAX_READINGS,
 };
 use rackwatch_firmware::node::packing;
 use rackwatch_firmware::sensors::{SensorSet, SimSensorSet};
@@ -143,7 +143,7 @@ fn main() -> ! {
         encode_packed_readings(
             &header,
             core::hint::black_box(&readings),
-            |metric| packing(&sensors, metric),
+            |metric| cheaper_coding(&readings, metric, packing(&sensors, metric)),
             &mut line,
         )
         .unwrap_or(0)
