@@ -2,7 +2,8 @@
 //! executes to encode one 64-reading batch of the simulated rack as a PackedReadings line frame
 //! (`wire::encode_packed_readings`, what the node sends) and as a Readings line frame
 //! (`wire::encode_body`, the baseline), each the mean of many encodings, printed on semihosting
-//! stdout. Run with `firmware/boards/encode-cost` (BENCHMARKS.md's wire section).
+//! stdout; then the same batch rounded to the simulated parts' lattices, packed as the node packs
+//! metrics with lattices (`wire::cheaper_coding`). Run with `firmware/boards/encode-cost` (BENCHMARKS.md's wire section).
 //!
 //! How it counts: QEMU runs with `-icount shift=0`, so its virtual clock advances exactly 1 ns per
 //! guest instruction, and SysTick, clocked by the core clock of QEMU's model (`SYSCLK_HZ`), counts
@@ -21,6 +22,7 @@ use cortex_m::peripheral::SYST;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug::{self, EXIT_SUCCESS};
 use cortex_m_semihosting::hio;
+use rackwatch_core::codec::Values;
 use rackwatch_core::wire::{
     cheaper_coding, encode_body, encode_packed_readings, Header, Readings, MAX_ENCODED_LEN, MAX_READINGS,
 };
@@ -71,6 +73,34 @@ fn batch(sensors: &mut SimSensorSet) -> Readings {
         t += 10_000;
     }
     readings
+}
+
+/// The simulated parts' lattices (HTS221 with the simulation's calibration, LPS22HB, INA226 at
+/// 25 mW a count), metric by metric: what the quantised simulation's readings lie on.
+const LATTICES: [(f32, f32); 4] = [
+    (21.066845, 0.015987124),
+    (48.613798, 0.0039912574),
+    (0.0, 0.000244140625),
+    (0.0, 0.025),
+];
+
+/// `readings` with each value rounded to its metric's lattice, as a driver converting counts
+/// reports it.
+fn quantised(readings: &Readings) -> Readings {
+    let mut out = readings.clone();
+    for reading in out.readings.iter_mut() {
+        if let Some(&(offset, step)) = LATTICES.get(usize::from(reading.metric)) {
+            let position = (f64::from(reading.value) - f64::from(offset)) / f64::from(step);
+            // Half away from zero; |position| is far below 2^53.
+            let k = if position < 0.0 {
+                -((-position + 0.5) as i64)
+            } else {
+                (position + 0.5) as i64
+            };
+            reading.value = (f64::from(offset) + k as f64 * f64::from(step)) as f32;
+        }
+    }
+    out
 }
 
 /// Instructions `encode` took, the mean over [`ROUNDS`] runs, and the bytes it wrote.
@@ -148,11 +178,32 @@ fn main() -> ! {
         )
         .unwrap_or(0)
     });
+    // The same batch on the simulated parts' lattices, each metric packed as the node packs it.
+    let on_lattice = quantised(&readings);
+    let lattice_of = |metric: u16| {
+        LATTICES
+            .get(usize::from(metric))
+            .map_or(Values::Xor, |&(offset, step)| Values::lattice(offset, step))
+    };
+    let (plain_q, plain_q_len) = measure(&core.SYST, || {
+        encode_body(&header, core::hint::black_box(&on_lattice), &mut line).unwrap_or(0)
+    });
+    let (lattice, lattice_len) = measure(&core.SYST, || {
+        encode_packed_readings(
+            &header,
+            core::hint::black_box(&on_lattice),
+            |metric| cheaper_coding(&on_lattice, metric, lattice_of(metric)),
+            &mut line,
+        )
+        .unwrap_or(0)
+    });
     if let Ok(mut out) = hio::hstdout() {
         print(&mut out, "empty", empty, 0);
         print(&mut out, "delay-100000", calibration, 0);
         print(&mut out, "readings", plain.saturating_sub(empty), plain_len);
         print(&mut out, "packed", packed.saturating_sub(empty), packed_len);
+        print(&mut out, "readings-lattice", plain_q.saturating_sub(empty), plain_q_len);
+        print(&mut out, "packed-lattice", lattice.saturating_sub(empty), lattice_len);
     }
     debug::exit(EXIT_SUCCESS);
     loop {
