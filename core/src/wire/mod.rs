@@ -24,7 +24,10 @@
 //! - A raw frame is at most [`MAX_FRAME_LEN`] bytes and a line frame at most [`MAX_ENCODED_LEN`]
 //!   (delimiter included). Every body whose strings and vectors are within their capacities fits; this
 //!   is checked at compile time ([`MAX_BODY_LEN`]) and the bound is shown exact by a test. So encoding
-//!   into a `[u8; MAX_ENCODED_LEN]` never fails.
+//!   into a `[u8; MAX_ENCODED_LEN]` never fails, except a [`PackedReadings`] body whose codes exceed
+//!   the frame (more than 16 metrics, pathological values): its batch goes as a [`Readings`] body.
+//! - A [`PackedReadings`] body decodes alone (its table names each metric's coding; the codec's
+//!   state starts afresh in each body) to exactly the readings a Readings body carries.
 //! - A [`Decoder`]'s memory is its type's size: `N` bytes of buffer plus two `usize` counters.
 //! - Every valid frame that follows a `0x00` on the line is decoded, whatever came before the `0x00`.
 //!   Garbage without a `0x00` of its own costs at most the one frame it runs into. Chunking never
