@@ -23,7 +23,7 @@
 //! - [`Decoder`] never panics and never reads past its input: arbitrary bytes give samples or a
 //!   [`DecodeError`] naming the byte where the stream broke.
 
-mod bits;
+pub(crate) mod bits;
 
 use bits::{BitReader, BitWriter};
 
@@ -143,12 +143,13 @@ impl Values {
     }
 }
 
-/// What both ends track between samples.
+/// What both ends track between samples of one series (a chunk here, one metric of a packed
+/// Readings body in [`crate::wire`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct State {
-    count: u32,
-    last_ms: u64,
-    last_gap: i64,
+pub(crate) struct State {
+    pub(crate) count: u32,
+    pub(crate) last_ms: u64,
+    pub(crate) last_gap: i64,
     last_bits: u32,
     /// Gorilla's window of meaningful bits of the last XOR (leading zeros, length); 0 = none yet.
     window: (u32, u32),
@@ -263,56 +264,75 @@ impl<'a> Encoder<'a> {
     }
 
     fn write_value(&mut self, value: f32) -> Result<(), Full> {
-        match self.values {
-            Values::Xor => self.write_xor(value.to_bits()),
-            Values::Lattice { offset, step } => self.write_lattice(value, offset, step),
+        self.state.write_value(&mut self.out, self.values, value)
+    }
+}
+
+impl State {
+    /// Writes `value`'s code after this series' previous values (the first when `count` is 0);
+    /// `count` is the caller's to advance.
+    pub(crate) fn write_value(
+        &mut self,
+        out: &mut BitWriter<'_>,
+        values: Values,
+        value: f32,
+    ) -> Result<(), Full> {
+        match values {
+            Values::Xor => self.write_xor(out, value.to_bits()),
+            Values::Lattice { offset, step } => self.write_lattice(out, value, offset, step),
         }
     }
 
-    fn write_xor(&mut self, bits: u32) -> Result<(), Full> {
-        if self.state.count == 0 {
-            self.state.last_bits = bits;
-            return self.out.write(u64::from(bits), 32);
+    fn write_xor(&mut self, out: &mut BitWriter<'_>, bits: u32) -> Result<(), Full> {
+        if self.count == 0 {
+            self.last_bits = bits;
+            return out.write(u64::from(bits), 32);
         }
-        let xor = bits ^ self.state.last_bits;
-        self.state.last_bits = bits;
+        let xor = bits ^ self.last_bits;
+        self.last_bits = bits;
         if xor == 0 {
-            return self.out.write(0, 1);
+            return out.write(0, 1);
         }
         let (leading, trailing) = (xor.leading_zeros().min(31), xor.trailing_zeros());
-        let (window_leading, window_len) = self.state.window;
+        let (window_leading, window_len) = self.window;
         if window_len > 0
             && leading >= window_leading
             && trailing >= 32 - window_leading - window_len
         {
             // The meaningful bits fit the previous window: `10` and the window's bits.
-            self.out.write(0b10, 2)?;
-            return self.out.write(
+            out.write(0b10, 2)?;
+            return out.write(
                 u64::from(xor >> (32 - window_leading - window_len)),
                 window_len,
             );
         }
         let len = 32 - leading - trailing;
-        self.state.window = (leading, len);
-        self.out.write(0b11, 2)?;
-        self.out.write(u64::from(leading), 5)?;
-        self.out.write(u64::from(len - 1), 5)?;
-        self.out.write(u64::from(xor >> trailing), len)
+        self.window = (leading, len);
+        out.write(0b11, 2)?;
+        out.write(u64::from(leading), 5)?;
+        out.write(u64::from(len - 1), 5)?;
+        out.write(u64::from(xor >> trailing), len)
     }
 
-    fn write_lattice(&mut self, value: f32, offset: f32, step: f32) -> Result<(), Full> {
+    fn write_lattice(
+        &mut self,
+        out: &mut BitWriter<'_>,
+        value: f32,
+        offset: f32,
+        step: f32,
+    ) -> Result<(), Full> {
         let Some((k, correction)) = on_lattice(value, offset, step) else {
             // `11` and the raw bits; the lattice position is unchanged.
-            self.out.write(0b11, 2)?;
-            return self.out.write(u64::from(value.to_bits()), 32);
+            out.write(0b11, 2)?;
+            return out.write(u64::from(value.to_bits()), 32);
         };
         match correction {
-            0 => self.out.write(0, 1)?,
-            c => self.out.write(if c > 0 { 0b101 } else { 0b100 }, 3)?,
+            0 => out.write(0, 1)?,
+            c => out.write(if c > 0 { 0b101 } else { 0b100 }, 3)?,
         }
-        let change = k.wrapping_sub(self.state.last_k);
-        self.state.last_k = k;
-        write_bucketed(&mut self.out, change, &STEP_BUCKETS)
+        let change = k.wrapping_sub(self.last_k);
+        self.last_k = k;
+        write_bucketed(out, change, &STEP_BUCKETS)
     }
 }
 
@@ -353,12 +373,12 @@ fn round_half_away(x: f64) -> i64 {
 
 /// A prefix code for signed integers: bucket `i` is `i` one-bits, a zero, then `width` bits of
 /// the value (two's complement); the last bucket has no terminating zero and holds any i64.
-struct Bucket {
+pub(crate) struct Bucket {
     width: u32,
 }
 
 /// Delta-of-delta of times (ms): zero, ±63, ±255, ±2047, ±2^31, anything.
-const TIME_BUCKETS: [Bucket; 6] = [
+pub(crate) const TIME_BUCKETS: [Bucket; 6] = [
     Bucket { width: 0 },
     Bucket { width: 7 },
     Bucket { width: 9 },
@@ -367,7 +387,7 @@ const TIME_BUCKETS: [Bucket; 6] = [
     Bucket { width: 64 },
 ];
 /// Change of lattice position: zero, ±7, ±127, ±32767, anything.
-const STEP_BUCKETS: [Bucket; 5] = [
+pub(crate) const STEP_BUCKETS: [Bucket; 5] = [
     Bucket { width: 0 },
     Bucket { width: 4 },
     Bucket { width: 8 },
@@ -386,7 +406,11 @@ fn fits(value: i64, width: u32) -> bool {
     }
 }
 
-fn write_bucketed(out: &mut BitWriter<'_>, value: i64, buckets: &[Bucket]) -> Result<(), Full> {
+pub(crate) fn write_bucketed(
+    out: &mut BitWriter<'_>,
+    value: i64,
+    buckets: &[Bucket],
+) -> Result<(), Full> {
     let last = buckets.len() - 1;
     for (index, bucket) in buckets.iter().enumerate() {
         if index < last && !fits(value, bucket.width) {
@@ -413,7 +437,7 @@ fn write_bucketed(out: &mut BitWriter<'_>, value: i64, buckets: &[Bucket]) -> Re
     Err(Full)
 }
 
-fn read_bucketed(input: &mut BitReader<'_>, buckets: &[Bucket]) -> Option<i64> {
+pub(crate) fn read_bucketed(input: &mut BitReader<'_>, buckets: &[Bucket]) -> Option<i64> {
     let last = buckets.len() - 1;
     let mut index = 0;
     while index < last && input.read(1)? == 1 {
@@ -497,10 +521,7 @@ impl<'a> Decoder<'a> {
 
     fn read_sample(&mut self) -> Option<(u64, f32)> {
         let time = self.read_time()?;
-        let value = match self.values {
-            Values::Xor => self.read_xor()?,
-            Values::Lattice { offset, step } => self.read_lattice(offset, step)?,
-        };
+        let value = self.state.read_value(&mut self.input, self.values)?;
         self.state.count += 1;
         Some((time, value))
     }
@@ -515,52 +536,63 @@ impl<'a> Decoder<'a> {
         self.state.last_ms = self.state.last_ms.wrapping_add(self.state.last_gap as u64);
         Some(self.state.last_ms)
     }
+}
 
-    fn read_xor(&mut self) -> Option<f32> {
-        if self.state.count == 0 {
-            self.state.last_bits = self.input.read(32)? as u32;
-            return Some(f32::from_bits(self.state.last_bits));
+impl State {
+    /// Reads a value's code after this series' previous values (the first when `count` is 0);
+    /// `None` when the bits end or are not a code. `count` is the caller's to advance.
+    pub(crate) fn read_value(&mut self, input: &mut BitReader<'_>, values: Values) -> Option<f32> {
+        match values {
+            Values::Xor => self.read_xor(input),
+            Values::Lattice { offset, step } => self.read_lattice(input, offset, step),
         }
-        let xor = match self.input.read(1)? {
+    }
+
+    fn read_xor(&mut self, input: &mut BitReader<'_>) -> Option<f32> {
+        if self.count == 0 {
+            self.last_bits = input.read(32)? as u32;
+            return Some(f32::from_bits(self.last_bits));
+        }
+        let xor = match input.read(1)? {
             0 => 0,
-            _ if self.input.read(1)? == 0 => {
-                let (leading, len) = self.state.window;
+            _ if input.read(1)? == 0 => {
+                let (leading, len) = self.window;
                 if len == 0 {
                     return None;
                 }
-                (self.input.read(len)? as u32) << (32 - leading - len)
+                (input.read(len)? as u32) << (32 - leading - len)
             }
             _ => {
-                let leading = self.input.read(5)? as u32;
-                let len = self.input.read(5)? as u32 + 1;
+                let leading = input.read(5)? as u32;
+                let len = input.read(5)? as u32 + 1;
                 if leading + len > 32 {
                     return None;
                 }
-                self.state.window = (leading, len);
-                (self.input.read(len)? as u32) << (32 - leading - len)
+                self.window = (leading, len);
+                (input.read(len)? as u32) << (32 - leading - len)
             }
         };
-        self.state.last_bits ^= xor;
-        Some(f32::from_bits(self.state.last_bits))
+        self.last_bits ^= xor;
+        Some(f32::from_bits(self.last_bits))
     }
 
-    fn read_lattice(&mut self, offset: f32, step: f32) -> Option<f32> {
-        let correction = match self.input.read(1)? {
+    fn read_lattice(&mut self, input: &mut BitReader<'_>, offset: f32, step: f32) -> Option<f32> {
+        let correction = match input.read(1)? {
             0 => 0,
-            _ => match self.input.read(1)? {
+            _ => match input.read(1)? {
                 0 => {
-                    if self.input.read(1)? == 1 {
+                    if input.read(1)? == 1 {
                         1
                     } else {
                         -1
                     }
                 }
-                _ => return Some(f32::from_bits(self.input.read(32)? as u32)),
+                _ => return Some(f32::from_bits(input.read(32)? as u32)),
             },
         };
-        let change = read_bucketed(&mut self.input, &STEP_BUCKETS)?;
-        self.state.last_k = self.state.last_k.wrapping_add(change);
-        let base = lattice_value(self.state.last_k, offset, step).to_bits() as i64;
+        let change = read_bucketed(input, &STEP_BUCKETS)?;
+        self.last_k = self.last_k.wrapping_add(change);
+        let base = lattice_value(self.last_k, offset, step).to_bits() as i64;
         Some(f32::from_bits((base + correction) as u32))
     }
 }

@@ -8,6 +8,7 @@
 
 use rackwatch_core::alert::{MissingData, Rule};
 use rackwatch_core::anomaly::AnomalyConfig;
+use rackwatch_core::codec::Values;
 use rackwatch_core::trend::Crossing;
 use rackwatch_core::wire::*;
 use rackwatch_core::Level;
@@ -43,6 +44,33 @@ fn documented_frames() -> BTreeMap<&'static str, Frame> {
     let mut readings = Readings::new();
     readings.push(0, 3_600_000, 23.5).unwrap();
     readings.push(3, 3_610_000, 181.25).unwrap();
+    let mut packed = PackedReadings::default();
+    for (metric, t_ms, value) in [
+        (0, 3_600_000, 23.5),
+        (3, 3_600_000, 181.25),
+        (0, 3_610_000, 23.51),
+        (3, 3_610_000, 181.5),
+        (0, 3_620_000, 23.5),
+    ] {
+        packed.readings.push(metric, t_ms, value).unwrap();
+    }
+    packed
+        .codings
+        .push(MetricCoding {
+            metric: 0,
+            values: Values::Lattice {
+                offset: 0.0,
+                step: 0.01,
+            },
+        })
+        .unwrap();
+    packed
+        .codings
+        .push(MetricCoding {
+            metric: 3,
+            values: Values::Xor,
+        })
+        .unwrap();
     let heartbeat = Heartbeat {
         uptime_ms: 60_000,
         reset: ResetReason::Watchdog,
@@ -101,6 +129,13 @@ fn documented_frames() -> BTreeMap<&'static str, Frame> {
             Frame {
                 header: header(8),
                 body: Body::Readings(readings),
+            },
+        ),
+        (
+            "packed readings",
+            Frame {
+                header: header(10),
+                body: Body::PackedReadings(packed),
             },
         ),
         (
@@ -221,6 +256,7 @@ fn constants_in_docs_wire_md_match_the_code() {
         format!("`MAX_FRAME_LEN` = {MAX_FRAME_LEN}"),
         format!("`MAX_ENCODED_LEN` = {MAX_ENCODED_LEN}"),
         format!("`MAX_BODY_LEN` = {MAX_BODY_LEN}"),
+        format!("`MAX_PACKED_READINGS_LEN` = {MAX_PACKED_READINGS_LEN}"),
         format!("`HEADER_LEN` = {HEADER_LEN}"),
         format!(
             "check (`\"123456789\"`) | `{:#010X}`",
@@ -237,6 +273,7 @@ fn constants_in_docs_wire_md_match_the_code() {
         ("Heartbeat", MAX_HEARTBEAT_LEN),
         ("Log", MAX_LOG_LEN),
         ("Metric", MAX_METRIC_LEN),
+        ("PackedReadings", MAX_PACKED_READINGS_LEN),
     ] {
         let row = format!("| {kind} | {len} |");
         assert!(
@@ -415,4 +452,62 @@ fn the_overlong_threshold_is_max_encoded_len() {
             len: MAX_ENCODED_LEN + 1
         })]
     );
+}
+
+/// Section 7's PackedReadings rules, as the reference receiver applies them to bodies built by hand.
+#[test]
+fn packed_readings_limits_are_as_section_7_states() {
+    const PACKED: u8 = 7;
+    // base_ms 0, one reading of metric 5 (XOR): index of 0 bits, time `0`, 32 value bits, then
+    // 7 bits of padding.
+    let one = |padding: u8| {
+        let mut body = vec![0, 1, 1, 5, 1];
+        body.extend_from_slice(&[0x20, 0x00, 0x00, 0x00, padding]);
+        body
+    };
+    // 1.0 = 0x3F800000: after the time bit `0`, the value bits shift one bit right.
+    let mut good = vec![0, 1, 1, 5, 1];
+    good.extend_from_slice(&[0x1f, 0xc0, 0x00, 0x00, 0x00]);
+    let frame = Frame::decode_raw(&raw_frame(PACKED, &good)).unwrap();
+    let Body::PackedReadings(packed) = frame.body else {
+        panic!("kind 7 is PackedReadings")
+    };
+    assert_eq!(packed.readings.iter().collect::<Vec<_>>(), [(5, 0, 1.0)]);
+    assert!(body_decodes(PACKED, &one(0)));
+    assert!(!body_decodes(PACKED, &one(1)), "a padding bit set");
+    let mut trailing = one(0);
+    trailing.push(0);
+    assert!(matches!(
+        Frame::decode_raw(&raw_frame(PACKED, &trailing)),
+        Err(DecodeError::TrailingBytes { len: 1, .. })
+    ));
+    // Counts: 64 readings at most, 16 metrics at most, none with readings is an error.
+    assert!(body_decodes(PACKED, &[0, 0, 0]));
+    assert!(!body_decodes(PACKED, &[0, 65, 1, 0, 1]));
+    assert!(!body_decodes(PACKED, &[0, 1, 0]));
+    let table: Vec<u8> = (0..17u8).flat_map(|id| [id, 1]).collect();
+    assert!(!body_decodes(PACKED, &[&[0, 0, 17][..], &table].concat()));
+    assert!(body_decodes(
+        PACKED,
+        &[&[0, 0, 16][..], &table[..32]].concat()
+    ));
+    // Table entries: coding 01 or 02 only, a usable lattice, no id twice; ids are u16 varints.
+    assert!(!body_decodes(PACKED, &[0, 0, 1, 0, 3]));
+    assert!(!body_decodes(PACKED, &[0, 0, 2, 0, 1, 0, 1]));
+    let lattice = |step: f32| {
+        let mut body = vec![0, 0, 1, 0, 2];
+        body.extend_from_slice(&0f32.to_le_bytes());
+        body.extend_from_slice(&step.to_le_bytes());
+        body
+    };
+    assert!(body_decodes(PACKED, &lattice(0.01)));
+    assert!(!body_decodes(PACKED, &lattice(0.0)));
+    assert!(!body_decodes(PACKED, &lattice(f32::INFINITY)));
+    assert!(body_decodes(PACKED, &[0, 0, 1, 0xff, 0xff, 0x03, 1]));
+    assert!(!body_decodes(PACKED, &[0, 0, 1, 0xff, 0xff, 0x04, 1]));
+    assert!(!body_decodes(PACKED, &[0, 0, 1, 0x80, 0x80, 0x80, 0, 1]));
+    // A reading whose time lands before base_ms is an error: base 1, time code `10` -2.
+    let mut before = vec![1, 1, 1, 5, 1];
+    before.extend_from_slice(&[0b1011_1111, 0b0000_0000, 0, 0, 0]);
+    assert!(!body_decodes(PACKED, &before));
 }

@@ -8,6 +8,7 @@ use rackwatch_core::alert::{
     MissingPolicy, Predictive, Rule, Thresholds,
 };
 use rackwatch_core::anomaly::AnomalyConfig;
+use rackwatch_core::codec::Values;
 use rackwatch_core::monitor::MetricSpec;
 use rackwatch_core::trend::{Crossing, EtaPolicy};
 use rackwatch_core::wire::*;
@@ -130,6 +131,97 @@ fn readings() -> BoxedStrategy<Readings> {
                     value,
                 })
                 .collect(),
+        })
+        .boxed()
+}
+
+fn coding() -> BoxedStrategy<Values> {
+    let step = prop_oneof![
+        Just(0.01f32),
+        Just(1.0 / 4096.0),
+        Just(0.5f32),
+        0.0001f32..100.0,
+        any::<f32>()
+    ];
+    prop_oneof![
+        1 => Just(Values::Xor),
+        3 => (prop_oneof![Just(0.0f32), -100f32..100.0, any::<f32>()], step)
+            .prop_map(|(offset, step)| Values::lattice(offset, step)),
+    ]
+    .boxed()
+}
+
+/// A reading's time after the previous one: a node's period with some jitter, a repeat, or anything.
+fn time_step() -> BoxedStrategy<u32> {
+    prop_oneof![
+        3 => Just(10_000u32),
+        2 => 9_990u32..10_010,
+        1 => Just(0u32),
+        1 => 0u32..1_000_000,
+        1 => any::<u32>(),
+    ]
+    .boxed()
+}
+
+/// Packed batches of up to 16 metrics: values on their lattice (a few steps apart, a driver's
+/// rounding off by an ulp), or anything; times at a period or anywhere. Only those that pack into a
+/// frame (nearly all: a batch of 64 random values and times may not).
+fn packed() -> BoxedStrategy<PackedReadings> {
+    let reading = (
+        any::<prop::sample::Index>(),
+        time_step(),
+        -20i64..20,
+        prop_oneof![Just(0i32), Just(1), Just(-1)],
+        any_f32(),
+        any::<bool>(),
+    );
+    (
+        any_u64(),
+        proptest::collection::vec((any_u16(), coding()), 1..=MAX_METRICS),
+        0i64..100_000,
+        proptest::collection::vec(reading, 0..=MAX_READINGS),
+    )
+        .prop_map(|(base_ms, metrics, start_k, rs)| {
+            let mut batch = Readings {
+                base_ms,
+                readings: heapless::Vec::new(),
+            };
+            let mut offset = 0u32;
+            let mut k = start_k;
+            for (index, step, dk, ulp, raw, on_lattice) in rs {
+                let (metric, values) = *index.get(&metrics);
+                offset = offset.saturating_add(step);
+                k += dk;
+                let value = match values {
+                    Values::Lattice { offset: o, step: s } if on_lattice => {
+                        let v = (f64::from(o) + k as f64 * f64::from(s)) as f32;
+                        f32::from_bits(v.to_bits().wrapping_add_signed(ulp))
+                    }
+                    _ => raw,
+                };
+                batch
+                    .readings
+                    .push(Reading {
+                        metric,
+                        offset_ms: offset,
+                        value,
+                    })
+                    .unwrap();
+            }
+            let mut codings = heapless::Vec::new();
+            for (metric, values) in metrics {
+                if !codings.iter().any(|c: &MetricCoding| c.metric == metric) {
+                    codings.push(MetricCoding { metric, values }).unwrap();
+                }
+            }
+            PackedReadings {
+                readings: batch,
+                codings,
+            }
+        })
+        .prop_filter("packs into a frame", |p| {
+            let mut out = [0u8; MAX_PACKED_READINGS_LEN];
+            pack_readings(&p.readings, |m| p.coding(m), &mut out).is_ok()
         })
         .boxed()
 }
@@ -375,6 +467,7 @@ fn body() -> BoxedStrategy<Body> {
         transition().prop_map(Body::Transition),
         heartbeat().prop_map(Body::Heartbeat),
         log().prop_map(Body::Log),
+        packed().prop_map(Body::PackedReadings),
     ]
     .boxed()
 }
@@ -478,6 +571,7 @@ proptest! {
             Body::Heartbeat(x) => encode_body(&h, x, &mut out),
             Body::Log(x) => encode_body(&h, x, &mut out),
             Body::Metric(x) => encode_body(&h, x, &mut out),
+            Body::PackedReadings(x) => encode_packed_readings(&h, &x.readings, |m| x.coding(m), &mut out),
         }.unwrap();
         prop_assert_eq!(&out[..n], &encode(&Frame { header: h, body: b })[..]);
     }
@@ -513,9 +607,18 @@ proptest! {
         let crc = CRC.checksum(&bytes);
         bytes.extend_from_slice(&crc.to_le_bytes());
         if let Ok(f) = Frame::decode_raw(&bytes) {
-            // Whatever decodes re-encodes within the bounds and decodes to an equal frame.
-            let again = raw(&f);
-            prop_assert!(again.len() <= bytes.len(), "canonical is never longer");
+            // Whatever decodes re-encodes within the bounds and decodes to an equal frame. A packed
+            // body's codes are the encoder's choice (a raw escape where a lattice step would be
+            // longer, a new XOR window), so its canonical form may be longer, or not fit at all.
+            let mut out = [0u8; MAX_FRAME_LEN];
+            let Ok(n) = f.encode_raw(&mut out) else {
+                prop_assert!(matches!(f.body, Body::PackedReadings(_)));
+                return Ok(());
+            };
+            let again = out[..n].to_vec();
+            if !matches!(f.body, Body::PackedReadings(_)) {
+                prop_assert!(again.len() <= bytes.len(), "canonical is never longer");
+            }
             prop_assert_eq!(raw(&Frame::decode_raw(&again).unwrap()), again);
         }
     }

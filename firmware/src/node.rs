@@ -40,11 +40,13 @@ use crate::log::{LogSource, NoLog};
 use crate::sensors::{SensorSet, MAX_SENSORS};
 use embedded_io::{ErrorType, Write, WriteReady};
 use heapless::String;
+use rackwatch_core::codec::Values;
 use rackwatch_core::trend::Crossing;
 use rackwatch_core::wire::{
-    encode_body, Body, BodyType, Frame, Header, Heartbeat, Hello, Log, MetricDescriptor, Readings,
-    ResetReason, RuleSummary, Transition, MAX_ENCODED_LEN, MAX_FIRMWARE_LEN, MAX_METRICS,
-    MAX_NAME_LEN, MAX_READINGS, MAX_UNIT_LEN,
+    cheaper_coding, encode_body, encode_packed_readings, max_cobs_len, Body, BodyType, Frame,
+    Header, Heartbeat, Hello, Log, MetricDescriptor, Readings, ResetReason, RuleSummary,
+    Transition, CRC_LEN, HEADER_LEN, MAX_ENCODED_LEN, MAX_FIRMWARE_LEN, MAX_METRICS, MAX_NAME_LEN,
+    MAX_READINGS, MAX_UNIT_LEN,
 };
 
 #[cfg(test)]
@@ -97,6 +99,18 @@ impl<W: Write> WriteReady for Blocking<W> {
     }
 }
 
+/// Which body a node sends its readings batches in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ReadingsKind {
+    /// PackedReadings (kind 7): the chunk codec, a few bits a reading. A batch that does not pack
+    /// (more than 16 metrics, pathological values), or would be longer packed, goes as a Readings
+    /// body.
+    Packed,
+    /// Readings (kind 2): about eight bytes a reading, for receivers that predate kind 7.
+    Plain,
+}
+
 /// How a node identifies itself and paces its frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -115,10 +129,12 @@ pub struct NodeConfig {
     pub batch_len: usize,
     /// A batch is sent when its first reading is this old, even if it is not full.
     pub batch_age_ms: u32,
+    /// The body readings batches travel in.
+    pub readings: ReadingsKind,
 }
 
 impl NodeConfig {
-    /// A Heartbeat every 5 s, batches of 32 readings or 10 s, this crate's version.
+    /// A Heartbeat every 5 s, batches of 32 readings or 10 s sent packed, this crate's version.
     pub const fn new(node_id: u16, boot_id: u32, reset: ResetReason) -> NodeConfig {
         NodeConfig {
             node_id,
@@ -128,6 +144,7 @@ impl NodeConfig {
             heartbeat_ms: 5_000,
             batch_len: 32,
             batch_age_ms: 10_000,
+            readings: ReadingsKind::Packed,
         }
     }
 }
@@ -208,6 +225,20 @@ impl<W: Write + WriteReady> Link<W> {
         };
         let encoded = frame.encode(&mut self.buf);
         self.loaded(encoded.ok());
+    }
+
+    /// Puts a PackedReadings frame of `batch` into the idle buffer; false (nothing loaded) when the
+    /// batch does not pack into a frame, or packed it would be longer than as a Readings frame (a
+    /// small batch of metrics with lattices: each body names its metrics' lattices).
+    fn load_packed(&mut self, batch: &Readings, coding: impl Fn(u16) -> Values) -> bool {
+        let plain_line = max_cobs_len(HEADER_LEN + batch.encoded_len() + CRC_LEN) + 1;
+        match encode_packed_readings(&self.next, batch, coding, &mut self.buf) {
+            Ok(len) if len <= plain_line => {
+                self.loaded(Some(len));
+                true
+            }
+            _ => false,
+        }
     }
 
     fn loaded(&mut self, len: Option<usize>) {
@@ -572,12 +603,21 @@ where
         counters.readings_dropped = counters.readings_dropped.wrapping_add(1);
     }
 
-    /// Loads the batch into the idle line and empties it.
+    /// Loads the batch into the idle line, packed unless configured otherwise or it does not
+    /// pack, and empties it.
     fn ship(&mut self) {
-        if !self.batch.is_empty() {
-            self.link.load(&self.batch);
-            self.batch.clear();
+        if self.batch.is_empty() {
+            return;
         }
+        let (sensors, batch) = (&self.sensors, &self.batch);
+        let packed = self.config.readings == ReadingsKind::Packed
+            && self.link.load_packed(&self.batch, |metric| {
+                cheaper_coding(batch, metric, packing(sensors, metric))
+            });
+        if !packed {
+            self.link.load(&self.batch);
+        }
+        self.batch.clear();
     }
 
     /// Writes what the line takes, loading the next due frame whenever the line is free.
@@ -628,4 +668,19 @@ where
             false
         }
     }
+}
+
+/// How `metric`'s values are packed in a PackedReadings body: on its driver's lattice when the
+/// sensor set gives one, else XOR.
+pub fn packing<S: SensorSet>(sensors: &S, metric: u16) -> Values {
+    let mut index = 0;
+    while let Some(info) = sensors.metric(index) {
+        if info.id == metric {
+            return info
+                .lattice
+                .map_or(Values::Xor, |l| Values::lattice(l.offset, l.step));
+        }
+        index += 1;
+    }
+    Values::Xor
 }

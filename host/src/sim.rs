@@ -211,7 +211,10 @@ mod tests {
                     .count(),
                 4
             );
-            assert!(frames.iter().any(|f| matches!(f.body, Body::Readings(_))));
+            // The node sends its batches packed (kind 7) by default.
+            assert!(frames
+                .iter()
+                .any(|f| matches!(f.body, Body::PackedReadings(_))));
             assert!(frames.iter().any(|f| matches!(f.body, Body::Heartbeat(_))));
             for (seq, f) in frames.iter().enumerate() {
                 assert_eq!(

@@ -36,10 +36,7 @@ impl Story {
     /// Every reading, in the order the node took them: `(metric, at_ms, value)`.
     fn readings(&self) -> Vec<(u16, u64, f32)> {
         self.capture
-            .bodies(|b| match b {
-                Body::Readings(r) => Some(r.iter().collect::<Vec<_>>()),
-                _ => None,
-            })
+            .bodies(|b| b.readings().map(|r| r.iter().collect::<Vec<_>>()))
             .into_iter()
             .flatten()
             .collect()
@@ -109,14 +106,13 @@ fn story_told() -> impl FnMut(&Capture) -> bool {
     let (mut seen, mut hot, mut beats) = (0, false, 0);
     move |c: &Capture| {
         for frame in &c.frames[seen..] {
-            match &frame.body {
-                Body::Readings(r) => {
-                    hot |= r
-                        .iter()
-                        .any(|(m, _, v)| m == SimMetric::InletTemperature.id() && v > STORY_END_C);
-                }
-                Body::Heartbeat(_) => beats += 1,
-                _ => {}
+            if let Some(r) = frame.body.readings() {
+                hot |= r
+                    .iter()
+                    .any(|(m, _, v)| m == SimMetric::InletTemperature.id() && v > STORY_END_C);
+            }
+            if matches!(frame.body, Body::Heartbeat(_)) {
+                beats += 1;
             }
         }
         seen = c.frames.len();

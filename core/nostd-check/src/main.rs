@@ -14,7 +14,9 @@ use rackwatch_core::monitor::{MetricSpec, Monitor, Registry};
 use rackwatch_core::stats::{EwStats, RateOfChange, Smoothing, Welford};
 use rackwatch_core::trend::{Crossing, EtaPolicy, ForgettingTrend, TimeTo};
 use rackwatch_core::window::Window;
+use rackwatch_core::codec::Values;
 use rackwatch_core::wire::{
+    cheaper_coding, encode_packed_readings, pack_readings, unpack_readings, PackedReadings,
     cobs_decode_in_place, max_cobs_len, seq_distance, Body, Cause, Decoder, Frame, Header, Heartbeat, Hello,
     Kind, Log, MetricDescriptor, Packet, Readings, ResetReason, RuleSummary, Transition, MAX_ENCODED_LEN,
     MAX_FRAME_LEN, SCHEMA_HASH,
@@ -106,8 +108,23 @@ fn wire(t: u64, v: f32) {
         readings_dropped: 0,
         sensor_errors: 0,
     };
+    // The packed form of the same batch: packed, unpacked, and framed as the node frames it.
+    let lattice = |_: u16| Values::lattice(0.0, 0.01);
+    let mut packed_body = [0u8; 128];
+    if let Ok(n) = pack_readings(&readings, lattice, &mut packed_body) {
+        consume(unpack_readings(&packed_body[..n]).map(|(p, rest)| (p.coding(0), rest)));
+    }
+    let mut packed_line = [0u8; MAX_ENCODED_LEN];
+    consume(encode_packed_readings(
+        &header,
+        &readings,
+        |m| cheaper_coding(&readings, m, lattice(m)),
+        &mut packed_line,
+    ));
+    let packed = PackedReadings { readings: readings.clone(), codings: heapless::Vec::new() };
     let bodies = [
         Body::Hello(hello),
+        Body::PackedReadings(packed),
         Body::Readings(readings),
         Body::Transition(transition),
         Body::Heartbeat(heartbeat),

@@ -8,25 +8,25 @@ use super::Full;
 
 /// Writes bits into a caller's buffer from a starting bit.
 #[derive(Debug)]
-pub(super) struct BitWriter<'a> {
+pub(crate) struct BitWriter<'a> {
     buffer: &'a mut [u8],
     bit: usize,
 }
 
 impl<'a> BitWriter<'a> {
-    pub(super) fn new(buffer: &'a mut [u8], bit: usize) -> BitWriter<'a> {
+    pub(crate) fn new(buffer: &'a mut [u8], bit: usize) -> BitWriter<'a> {
         let mut writer = BitWriter { buffer, bit: 0 };
         writer.rewind(bit);
         writer
     }
 
     /// The next bit to write.
-    pub(super) fn position(&self) -> usize {
+    pub(crate) fn position(&self) -> usize {
         self.bit
     }
 
     /// Goes back to `bit` (at or before the position), clearing the rest of its byte.
-    pub(super) fn rewind(&mut self, bit: usize) {
+    pub(crate) fn rewind(&mut self, bit: usize) {
         self.bit = bit.min(self.buffer.len() * 8);
         let used = self.bit % 8;
         if used != 0 {
@@ -37,7 +37,7 @@ impl<'a> BitWriter<'a> {
     }
 
     /// Writes the low `len` bits of `value` (`len` ≤ 64).
-    pub(super) fn write(&mut self, value: u64, len: u32) -> Result<(), Full> {
+    pub(crate) fn write(&mut self, value: u64, len: u32) -> Result<(), Full> {
         if self.bit + len as usize > self.buffer.len() * 8 {
             return Err(Full);
         }
@@ -58,37 +58,37 @@ impl<'a> BitWriter<'a> {
     }
 
     /// Overwrites whole bytes at `at` (the header), when they lie in the buffer.
-    pub(super) fn patch_bytes(&mut self, at: usize, bytes: &[u8]) {
+    pub(crate) fn patch_bytes(&mut self, at: usize, bytes: &[u8]) {
         if let Some(target) = self.buffer.get_mut(at..at + bytes.len()) {
             target.copy_from_slice(bytes);
         }
     }
 
     /// The bytes written so far, the last one possibly partly used.
-    pub(super) fn written(&self) -> &[u8] {
+    pub(crate) fn written(&self) -> &[u8] {
         &self.buffer[..self.bit.div_ceil(8)]
     }
 }
 
 /// Reads bits from stored bytes from a starting bit.
 #[derive(Debug, Clone)]
-pub(super) struct BitReader<'a> {
+pub(crate) struct BitReader<'a> {
     bytes: &'a [u8],
     bit: usize,
 }
 
 impl<'a> BitReader<'a> {
-    pub(super) fn new(bytes: &'a [u8], bit: usize) -> BitReader<'a> {
+    pub(crate) fn new(bytes: &'a [u8], bit: usize) -> BitReader<'a> {
         BitReader { bytes, bit }
     }
 
     /// The next bit to read.
-    pub(super) fn position(&self) -> usize {
+    pub(crate) fn position(&self) -> usize {
         self.bit
     }
 
     /// Reads `len` bits (≤ 64) as the low bits of the result, or `None` past the end.
-    pub(super) fn read(&mut self, len: u32) -> Option<u64> {
+    pub(crate) fn read(&mut self, len: u32) -> Option<u64> {
         if len > 64 || self.bit + len as usize > self.bytes.len() * 8 {
             return None;
         }

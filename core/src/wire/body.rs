@@ -2,8 +2,9 @@
 //!
 //! Field order is the wire order. Enums encode as their variant index: append variants, never reorder.
 
+use super::packed::{pack_readings, unpack_readings, PackedReadings};
 use super::{Kind, MAX_FIRMWARE_LEN, MAX_LOG_BYTES, MAX_METRICS, MAX_NAME_LEN, MAX_READINGS};
-use super::{MAX_UNIT_LEN, SCHEMA_HASH};
+use super::{MAX_PACKED_READINGS_LEN, MAX_UNIT_LEN, SCHEMA_HASH};
 use crate::monitor::MetricSpec;
 use crate::trend::Crossing;
 use crate::Level;
@@ -169,6 +170,11 @@ impl Readings {
     /// No readings yet.
     pub fn is_empty(&self) -> bool {
         self.readings.is_empty()
+    }
+
+    /// Bytes of this batch as a Readings body (postcard), without encoding it.
+    pub fn encoded_len(&self) -> usize {
+        postcard_len(self)
     }
 
     /// The batch holds [`MAX_READINGS`]: the next [`push`](Self::push) fails.
@@ -342,6 +348,8 @@ pub enum Body {
     /// One metric's [`MetricSpec`]: what the node measures and exactly how it judges it, so a host
     /// can replay the node's readings through the same rules.
     Metric(MetricSpec),
+    /// See [`PackedReadings`]: the same readings as a Readings body, packed by the chunk codec.
+    PackedReadings(PackedReadings),
 }
 
 impl Body {
@@ -354,6 +362,16 @@ impl Body {
             Body::Heartbeat(_) => Kind::Heartbeat,
             Body::Log(_) => Kind::Log,
             Body::Metric(_) => Kind::Metric,
+            Body::PackedReadings(_) => Kind::PackedReadings,
+        }
+    }
+
+    /// The readings of a Readings or a PackedReadings body: the two carry the same batch.
+    pub fn readings(&self) -> Option<&Readings> {
+        match self {
+            Body::Readings(readings) => Some(readings),
+            Body::PackedReadings(packed) => Some(&packed.readings),
+            _ => None,
         }
     }
 
@@ -366,6 +384,13 @@ impl Body {
             Body::Heartbeat(b) => postcard::to_slice(b, buf),
             Body::Log(b) => postcard::to_slice(b, buf),
             Body::Metric(b) => postcard::to_slice(b, buf),
+            Body::PackedReadings(b) => {
+                let room = buf.len().min(MAX_PACKED_READINGS_LEN);
+                let buf = buf.get_mut(..room).unwrap_or(&mut []);
+                let len = pack_readings(&b.readings, |m| b.coding(m), buf)
+                    .map_err(|_| postcard::Error::SerializeBufferFull)?;
+                Ok(buf.get_mut(..len).unwrap_or(&mut []))
+            }
         }
     }
 
@@ -378,6 +403,12 @@ impl Body {
             Body::Heartbeat(b) => postcard_len(b),
             Body::Log(b) => postcard_len(b),
             Body::Metric(b) => postcard_len(b),
+            Body::PackedReadings(b) => {
+                let mut scratch = [0u8; MAX_PACKED_READINGS_LEN];
+                // A batch that does not pack counts as one byte too long for the frame.
+                pack_readings(&b.readings, |m| b.coding(m), &mut scratch)
+                    .unwrap_or(MAX_PACKED_READINGS_LEN + 1)
+            }
         }
     }
 
@@ -396,6 +427,9 @@ impl Body {
             Kind::Heartbeat => take(bytes, Body::Heartbeat),
             Kind::Log => take(bytes, Body::Log),
             Kind::Metric => take(bytes, Body::Metric),
+            Kind::PackedReadings => unpack_readings(bytes)
+                .map(|(packed, rest)| (Body::PackedReadings(packed), rest))
+                .map_err(|_| postcard::Error::DeserializeBadEncoding),
         }
     }
 }

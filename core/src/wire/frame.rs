@@ -220,6 +220,31 @@ pub fn encode_body<B: BodyType>(
     )
 }
 
+/// Writes a PackedReadings frame of `readings` as it goes on the line into `out`, coding each
+/// metric's values as `coding(metric)` says, without building a [`Body`]: what a node sends. Fails
+/// with [`EncodeError::BufferTooSmall`] when the batch does not pack within
+/// [`MAX_PACKED_READINGS_LEN`](super::MAX_PACKED_READINGS_LEN) bytes (more than 16 metrics, or
+/// pathological times and values); the batch then goes as a Readings body ([`encode_body`]).
+pub fn encode_packed_readings(
+    header: &Header,
+    readings: &super::Readings,
+    coding: impl Fn(u16) -> crate::codec::Values,
+    out: &mut [u8],
+) -> Result<usize, EncodeError> {
+    encode_line(
+        header,
+        Kind::PackedReadings,
+        out,
+        |buf| {
+            let room = buf.len().min(super::MAX_PACKED_READINGS_LEN);
+            let buf = buf.get_mut(..room).unwrap_or(&mut []);
+            super::pack_readings(readings, coding, buf)
+                .map_err(|_| postcard::Error::SerializeBufferFull)
+        },
+        || super::MAX_PACKED_READINGS_LEN + 1,
+    )
+}
+
 /// Writes the raw frame into the start of `out` (at most [`MAX_FRAME_LEN`] bytes of it). On failure
 /// returns the room there was.
 fn encode_raw(

@@ -24,7 +24,10 @@
 //! - A raw frame is at most [`MAX_FRAME_LEN`] bytes and a line frame at most [`MAX_ENCODED_LEN`]
 //!   (delimiter included). Every body whose strings and vectors are within their capacities fits; this
 //!   is checked at compile time ([`MAX_BODY_LEN`]) and the bound is shown exact by a test. So encoding
-//!   into a `[u8; MAX_ENCODED_LEN]` never fails.
+//!   into a `[u8; MAX_ENCODED_LEN]` never fails, except a [`PackedReadings`] body whose codes exceed
+//!   the frame (more than 16 metrics, pathological values): its batch goes as a [`Readings`] body.
+//! - A [`PackedReadings`] body decodes alone (its table names each metric's coding; the codec's
+//!   state starts afresh in each body) to exactly the readings a Readings body carries.
 //! - A [`Decoder`]'s memory is its type's size: `N` bytes of buffer plus two `usize` counters.
 //! - Every valid frame that follows a `0x00` on the line is decoded, whatever came before the `0x00`.
 //!   Garbage without a `0x00` of its own costs at most the one frame it runs into. Chunking never
@@ -78,6 +81,7 @@ mod cobs;
 mod decoder;
 pub mod field;
 mod frame;
+mod packed;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -88,7 +92,13 @@ pub use body::{
 };
 pub use cobs::{cobs_decode_in_place, cobs_encode, max_cobs_len};
 pub use decoder::{Decoder, Feed};
-pub use frame::{encode_body, DecodeError, EncodeError, Frame, Packet, CRC};
+pub use frame::{
+    encode_body, encode_packed_readings, DecodeError, EncodeError, Frame, Packet, CRC,
+};
+pub use packed::{
+    cheaper_coding, pack_readings, unpack_readings, MetricCoding, PackError, PackedReadings,
+    UnpackError,
+};
 pub use schema::{SCHEMA_HASH, SCHEMA_STRING};
 
 /// The format version, the first byte of every frame.
@@ -163,9 +173,19 @@ const MAX_RULE_LEN: usize = 4 * MAX_OPTION_LIMIT_LEN // value thresholds
     + (1 + 4 + 4); // flapping
 /// Nine f32, two u16, a bool and three `Option<f32>`.
 const MAX_ANOMALY_LEN: usize = 9 * 4 + 2 * VARINT_U16 + 1 + 3 * (1 + 4);
+/// The longest PackedReadings body a sender writes and a receiver reads: what the frame leaves. A
+/// batch whose codes would be longer (only pathological values and times make one) is sent as a
+/// Readings body, which always fits.
+pub const MAX_PACKED_READINGS_LEN: usize = MAX_FRAME_LEN - HEADER_LEN - CRC_LEN;
 /// The largest body of any kind.
 pub const MAX_BODY_LEN: usize = max(
-    max(MAX_HELLO_LEN, max(MAX_READINGS_LEN, MAX_METRIC_LEN)),
+    max(
+        MAX_HELLO_LEN,
+        max(
+            MAX_READINGS_LEN,
+            max(MAX_METRIC_LEN, MAX_PACKED_READINGS_LEN),
+        ),
+    ),
     max(MAX_TRANSITION_LEN, max(MAX_HEARTBEAT_LEN, MAX_LOG_LEN)),
 );
 
@@ -230,6 +250,8 @@ pub enum Kind {
     Log = 5,
     /// One metric's full specification (rule and anomaly parameters), sent after the Hello.
     Metric = 6,
+    /// A batch of readings through the chunk codec: a few bits a reading.
+    PackedReadings = 7,
 }
 
 impl Kind {
@@ -242,6 +264,7 @@ impl Kind {
             4 => Some(Kind::Heartbeat),
             5 => Some(Kind::Log),
             6 => Some(Kind::Metric),
+            7 => Some(Kind::PackedReadings),
             _ => None,
         }
     }
@@ -260,6 +283,7 @@ impl Kind {
             Kind::Heartbeat => MAX_HEARTBEAT_LEN,
             Kind::Log => MAX_LOG_LEN,
             Kind::Metric => MAX_METRIC_LEN,
+            Kind::PackedReadings => MAX_PACKED_READINGS_LEN,
         }
     }
 }
@@ -345,7 +369,7 @@ mod unit {
         for byte in 0..=255u8 {
             match Kind::from_byte(byte) {
                 Some(kind) => assert_eq!(kind.byte(), byte),
-                None => assert!(byte == 0 || byte > 6),
+                None => assert!(byte == 0 || byte > 7),
             }
         }
     }
@@ -368,7 +392,8 @@ mod unit {
             ),
             (940, 779, 38, 31, 130, 252)
         );
-        assert_eq!(MAX_BODY_LEN, 940);
+        assert_eq!(MAX_PACKED_READINGS_LEN, 1009);
+        assert_eq!(MAX_BODY_LEN, 1009);
         assert_eq!(MAX_ENCODED_LEN, 1030);
         assert_eq!(MIN_FRAME_LEN, 15);
     }

@@ -9,7 +9,7 @@ use core::cell::Cell;
 use rackwatch_core::alert::Rule;
 use rackwatch_core::anomaly::AnomalyConfig;
 use rackwatch_core::monitor::MetricSpec;
-use rackwatch_core::wire::{Cause, DecodeError, Decoder, Frame, SCHEMA_HASH};
+use rackwatch_core::wire::{Cause, DecodeError, Decoder, Frame, Kind, SCHEMA_HASH};
 use rackwatch_core::Level;
 
 struct FakeClock(Cell<u64>);
@@ -181,10 +181,7 @@ fn run<S: SensorSet, H: MetricHook>(
 fn readings_of(frames: &[Frame]) -> Vec<(u16, u64, f32)> {
     frames
         .iter()
-        .filter_map(|f| match &f.body {
-            Body::Readings(r) => Some(r.iter().collect::<Vec<_>>()),
-            _ => None,
-        })
+        .filter_map(|f| f.body.readings().map(|r| r.iter().collect::<Vec<_>>()))
         .flatten()
         .collect()
 }
@@ -358,6 +355,80 @@ fn readings_are_the_simulation_read_in_slot_order_so_the_host_sim_agrees() {
 }
 
 #[test]
+fn batches_go_packed_by_default_and_plain_on_request_with_the_same_readings() {
+    let readings_sent = |readings: ReadingsKind| {
+        let clock = FakeClock::new();
+        let mut node = Node::new(
+            sim(Scenario::RisingInlet),
+            FakeLine::default(),
+            &clock,
+            Recorder::default(),
+            NodeConfig {
+                readings,
+                ..config()
+            },
+        )
+        .unwrap();
+        run(&mut node, &clock, 600_000, 1_000, None);
+        let (frames, errors) = decode(&node.writer().bytes);
+        assert!(errors.is_empty(), "{errors:?}");
+        let kinds: Vec<Kind> = frames
+            .iter()
+            .filter(|f| f.body.readings().is_some())
+            .map(|f| f.body.kind())
+            .collect();
+        let bytes = node.writer().bytes.len();
+        (readings_of(&frames), kinds, bytes)
+    };
+    assert_eq!(config().readings, ReadingsKind::Packed);
+    let (packed, packed_kinds, packed_bytes) = readings_sent(ReadingsKind::Packed);
+    let (plain, plain_kinds, plain_bytes) = readings_sent(ReadingsKind::Plain);
+    // Packed unless a batch would be longer so (none is here: XOR values, four metrics).
+    assert!(packed_kinds.iter().all(|&k| k == Kind::PackedReadings));
+    assert!(plain_kinds.iter().all(|&k| k == Kind::Readings));
+    assert_eq!(packed_kinds.len(), plain_kinds.len());
+    let bits = |r: &[(u16, u64, f32)]| {
+        r.iter()
+            .map(|&(m, t, v)| (m, t, v.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bits(&packed), bits(&plain));
+    assert_eq!(packed.len(), 4 * 60);
+    assert!(
+        packed_bytes < plain_bytes,
+        "{packed_bytes} vs {plain_bytes}"
+    );
+}
+
+#[test]
+fn a_batch_that_would_be_longer_packed_goes_plain() {
+    let clock = FakeClock::new();
+    // One reading a batch: its metric table and full first value cost more than postcard.
+    let config = NodeConfig {
+        batch_len: 1,
+        ..config()
+    };
+    let mut node = Node::new(
+        sim(Scenario::Nominal),
+        FakeLine::default(),
+        &clock,
+        Recorder::default(),
+        config,
+    )
+    .unwrap();
+    run(&mut node, &clock, 60_000, 1_000, None);
+    let (frames, errors) = decode(&node.writer().bytes);
+    assert!(errors.is_empty(), "{errors:?}");
+    let kinds: Vec<Kind> = frames
+        .iter()
+        .filter(|f| f.body.readings().is_some())
+        .map(|f| f.body.kind())
+        .collect();
+    assert!(kinds.len() >= 10, "{kinds:?}");
+    assert!(kinds.iter().all(|&k| k == Kind::Readings), "{kinds:?}");
+}
+
+#[test]
 fn a_slow_line_drops_readings_counts_them_and_keeps_frames_whole() {
     let clock = FakeClock::new();
     // Four readings every 10 ms (about 3.6 kB/s of batches) on a line of 1 byte per ms.
@@ -433,9 +504,10 @@ fn transitions_go_out_at_once_and_whole_even_on_a_slow_line() {
             .iter()
             .position(|f| f.body == Body::Transition(*t))
             .unwrap();
-        if let Some(batch_at) = frames.iter().position(|f| match &f.body {
-            Body::Readings(r) => r.iter().any(|(m, at, _)| m == t.metric && at == t.at_ms),
-            _ => false,
+        if let Some(batch_at) = frames.iter().position(|f| {
+            f.body
+                .readings()
+                .is_some_and(|r| r.iter().any(|(m, at, _)| m == t.metric && at == t.at_ms))
         }) {
             assert!(transition_at < batch_at, "{t:?}");
         }

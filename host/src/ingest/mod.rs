@@ -237,7 +237,7 @@ impl Ingest {
         else {
             return;
         };
-        if matches!(frame.body, Body::Readings(_)) {
+        if frame.body.readings().is_some() {
             // Missing data is also judged when readings come back after a gap.
             expect_missing(self.missing_expected.as_ref(), node);
         }
@@ -253,6 +253,10 @@ impl Ingest {
             Body::Hello(hello) => handlers::process_hello(cx, hello),
             Body::Metric(spec) => handlers::process_metric(cx, &self.rules, spec),
             Body::Readings(readings) => handlers::process_readings(cx, &self.rules, readings),
+            // The same batch, packed on the wire: what follows cannot tell the two apart.
+            Body::PackedReadings(packed) => {
+                handlers::process_readings(cx, &self.rules, packed.readings)
+            }
             Body::Transition(transition) => handlers::process_transition(cx, transition),
             Body::Heartbeat(heartbeat) => handlers::process_heartbeat(cx, heartbeat),
             Body::Log(log) => handlers::process_log(cx, log),

@@ -31,7 +31,11 @@ pub fn longest_boot_span(mut input: impl Read) -> std::io::Result<u64> {
         };
         for frame in decoder.feed(&buf[..n]).flatten() {
             let times: Vec<u64> = match &frame.body {
-                Body::Readings(r) => r.iter().map(|(_, t, _)| t).collect(),
+                Body::Readings(_) | Body::PackedReadings(_) => frame
+                    .body
+                    .readings()
+                    .map(|r| r.iter().map(|(_, t, _)| t).collect())
+                    .unwrap_or_default(),
                 Body::Transition(t) => vec![t.at_ms],
                 Body::Heartbeat(h) => vec![h.uptime_ms],
                 _ => continue,
