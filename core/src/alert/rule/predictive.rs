@@ -24,7 +24,7 @@ pub struct Horizon {
     pub clear_beyond_ms: u32,
 }
 
-/// The predictive condition: the window's least-squares trend reaches `threshold` soon.
+/// The predictive condition: the monitor's forecast (its regime-aware trend) reaches `threshold` soon.
 ///
 /// Serde: human-readable formats (the TOML configuration, the store's JSON) carry every field, with
 /// `keep_for_ms` defaulting to [`Predictive::DEFAULT_KEEP_FOR_MS`]. The wire (postcard, version 1 of
