@@ -1,8 +1,8 @@
 //! The ETA gate of CI: on a fixed subset of the generated fill curves (40 per scenario, seed 1,
-//! the published run's seed), the regime-aware trend (`core Adaptive`) keeps the figures of issue
-//! 17: within 25 % median error at half of the fill on the regime-change scenarios, no worse than
-//! the node's forecast (`core Window<64>`) on every older filling scenario, and at most 2 % false
-//! fills over the curves that never fill.
+//! the published run's seed), the node's forecast, the regime-aware trend (`core Adaptive`), keeps
+//! the figures of issue 17: within 25 % median error at half of the fill on the regime-change
+//! scenarios, no worse than the node's forecast before it (`core Window<64>`) on every older
+//! filling scenario, and at most 2 % false fills over the curves that never fill.
 
 use rackwatch_bench::eta::{run, Predictor, Report, Row, Scenario};
 

@@ -1,7 +1,9 @@
 //! One metric's whole pipeline, and a fixed-capacity registry of them for a node.
 //!
 //! A [`Monitor<N>`] holds a metric's alert rule (by value, or borrowed from flash), a [`Window<N>`]
-//! (statistics and trend), an [`AnomalyDetector`] with its parameters and an [`AlertMachine`]. One call,
+//! (statistics), an [`AdaptiveTrend`] (the forecast: a memory in time, restarted after a change of
+//! regime, following a significant acceleration), an [`AnomalyDetector`] with its parameters and
+//! an [`AlertMachine`]. One call,
 //! [`Monitor::observe`], takes a reading through all of them and returns the transitions it caused;
 //! [`Monitor::poll`] lets missing data count between readings. A [`Registry<M, N>`] holds up to `M`
 //! monitors keyed by metric id, which is what a node runs; the host keeps one [`Monitor`] per metric
@@ -9,9 +11,9 @@
 //! per node.
 //!
 //! # Invariants
-//! - Fixed memory: `size_of::<Monitor<64>>()` (the rule held by value) is 1 336 bytes and
-//!   `size_of::<Monitor<64, &Rule>>()` 1 144 on 64-bit targets, asserted ≤ 1.5 KiB in the tests. A
-//!   [`MetricSpec`] (the metric's name, unit, rule and anomaly parameters as data) is not part of a
+//! - Fixed memory: `size_of::<Monitor<64>>()` (the rule held by value) is 1 456 bytes and
+//!   `size_of::<Monitor<64, &Rule>>()` 1 264 on 64-bit targets (the trend's 120 among them),
+//!   asserted ≤ 1.5 KiB in the tests. A [`MetricSpec`] (the metric's name, unit, rule and anomaly parameters as data) is not part of a
 //!   monitor: it is what configures one ([`Monitor::for_spec`]) and what the wire announces.
 //! - O(1) per reading (the window's min/max amortised), no allocation.
 //! - A NaN or infinite value is counted ([`Monitor::invalid_values`]) and otherwise treated as no
@@ -22,7 +24,7 @@
 
 use crate::alert::{AlertMachine, Rule, RuleError, Transitions};
 use crate::anomaly::{AnomalyConfig, AnomalyDetector, AnomalyScore};
-use crate::trend::TimeTo;
+use crate::trend::{AdaptiveConfig, AdaptiveTrend, Crossing, EtaPolicy, Forecast, TimeTo};
 use crate::window::Window;
 use crate::wire::{MetricDescriptor, Transition, MAX_NAME_LEN, MAX_UNIT_LEN};
 use crate::{Level, SampleError};
@@ -122,6 +124,7 @@ pub struct Monitor<const N: usize, R: Borrow<Rule> = Rule> {
     id: u16,
     rule: R,
     window: Window<N>,
+    trend: AdaptiveTrend,
     anomaly: AnomalyDetector,
     alert: AlertMachine,
     last_score: Option<AnomalyScore>,
@@ -143,11 +146,18 @@ impl<const N: usize, R: Borrow<Rule>> Monitor<N, R> {
             id,
             rule,
             window: Window::new(),
+            trend: AdaptiveTrend::new(AdaptiveConfig::DEFAULT),
             anomaly: AnomalyDetector::new(anomaly),
             alert: AlertMachine::new(start_ms),
             last_score: None,
             invalid_values: 0,
         }
+    }
+
+    /// The same monitor with its trend's parameters set (a fresh trend: call before any reading).
+    pub fn with_trend(mut self, config: AdaptiveConfig) -> Self {
+        self.trend = AdaptiveTrend::new(config);
+        self
     }
 
     /// Takes a reading through the window, the anomaly score and the alert rule, returning the
@@ -166,12 +176,15 @@ impl<const N: usize, R: Borrow<Rule>> Monitor<N, R> {
         // Both accept: the alert machine's last event is never earlier than their last sample, and
         // the value is finite.
         self.window.push(now_ms, value)?;
+        self.trend.update(now_ms, value)?;
         let score = self.anomaly.update(now_ms, value)?;
         self.last_score = Some(score);
         let eta = match &rule.predictive {
-            Some(p) => self
-                .window
-                .time_to(now_ms, f64::from(p.threshold), p.crossing, &p.policy),
+            Some(p) => {
+                self.trend
+                    .forecast(now_ms, f64::from(p.threshold), p.crossing, &p.policy)
+                    .time_to
+            }
             None => TimeTo::NotEnoughData,
         };
         self.alert.observe(rule, self.id, now_ms, |standing| {
@@ -202,6 +215,23 @@ impl<const N: usize, R: Borrow<Rule>> Monitor<N, R> {
     /// The recent samples, their statistics and trend.
     pub const fn window(&self) -> &Window<N> {
         &self.window
+    }
+
+    /// The trend the forecasts come from.
+    pub const fn trend(&self) -> &AdaptiveTrend {
+        &self.trend
+    }
+
+    /// When the trend reaches `threshold` on the `crossing` side, as the rule's predictive check
+    /// sees it ([`AdaptiveTrend::forecast`]).
+    pub fn forecast(
+        &self,
+        now_ms: u64,
+        threshold: f64,
+        crossing: Crossing,
+        policy: &EtaPolicy,
+    ) -> Forecast {
+        self.trend.forecast(now_ms, threshold, crossing, policy)
     }
 
     /// The anomaly detector (with its parameters).
@@ -346,7 +376,7 @@ mod tests {
     use std::vec::Vec;
 
     /// Inlet temperature: WARNING above 30 °C, CRITICAL above 35 °C, both with 1 °C hysteresis;
-    /// predictive WARNING when 35 °C is within 2 h; UNKNOWN after 10 s without a reading.
+    /// predictive WARNING when 35 °C is within 3 h; UNKNOWN after 10 s without a reading.
     fn inlet() -> MetricSpec {
         let limit = |raise: f32| Limits {
             above: Some(Limit::with_clear(
@@ -362,8 +392,8 @@ mod tests {
             threshold: 35.0,
             crossing: Crossing::Above,
             warning: Some(Horizon {
-                within_ms: 2 * 3_600_000,
-                clear_beyond_ms: 3 * 3_600_000,
+                within_ms: 3 * 3_600_000,
+                clear_beyond_ms: 4 * 3_600_000,
             }),
             critical: None,
             policy: EtaPolicy::DEFAULT,
@@ -385,8 +415,8 @@ mod tests {
     fn sizes_are_part_of_the_contract() {
         let size = core::mem::size_of::<Monitor<64>>();
         assert!(size <= 1536, "Monitor<64> is {size} bytes");
-        assert_eq!(size, 1336);
-        assert_eq!(core::mem::size_of::<Monitor<64, &'static Rule>>(), 1144);
+        assert_eq!(size, 1456);
+        assert_eq!(core::mem::size_of::<Monitor<64, &'static Rule>>(), 1264);
     }
 
     #[test]
@@ -406,9 +436,10 @@ mod tests {
             matches!(first.cause, Cause::Eta { threshold, .. } if threshold == 35.0),
             "{first:?}"
         );
-        // 2 h before 35 °C is 4.5 h in, at about 31 °C; the predictive warning precedes the
-        // 30 °C value warning (4 h in).
+        // 3 h before 35 °C is 3.5 h in, at about 29 °C; the predictive warning precedes the
+        // 30 °C value warning (4 h in), and an accurate trend does not raise it much earlier.
         assert!(first.at_ms < 4 * 3_600_000, "{first:?}");
+        assert!(first.at_ms > 3 * 3_600_000 + 1_200_000, "{first:?}");
         let critical = transitions
             .iter()
             .find(|t| t.to == Level::Critical)

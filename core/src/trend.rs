@@ -5,9 +5,9 @@
 //! - over a sliding window of the last `N` samples ([`crate::window::Window::fit`]);
 //! - with exponential forgetting ([`ForgettingTrend`]): each sample's weight decays as
 //!   `exp(-age / tau)`, so the fit follows a series for days in a few words of state;
-//! - with forgetting by samples, a change detector and a curvature test ([`AdaptiveTrend`]), which
-//!   restarts after a change of regime and follows an acceleration (measured by `rackwatch-bench
-//!   eta`; not yet what the monitor forecasts with, see BENCHMARKS.md).
+//! - with forgetting over a time, a change detector and a curvature test ([`AdaptiveTrend`]), which
+//!   restarts after a change of regime and follows an acceleration: what the monitor (node and
+//!   host) and `rackwatch analyze` forecast with (measured by `rackwatch-bench eta`).
 //!
 //! Invariants:
 //! - O(1) per sample. State is the centred weighted moments of `(t, value)` in `f64` (Welford/West form),

@@ -121,7 +121,7 @@ proptest! {
         let rise = run(&mut monitor, 0, off_ms, sigma, &mut rng, level_at);
         prop_assert!(monitor.level() >= Level::Warning, "{:?}", rise);
         // From the last reading whose forecast backed the raised level (a confident estimate within
-        // WARNING's clear horizon: while the window still sees the rise, or when noise fakes a
+        // WARNING's clear horizon: while the monitor's trend still sees the rise, or when noise fakes a
         // trend), the hold and then the clear debounce run out.
         let policy = rule().predictive.map(|p| p.policy).unwrap_or_default();
         let bound_ms = u64::from(KEEP_FOR) + u64::from(CLEAR_FOR) + 3 * PERIOD;
@@ -133,7 +133,9 @@ proptest! {
             for tr in monitor.observe(t, v).unwrap() {
                 cleared = (tr.to == Level::Ok).then_some(t);
             }
-            let eta = monitor.window().time_to(t, f64::from(THRESHOLD), Crossing::Above, &policy);
+            let eta = monitor
+                .forecast(t, f64::from(THRESHOLD), Crossing::Above, &policy)
+                .time_to;
             let backed = match eta {
                 TimeTo::Eta(e) => e.ms <= WARNING_CLEAR_MS,
                 TimeTo::AlreadyCrossed => true,

@@ -41,6 +41,7 @@ fn metric(node: u16, id: u16) -> MetricView {
             threshold: 32.0,
             above: true,
             ms: 5_400_000,
+            accelerating: false,
         }),
         warning: Some(27.0),
         critical: Some(32.0),

@@ -45,6 +45,10 @@ pub struct EtaView {
     pub above: bool,
     /// Milliseconds until the fit reaches it; 0: already there.
     pub ms: u64,
+    /// The trend bends toward the threshold significantly and `ms` follows the bend (earlier than
+    /// a straight line would say); absent in the state of older daemons, hence the default.
+    #[serde(default)]
+    pub accelerating: bool,
 }
 
 /// One metric of a node.
@@ -222,10 +226,8 @@ fn forecast(metric: &MetricState) -> Option<EtaView> {
         (Some(p), _) => (p.threshold, p.crossing, p.policy),
         (None, s) => (s.critical.or(s.warning)?, s.crossing, EtaPolicy::DEFAULT),
     };
-    let ms = match m
-        .window()
-        .time_to(last.t_ms, f64::from(threshold), crossing, &policy)
-    {
+    let forecast = m.forecast(last.t_ms, f64::from(threshold), crossing, &policy);
+    let ms = match forecast.time_to {
         TimeTo::Eta(eta) => eta.ms,
         TimeTo::AlreadyCrossed => 0,
         _ => return None,
@@ -234,6 +236,7 @@ fn forecast(metric: &MetricState) -> Option<EtaView> {
         threshold,
         above: crossing == Crossing::Above,
         ms,
+        accelerating: forecast.accelerating,
     })
 }
 
@@ -242,7 +245,7 @@ fn metric_view(node: &NodeState, id: u16, metric: &MetricState) -> MetricView {
     let monitor = Some(&*metric.monitor);
     let last = metric.last.as_ref();
     let summary = spec.map(|s| s.rule.summary());
-    let fit = monitor.and_then(|m| m.window().fit());
+    let fit = monitor.and_then(|m| m.trend().line());
     let eta = forecast(metric);
     let recent: Vec<f32> = monitor.map_or_else(Vec::new, |m| {
         let w = m.window();

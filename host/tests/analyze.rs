@@ -301,3 +301,26 @@ fn a_flat_stretch_is_not_a_sensor_fault_unless_sensor_health_is_asked_for() {
     let checked = summary_of(&path, &["--sensor-health"]);
     assert_eq!(checked["level"], "UNKNOWN", "{checked}");
 }
+
+/// Growth that doubles every 17 hours, a row every 5 minutes for three days: the node's forecast
+/// (analyze's default) says it is accelerating and answers before the straight line would; with
+/// a memory of only an hour (`--memory 1h`) the fit is too short to judge a curvature.
+#[test]
+fn accelerating_growth_is_forecast_as_such_with_the_nodes_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("growth.csv");
+    let mut text = String::from("time,value_pct\n");
+    for i in 0..=(72 * 12u64) {
+        let hours = i as f64 / 12.0;
+        let value = 5.0 + 2.0 * (hours / 24.0).exp();
+        text.push_str(&format!("{},{value}\n", T0_S + i * 300));
+    }
+    std::fs::write(&path, text).unwrap();
+    let node = summary_of(&path, &[]);
+    assert_eq!(node["accelerating"], true, "{node}");
+    // 90 % is reached at 90 h, 18 h after the last row; a straight line through the fit answers later.
+    let eta_h = node["eta_ms"].as_u64().unwrap() as f64 / 3_600_000.0;
+    assert!((12.0..24.0).contains(&eta_h), "{node}");
+    let short = summary_of(&path, &["--memory", "1h"]);
+    assert_eq!(short["accelerating"], false, "{short}");
+}

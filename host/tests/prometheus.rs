@@ -253,6 +253,7 @@ fn hostile_metric(id: u16, name: &str) -> rackwatch::state::MetricView {
             threshold: f32::MAX,
             above: false,
             ms: u64::MAX,
+            accelerating: false,
         }),
         warning: Some(f32::MIN),
         critical: Some(-0.0),

@@ -19,10 +19,12 @@
 //!
 //! **Predictors**, fed every sample, asked "how long until 100 %?":
 //! - `core Window<64>`: [`Window::time_to`] with [`EtaPolicy::DEFAULT`] (least squares over the last
-//!   64 samples, 5 h 20 min; an answer only when the slope is significant).
-//! - `core Window<1024>`: the same over 1024 samples (`rackwatch analyze`'s default window).
-//! - `core Adaptive`: [`rackwatch_core::trend::AdaptiveTrend`] with its defaults (forgetting over
-//!   576 samples, restarted by a CUSUM after a change of regime, bent by a significant curvature).
+//!   64 samples, 5 h 20 min; an answer only when the slope is significant): the node's forecast
+//!   before the regime-aware trend.
+//! - `core Window<1024>`: the same over 1024 samples (`rackwatch analyze`'s default window before).
+//! - `core Adaptive`: [`rackwatch_core::trend::AdaptiveTrend`] with its defaults, the node's and
+//!   `rackwatch analyze`'s forecast (forgetting over two days, restarted by a CUSUM after a change
+//!   of regime, bent by a significant curvature).
 //! - `core Forgetting 6h` / `core Forgetting 24h`: [`ForgettingTrend::time_to`] with `tau` 6 h and
 //!   24 h, same policy.
 //! - `predict_linear 6h` / `predict_linear 24h`: naive least squares over the trailing range,

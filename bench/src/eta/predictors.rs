@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 /// The predictors compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Predictor {
-    /// `Window<64>::time_to`: the node's forecast before the regime-aware trend.
+    /// `Window<64>::time_to`: the node's forecast before the regime-aware trend (the baseline).
     CoreWindow64,
     /// `Window<1024>::time_to`: `rackwatch analyze`'s default before the regime-aware trend.
     CoreWindow1024,
@@ -23,7 +23,7 @@ pub enum Predictor {
     CoreForgetting6h,
     /// `ForgettingTrend` with `tau` 24 h.
     CoreForgetting24h,
-    /// `AdaptiveTrend` with `AdaptiveConfig::DEFAULT`: not yet the node's forecast (see BENCHMARKS.md).
+    /// `AdaptiveTrend` with `AdaptiveConfig::DEFAULT`: the node's forecast, and `rackwatch analyze`'s.
     CoreAdaptive,
     /// Naive least squares over the last 6 h.
     PredictLinear6h,

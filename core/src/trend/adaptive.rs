@@ -3,17 +3,22 @@
 //! forecasts with the acceleration when it is significant.
 //!
 //! - **Fit.** Weighted power sums of `(age, value)` up to the fourth power of the age, each sample's
-//!   weight decaying by `exp(-1/memory)` per later sample, so the fit covers about `memory` samples
-//!   at any sampling rate (like a window of that many samples, in constant state).
+//!   weight decaying as `exp(-age / memory)` with `memory` a time ([`AdaptiveConfig::memory_ms`]),
+//!   so the fit covers the same span of time at any sampling rate: a node reading every 10 s and a
+//!   CSV with a row every 5 minutes forecast from the same two days.
 //! - **Change.** A two-sided CUSUM of the one-step residuals of the fitted line, in units of the
 //!   fit's residual deviation: `g⁺ ← max(0, g⁺ + z − drift)`, `g⁻ ← max(0, g⁻ − z − drift)`. A
 //!   daily cycle or noise keeps `|z|` near or below the drift and the sums stay low; a leak after a
 //!   plateau pushes `z` up sample after sample. The residual scale is a mean square forgotten four
 //!   times more slowly than the fit, so a change inflates the residuals before their scale. When a
-//!   sum passes `threshold` the fit empties and starts again with the new regime.
+//!   sum passes `threshold` the fit empties and starts again with the new regime. The detector
+//!   judges only a fit that has seen more than a memory (a daily cycle whole): `Σw / Σw² ≥ 1.5`,
+//!   which with forgetting depends on the span covered and not on the sampling rate.
 //! - **Curvature.** The quadratic term's t statistic against the residuals; when it is significant
 //!   and the curve bends toward the threshold while the line already heads there, the forecast is
-//!   the parabola's crossing and says so ([`Forecast::accelerating`]).
+//!   the parabola's crossing and says so ([`Forecast::accelerating`]). Only on a fit spanning 12 h
+//!   or more: over minutes, a kink (flat, then a steady rise, as a node sees a fault begin) or the
+//!   bend of a daily cycle fits a significant parabola whose crossing is far too early.
 //!
 //! Invariants:
 //! - O(1) per sample (one `exp`, a few dozen multiply-adds), no allocation, `size_of` fixed
@@ -34,6 +39,16 @@ const HOUR_MS: f64 = 3_600_000.0;
 const Z_LIMIT: f64 = 4.0;
 /// The residual scale forgets this many times more slowly than the fit.
 const SCALE_MEMORY_FACTOR: f64 = 4.0;
+/// A curvature is judged only on a fit spanning at least this many hours: over a shorter span a
+/// daily cycle's bend, or a kink (flat, then a rise), fits a parabola whose crossing is far too
+/// early.
+const MIN_CURVATURE_SPAN_HOURS: f64 = 12.0;
+/// A fit is old enough to judge changes by when `Σw / Σw²` reaches this: `2 / (1 + exp(-T/memory))`
+/// for a fit spanning `T` at a steady rate, so about 1.1 memories (whatever the rate).
+const WARM_WEIGHT_RATIO: f64 = 1.5;
+/// The change detector also needs this many effective samples (a few rows of a sparse CSV are no
+/// residual scale).
+const WARM_MIN_SAMPLES: f64 = 8.0;
 /// The curvature needs this share of the slope's critical t: the forecast only bends an answer
 /// the line already gives (a fill the line does not see is never announced by a bend), and a daily
 /// cycle in the residuals hides real acceleration from a stricter test.
@@ -43,8 +58,9 @@ const CURVATURE_T_SHARE: f64 = 0.35;
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AdaptiveConfig {
-    /// Samples the fit remembers (the time constant of the forgetting, in samples).
-    pub memory: u32,
+    /// How long the fit remembers, in milliseconds: a sample this old weighs `1/e` of a new one
+    /// (the time constant of the forgetting; 0 counts as 1 ms).
+    pub memory_ms: u32,
     /// The change detector's allowance per sample, in residual deviations: residuals within it
     /// never accumulate.
     pub change_drift: f32,
@@ -53,10 +69,10 @@ pub struct AdaptiveConfig {
 }
 
 impl AdaptiveConfig {
-    /// The defaults: a memory of 576 samples (two days at one sample every 5 minutes), drift 1.75
-    /// and threshold 50, chosen on the ETA benchmark's curves (`rackwatch-bench eta`).
+    /// The defaults: a memory of two days, drift 1.75 and threshold 50, chosen on the ETA
+    /// benchmark's curves (`rackwatch-bench eta`); the node's, `rackwatch analyze`'s and the host's.
     pub const DEFAULT: AdaptiveConfig = AdaptiveConfig {
-        memory: 576,
+        memory_ms: 48 * 3_600_000,
         change_drift: 1.75,
         change_threshold: 50.0,
     };
@@ -186,6 +202,16 @@ impl Sums {
         self.u2y -= c * self.u2;
     }
 
+    /// The span of time the fit stands on, in hours: twice the weighted mean age (the span of a
+    /// steady stream without forgetting; less with it).
+    fn span_hours(&self) -> f64 {
+        if self.w > 0.0 {
+            -2.0 * self.u1 / self.w
+        } else {
+            0.0
+        }
+    }
+
     fn effective_n(&self) -> f64 {
         if self.w2 > 0.0 {
             self.w * self.w / self.w2
@@ -258,13 +284,13 @@ pub struct AdaptiveTrend {
     config: AdaptiveConfig,
     cusum_up: f32,
     cusum_down: f32,
-    /// Mean square of the one-step residuals, forgotten over `SCALE_MEMORY_FACTOR · memory`
-    /// samples: slower than the fit, so a change inflates the residuals before their scale.
+    /// Mean square of the one-step residuals, forgotten over `SCALE_MEMORY_FACTOR · memory`:
+    /// slower than the fit, so a change inflates the residuals before their scale.
     residual_square: f32,
 }
 
 impl AdaptiveTrend {
-    /// An empty trend; a memory of 0 counts as 1.
+    /// An empty trend; a memory of 0 counts as 1 ms.
     pub const fn new(config: AdaptiveConfig) -> Self {
         AdaptiveTrend {
             fit: Sums::EMPTY,
@@ -284,10 +310,10 @@ impl AdaptiveTrend {
         SampleError::check((self.samples > 0).then_some(self.last_ms), now_ms, value)?;
         let value = f64::from(value);
         if self.samples > 0 {
-            self.detect_change(now_ms, value);
-            let memory = f64::from(self.config.memory.max(1));
-            self.fit.decay(libm::exp(-1.0 / memory));
-            self.fit.shift((now_ms - self.last_ms) as f64 / HOUR_MS);
+            let dt_ms = (now_ms - self.last_ms) as f64;
+            self.detect_change(now_ms, value, dt_ms);
+            self.fit.decay(libm::exp(-dt_ms / self.memory_ms()));
+            self.fit.shift(dt_ms / HOUR_MS);
         }
         self.fit.add(value);
         self.last_ms = now_ms;
@@ -295,13 +321,23 @@ impl AdaptiveTrend {
         Ok(())
     }
 
-    /// Runs the CUSUM on `value`'s residual from the current line, in units of the slow residual
-    /// scale; empties the fit when either side passes the threshold.
-    fn detect_change(&mut self, now_ms: u64, value: f64) {
-        // Too young a fit (less than its memory: a daily cycle not yet seen whole) has no residual
-        // scale worth judging by.
-        let warm = f64::from(self.config.memory.max(8));
-        let Some(line) = self.line().filter(|_| self.fit.effective_n() >= warm) else {
+    /// The memory in milliseconds, at least 1.
+    fn memory_ms(&self) -> f64 {
+        f64::from(self.config.memory_ms.max(1))
+    }
+
+    /// Whether the fit has seen more than a memory (a daily cycle whole) and enough samples: a
+    /// younger fit has no residual scale worth judging by.
+    fn warm(&self) -> bool {
+        let fit = &self.fit;
+        fit.w2 > 0.0 && fit.w / fit.w2 >= WARM_WEIGHT_RATIO && fit.effective_n() >= WARM_MIN_SAMPLES
+    }
+
+    /// Runs the CUSUM on `value`'s residual from the current line (`dt_ms` after the last
+    /// sample), in units of the slow residual scale; empties the fit when either side passes the
+    /// threshold.
+    fn detect_change(&mut self, now_ms: u64, value: f64, dt_ms: f64) {
+        let Some(line) = self.line().filter(|_| self.warm()) else {
             return;
         };
         let residual = value - line.value_at(now_ms);
@@ -309,7 +345,7 @@ impl AdaptiveTrend {
         // of an exact line is not a change of regime, however small its residuals are.
         let resolution = 4.0 * f64::from(f32::EPSILON) * libm::fabs(value);
         let scale = libm::sqrt(f64::from(self.residual_square)).max(resolution);
-        let weight = 1.0 / (SCALE_MEMORY_FACTOR * f64::from(self.config.memory.max(1)));
+        let weight = -libm::expm1(-dt_ms / (SCALE_MEMORY_FACTOR * self.memory_ms()));
         let square = if self.residual_square > 0.0 {
             f64::from(self.residual_square) * (1.0 - weight) + residual * residual * weight
         } else {
@@ -388,6 +424,9 @@ impl AdaptiveTrend {
         crossing: Crossing,
         policy: &EtaPolicy,
     ) -> Option<TimeTo> {
+        if self.fit.span_hours() < MIN_CURVATURE_SPAN_HOURS {
+            return None;
+        }
         let q = self.fit.quadratic()?;
         let t_curvature = libm::fabs(q.c) / libm::sqrt(q.var_c);
         let critical = CURVATURE_T_SHARE * policy.critical_t(q.effective_n - 3.0);

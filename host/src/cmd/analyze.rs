@@ -1,6 +1,8 @@
 //! `rackwatch analyze FILE|-`: runs the core over a series offline (a disk's usage, a process's
 //! memory, a queue's latency exported from anywhere), row by row as a node would: trend, time to a
-//! threshold, anomaly score, alert level and transitions.
+//! threshold, anomaly score, alert level and transitions. The monitor is the node's, with its
+//! defaults: the same window, the same regime-aware trend with the same memory in time (`--memory`
+//! changes it), so a CSV with a row every 5 minutes and a node reading every 10 s forecast alike.
 //!
 //! Input: CSV (`timestamp,value`, header optional; columns chosen by the header names `timestamp`,
 //! `time` or `t` and `value` or `v`) or JSON lines (`{"timestamp": ..., "value": ...}`). Timestamps
@@ -27,8 +29,8 @@ use crate::timefmt::{format_span, format_utc};
 use clap::Args;
 use rackwatch_core::alert::{Bound, Health, Horizon, Limit, Limits, Predictive, Rule};
 use rackwatch_core::anomaly::{AnomalyConfig, AnomalyKind, AnomalyScore};
-use rackwatch_core::monitor::Monitor;
-use rackwatch_core::trend::{Crossing, EtaPolicy, TimeTo};
+use rackwatch_core::monitor::{Monitor, DEFAULT_WINDOW};
+use rackwatch_core::trend::{AdaptiveConfig, Crossing, EtaPolicy, TimeTo};
 use rackwatch_core::wire::Cause;
 use rackwatch_core::Level;
 use serde::Serialize;
@@ -68,9 +70,10 @@ pub struct AnalyzeArgs {
     /// WARNING when the forecast reaches the threshold within this long.
     #[arg(long, value_parser = parse_duration, default_value = "24h")]
     pub horizon: Duration,
-    /// Samples in the trend window: 64, 256, 1024 or 4096.
-    #[arg(long, default_value_t = 1024, value_parser = parse_window)]
-    pub window: usize,
+    /// How long the trend remembers (the time constant of its forgetting, 1m to 40d) [default:
+    /// the node's, 2d]. The fit restarts on its own after a change of regime.
+    #[arg(long, value_name = "DURATION", value_parser = parse_memory)]
+    pub memory: Option<Duration>,
     /// Output: one row per input row (csv, json) or an aligned table.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
@@ -151,6 +154,8 @@ pub struct Summary {
     pub eta_ms: Option<u64>,
     /// Why there is no forecast, when there is none.
     pub no_eta: Option<String>,
+    /// The final forecast follows a significant acceleration (earlier than a straight line).
+    pub accelerating: bool,
     /// The final level.
     #[serde(with = "crate::names::level")]
     pub level: Level,
@@ -158,10 +163,15 @@ pub struct Summary {
     pub transitions: Vec<Found>,
 }
 
-fn parse_window(text: &str) -> Result<usize, String> {
-    match text {
-        "64" | "256" | "1024" | "4096" => text.parse().map_err(|_| String::new()),
-        _ => Err("the window is 64, 256, 1024 or 4096 samples".into()),
+/// A trend memory: a duration from a minute to 40 days (the core keeps it in u32 milliseconds).
+fn parse_memory(text: &str) -> Result<Duration, String> {
+    let memory = parse_duration(text)?;
+    if (Duration::from_secs(60)..=Duration::from_secs(40 * 86_400)).contains(&memory) {
+        Ok(memory)
+    } else {
+        Err(format!(
+            "the trend's memory is from 1m to 40d, not `{text}`"
+        ))
     }
 }
 
@@ -221,6 +231,7 @@ impl Summary {
             slope_per_hour: None,
             eta_ms: None,
             no_eta: Some("no rows".into()),
+            accelerating: false,
             level: Level::Ok,
             transitions: Vec::new(),
         }
@@ -235,13 +246,14 @@ impl Summary {
     ) -> Row {
         self.rows += 1;
         self.last_ms = Some(t);
-        let (eta_ms, no_eta) = forecast(monitor, t, threshold);
+        let (eta_ms, no_eta, accelerating) = forecast(monitor, t, threshold);
         self.slope_per_hour = monitor
-            .window()
-            .fit()
+            .trend()
+            .line()
             .map(|f| f.slope_per_second() * 3600.0);
         self.eta_ms = eta_ms;
         self.no_eta = no_eta;
+        self.accelerating = accelerating;
         self.level = monitor.level();
         let score = monitor.last_score().unwrap_or(AnomalyScore::ZERO);
         Row {
@@ -257,18 +269,16 @@ impl Summary {
 }
 
 /// The forecast after the row at `t`: ms until the fit reaches the threshold (0: already past),
-/// or why there is none.
+/// or why there is none; and whether it follows an acceleration.
 fn forecast<const N: usize>(
     monitor: &Monitor<N>,
     t: u64,
     threshold: Option<(f32, Crossing)>,
-) -> (Option<u64>, Option<String>) {
-    let eta = threshold.map(|(thr, side)| {
-        monitor
-            .window()
-            .time_to(t, f64::from(thr), side, &EtaPolicy::DEFAULT)
-    });
-    match eta {
+) -> (Option<u64>, Option<String>, bool) {
+    let forecast =
+        threshold.map(|(thr, side)| monitor.forecast(t, f64::from(thr), side, &EtaPolicy::DEFAULT));
+    let accelerating = forecast.is_some_and(|f| f.accelerating);
+    let (eta_ms, no_eta) = match forecast.map(|f| f.time_to) {
         Some(TimeTo::Eta(e)) => (Some(e.ms), None),
         Some(TimeTo::AlreadyCrossed) => (Some(0), None),
         None => (None, Some("no threshold given (--above or --below)".into())),
@@ -281,7 +291,8 @@ fn forecast<const N: usize>(
             Some("the trend is not distinguishable from noise".into()),
         ),
         Some(TimeTo::NotEnoughData) => (None, Some("not enough samples yet".into())),
-    }
+    };
+    (eta_ms, no_eta, accelerating)
 }
 
 /// A row that cannot be read or judged: the end under `--strict`, else a warning and a count.
@@ -311,7 +322,16 @@ pub fn analyze<const N: usize, R: BufRead>(
     let (rule, threshold) = rule(args);
     rule.check()
         .map_err(|e| anyhow::anyhow!("the thresholds do not make a valid rule: {e}"))?;
-    let mut monitor: Box<Monitor<N>> = Box::new(Monitor::new(0, rule, AnomalyConfig::DEFAULT, 0));
+    let trend = match args.memory {
+        // Within u32 by `parse_memory`'s range.
+        Some(memory) => AdaptiveConfig {
+            memory_ms: u32::try_from(memory.as_millis()).unwrap_or(u32::MAX),
+            ..AdaptiveConfig::DEFAULT
+        },
+        None => AdaptiveConfig::DEFAULT,
+    };
+    let mut monitor: Box<Monitor<N>> =
+        Box::new(Monitor::new(0, rule, AnomalyConfig::DEFAULT, 0).with_trend(trend));
     let mut summary = Summary::empty();
     while let Some(row) = reader.next_row() {
         let (line, t, value) = match row {
@@ -405,22 +425,6 @@ fn table_cells(r: &Row) -> Vec<String> {
     ]
 }
 
-/// The analysis with the window `--window` names.
-fn analyze_window<R: BufRead>(
-    reader: &mut SeriesReader<R>,
-    args: &AnalyzeArgs,
-    emit: impl FnMut(&Row) -> std::io::Result<()>,
-    warn: impl FnMut(&str),
-    progress: &indicatif::ProgressBar,
-) -> anyhow::Result<Summary> {
-    match args.window {
-        64 => analyze::<64, _>(reader, args, emit, warn, progress),
-        256 => analyze::<256, _>(reader, args, emit, warn, progress),
-        4096 => analyze::<4096, _>(reader, args, emit, warn, progress),
-        _ => analyze::<1024, _>(reader, args, emit, warn, progress),
-    }
-}
-
 /// The transitions and the last word on the series, in words.
 fn print_summary(
     err: &mut dyn Write,
@@ -440,6 +444,11 @@ fn print_summary(
             format_utc(last.saturating_add(eta))
         ),
         _ => format!("no ETA: {}", summary.no_eta.as_deref().unwrap_or("")),
+    };
+    let forecast = if summary.accelerating {
+        format!("{forecast}, accelerating")
+    } else {
+        forecast
     };
     writeln!(
         err,
@@ -474,7 +483,8 @@ pub fn run(args: &AnalyzeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
     };
     let warn = |m: &str| progress.suspend(|| drop(writeln!(std::io::stderr(), "rackwatch: {m}")));
-    let summary = analyze_window(&mut reader, args, emit, warn, &progress)?;
+    // The node's monitor: its statistics window and its trend (`--memory` sets the trend's memory).
+    let summary = analyze::<DEFAULT_WINDOW, _>(&mut reader, args, emit, warn, &progress)?;
     progress.finish_and_clear();
     if args.format == Format::Table && !args.summary_only {
         super::print_rows(out, Format::Table, &TABLE_HEADERS, &rows_out, table_cells)?;
@@ -514,7 +524,7 @@ mod tests {
             time_col: None,
             value_col: None,
             horizon: Duration::from_secs(24 * 3600),
-            window: 64,
+            memory: None,
             format: Format::Json,
             summary_only: false,
             strict: true,

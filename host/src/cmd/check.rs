@@ -281,6 +281,7 @@ mod tests {
             threshold: 40.0,
             above: true,
             ms: 3_600_000,
+            accelerating: false,
         });
         let n = node(vec![metric("humidity level", 40.0, "OK"), hot]);
         let (level, line) = evaluate(Some(&n), &args(None), 1_000_000);

@@ -874,6 +874,7 @@ mod tests {
             threshold: 32.0,
             above: true,
             ms: 5_400_000,
+            accelerating: false,
         });
         let without = metric(2, "power", "W", 200.0);
         let text = render_nodes(vec![node(1, vec![with, without])]);

@@ -335,6 +335,7 @@ mod tests {
             threshold: 35.0,
             above: true,
             ms,
+            accelerating: false,
         };
         assert_eq!(format_eta(&eta(11_520_000), "degC"), "35 degC in 3h12m");
         assert_eq!(format_eta(&eta(45_000), "degC"), "35 degC in 45s");
@@ -344,6 +345,7 @@ mod tests {
             threshold: 12.5,
             above: false,
             ms: 90_000,
+            accelerating: false,
         };
         assert_eq!(format_eta(&low, "%"), "12.5 % in 1m30s");
         assert_eq!(format_eta(&low, ""), "12.5 in 1m30s");
@@ -351,6 +353,7 @@ mod tests {
             threshold: f32::NAN,
             above: true,
             ms: 1000,
+            accelerating: false,
         };
         assert_eq!(format_eta(&odd, "V\x1b[2J"), "? V?[2J in 1s");
     }

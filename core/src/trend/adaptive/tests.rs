@@ -187,3 +187,50 @@ proptest! {
         }
     }
 }
+
+/// A fill of 1 % an hour from 20 % under a daily cycle of ±2 %, sampled every `step_ms`.
+fn fill_with_cycle(step_ms: u64, hours: u64) -> AdaptiveTrend {
+    let steps = hours * HOUR / step_ms;
+    fed((0..=steps).map(|i| {
+        let t = i * step_ms;
+        let h = t as f64 / HOUR as f64;
+        let v = 20.0 + h + 2.0 * libm::sin(core::f64::consts::TAU * h / 24.0);
+        (t, v as f32)
+    }))
+}
+
+#[test]
+fn the_memory_is_a_time_so_the_sampling_rate_does_not_change_the_forecast() {
+    // Three days of the same curve read every 10 s (a node) and every 5 minutes (a CSV).
+    let last = 72 * HOUR;
+    let policy = EtaPolicy::DEFAULT;
+    let node = fill_with_cycle(10_000, 72).forecast(last, 100.0, Crossing::Above, &policy);
+    let csv = fill_with_cycle(STEP_MS, 72).forecast(last, 100.0, Crossing::Above, &policy);
+    let (node, csv) = (eta_ms(node), eta_ms(csv));
+    assert!(node > 0 && csv > 0, "{node} {csv}");
+    let apart = node.abs_diff(csv) as f64 / csv as f64;
+    assert!(apart < 0.02, "node {node} ms, csv {csv} ms");
+}
+
+#[test]
+fn a_rise_that_began_minutes_ago_is_not_called_an_acceleration() {
+    // The demo's power creep: 180 W, flat for 10 minutes, then 20 W an hour, ±3 W noise, read
+    // every 10 s; 300 W is reached 6 h 10 min in. A parabola through the kink would cross within
+    // the hour; the forecast stays the line's and within a quarter of the truth.
+    let mut rng = XorShift64Star::new(3);
+    let mut trend = AdaptiveTrend::new(AdaptiveConfig::DEFAULT);
+    let full_ms = 6 * HOUR + 600_000;
+    for i in 0..=(3 * HOUR / 10_000) {
+        let t = i * 10_000;
+        let creep = t.saturating_sub(600_000) as f64 / HOUR as f64 * 20.0;
+        let v = 180.0 + creep + 3.0 * rng.gaussian();
+        assert_eq!(trend.update(t, v as f32), Ok(()));
+        if t >= HOUR && t % 600_000 == 0 {
+            let forecast = trend.forecast(t, 300.0, Crossing::Above, &EtaPolicy::DEFAULT);
+            assert!(!forecast.accelerating, "at {t} ms: {forecast:?}");
+            let actual = full_ms - t;
+            let error = eta_ms(forecast).abs_diff(actual) as f64 / actual as f64;
+            assert!(error < 0.25, "at {t} ms: {forecast:?} vs {actual} ms");
+        }
+    }
+}

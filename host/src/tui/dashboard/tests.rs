@@ -54,6 +54,7 @@ fn snapshot() -> Snapshot {
         threshold: 35.0,
         above: true,
         ms: 11_520_000,
+        accelerating: false,
     });
     let mut outlet = metric(1, "outlet_temperature", 41.5, "CRITICAL");
     outlet.slope_per_hour = Some(6.0);
