@@ -101,6 +101,7 @@
 //!   as if the detector had never stopped.
 
 mod config;
+pub mod flux;
 pub mod tail;
 
 use crate::stats::saturating_f32;
