@@ -13,7 +13,7 @@
 //!    make its next ordinary step many spreads.
 //! 2. **Persistence**: one sample far out (`|z|`), or two consecutive samples on the same side
 //!    (`min(|z|, |z_prev|)`), the second judged against a much lower bar. On white noise two
-//!    consecutive same-side samples beyond 3σ happen about twice in 10⁶ samples, one beyond 5σ
+//!    consecutive same-side samples beyond 3σ happen about four times in 10⁶ samples, one beyond 5σ
 //!    about once in 1.7·10⁶, while a real anomaly of the KPI corpora lasts more than one sample and
 //!    the point-adjusted protocol credits an alarm within its first 8 samples. The score is
 //!    `max(squash(|z|, single_z/2), squash(pair, pair_z/2))` with `squash(x, low) = max(0, 1 −
