@@ -1,6 +1,6 @@
 //! The KPI gate of CI: `rackwatch-bench kpi` through the real binary on a generated labelled corpus
 //! (written as WSD-shaped CSVs: `timestamp,value,label`), so the point-adjusted scorer, the corpus
-//! reader and the core's tail score are checked end to end in about a second, without the public
+//! reader and the core's tail and fluctuation scores are checked end to end in about a second, without the public
 //! corpora (which CI does not fetch).
 //!
 //! The corpus: 8 series of 4 000 one-minute samples, a daily-like cycle plus noise, each with
@@ -56,7 +56,13 @@ fn the_kpi_run_scores_a_generated_corpus_and_the_tail_score_holds_its_figures() 
     let dir = tempfile::tempdir().unwrap();
     write_corpus(dir.path());
     let out = Command::new(env!("CARGO_BIN_EXE_rackwatch-bench"))
-        .args(["kpi", "--json", "--detector", "tail,ewmaz,null", "--data"])
+        .args([
+            "kpi",
+            "--json",
+            "--detector",
+            "tail,ewmaz,null,flux",
+            "--data",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -79,7 +85,8 @@ fn the_kpi_run_scores_a_generated_corpus_and_the_tail_score_holds_its_figures() 
         );
         2.0 * tp / (2.0 * tp + fp + fn_)
     };
-    let (tail, ewmaz, null) = (&rows[0], &rows[1], &rows[2]);
+    let (tail, ewmaz, null, flux) = (&rows[0], &rows[1], &rows[2], &rows[3]);
+    assert_eq!(flux["detector"], "flux");
     assert_eq!(tail["detector"], "tail");
     assert_eq!(tail["series"], 8);
     // 5 runs per series, all after the 10 % warm-up.
@@ -103,4 +110,18 @@ fn the_kpi_run_scores_a_generated_corpus_and_the_tail_score_holds_its_figures() 
     assert!(f1(tail, "best") >= 0.75, "tail best: {}", f1(tail, "best"));
     assert!(f1(tail, "best") >= f1(tail, "at_alarm"));
     assert!(f1(tail, "best") >= f1(ewmaz, "best") - 0.02);
+    eprintln!(
+        "flux: F1 {:.3} at 0.5, {:.3} best",
+        f1(flux, "at_alarm"),
+        f1(flux, "best")
+    );
+    // The fluctuation score (a non-default option, BENCHMARKS.md) at its own alarm level. Recorded:
+    // 0.717 at 0.5, 0.869 best.
+    assert!(
+        f1(flux, "at_alarm") >= 0.69,
+        "flux at 0.5: {}",
+        f1(flux, "at_alarm")
+    );
+    assert!(f1(flux, "best") >= 0.84, "flux best: {}", f1(flux, "best"));
+    assert!(f1(flux, "at_alarm") > f1(tail, "at_alarm"));
 }

@@ -5,6 +5,7 @@
 //! [0, 1] before the next row. None is told the file's length or range.
 
 use super::data::DataFile;
+use rackwatch_core::anomaly::flux::{FluxConfig, FluxModel};
 use rackwatch_core::anomaly::tail::{Onset, TailConfig, TailModel};
 use rackwatch_core::anomaly::{AnomalyConfig, AnomalyDetector};
 
@@ -25,6 +26,12 @@ pub enum Kind {
     /// The tail score through the alert rule's onset option (a rest of 100 samples after an alarm),
     /// as NAB rewards onsets.
     TailOnset,
+    /// `rackwatch_core::anomaly::flux::FluxModel` (EWMA fluctuation, one far sample or a same-side
+    /// pair), raw score.
+    Flux,
+    /// The fluctuation score through the alert rule's onset option (a rest of 100 samples after an
+    /// alarm), as NAB rewards onsets.
+    FluxOnset,
     /// Scores 0 everywhere (NAB's null detector: normalised 0 by definition).
     Null,
     /// The `ewmaz` test detector of `docs/nab.md` §6 ewmaz (EWMA z-score, a = 0.01).
@@ -40,6 +47,8 @@ impl Kind {
             Kind::Core => Box::new(Core::new(AnomalyConfig::DEFAULT)),
             Kind::Tail => Box::new(Tail::new(None)),
             Kind::TailOnset => Box::new(Tail::new(Some(100))),
+            Kind::Flux => Box::new(Flux::new(None)),
+            Kind::FluxOnset => Box::new(Flux::new(Some(100))),
             Kind::Null => Box::new(Null),
             Kind::Ewmaz => Box::new(Ewmaz::new(0.01)),
             Kind::WindowedGaussian => Box::new(WindowedGaussian::new()),
@@ -52,6 +61,8 @@ impl Kind {
             Kind::Core => "rackwatch",
             Kind::Tail => "tail",
             Kind::TailOnset => "tailOnset",
+            Kind::Flux => "flux",
+            Kind::FluxOnset => "fluxOnset",
             Kind::Null => "null",
             Kind::Ewmaz => "ewmaz",
             Kind::WindowedGaussian => "windowedGaussian",
@@ -136,6 +147,33 @@ impl Tail {
 impl Detector for Tail {
     fn score(&mut self, _: u64, value: f64) -> f64 {
         let score = self.model.update(&self.config, value as f32).score;
+        f64::from(match &mut self.onset {
+            Some(onset) => onset.filter(score),
+            None => score,
+        })
+    }
+}
+
+/// The core's fluctuation score, `f32` values as on the node, optionally through the onset rule.
+#[derive(Debug, Clone)]
+pub struct Flux {
+    model: FluxModel,
+    onset: Option<Onset>,
+}
+
+impl Flux {
+    /// With the default configuration; `rest`: the onset rule's rest, if any.
+    pub fn new(rest: Option<u16>) -> Flux {
+        Flux {
+            model: FluxModel::new(),
+            onset: rest.map(Onset::new),
+        }
+    }
+}
+
+impl Detector for Flux {
+    fn score(&mut self, _: u64, value: f64) -> f64 {
+        let score = self.model.update(&FluxConfig::DEFAULT, value as f32).score;
         f64::from(match &mut self.onset {
             Some(onset) => onset.filter(score),
             None => score,
