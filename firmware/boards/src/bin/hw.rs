@@ -26,7 +26,6 @@ use embassy_stm32::usart::{self, UartTx};
 use embassy_stm32::wdg::IndependentWatchdog;
 use embassy_stm32::{bind_interrupts, peripherals, rng, Config};
 use embassy_time::{Delay, Duration, Instant};
-use panic_probe as _;
 use rackwatch_firmware::drivers::{ina226, sht4x};
 use rackwatch_firmware::node::{Clock, Node, NodeConfig};
 use rackwatch_firmware::rack::{RackMonitors, BOARD};
@@ -186,4 +185,17 @@ fn main() -> ! {
             cortex_m::asm::wfe();
         }
     }
+}
+
+/// Logs where the panic happened over RTT, then faults so an attached probe stops and shows the
+/// stack; without a probe the watchdog resets the board. The panic's message is not formatted:
+/// `core::fmt` would cost about 2 KiB of the 64 KiB flash budget for text the location already
+/// pins down (nothing here panics after start-up; see the module's invariants).
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    match info.location() {
+        Some(at) => defmt::error!("panic at {=str}:{=u32}", at.file(), at.line()),
+        None => defmt::error!("panic"),
+    }
+    cortex_m::asm::udf()
 }
