@@ -22,21 +22,30 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Every table: boots and metrics first, then those whose rows have a wall time, from
-/// [`TABLES_BY_TIME`] on, which retention deletes by.
-const TABLES: [&str; 8] = [
+/// Every table but `chunks`, which [`Store::dump`] shows as its readings.
+const TABLES: [&str; 7] = [
     "boots",
     "metrics",
-    "readings",
     "transitions",
     "node_events",
     "heartbeats",
     "decode_errors",
     "logs",
 ];
-/// Where the tables with a wall time start in [`TABLES`].
-const TABLES_BY_TIME: usize = 2;
 
+/// The tables whose rows have a wall time, which retention deletes by, with that column: a
+/// chunk goes once its newest reading is older than the cutoff.
+const TABLES_BY_TIME: [(&str, &str); 6] = [
+    ("chunks", "last_wall_ms"),
+    ("transitions", "wall_ms"),
+    ("node_events", "wall_ms"),
+    ("heartbeats", "wall_ms"),
+    ("decode_errors", "wall_ms"),
+    ("logs", "wall_ms"),
+];
+
+mod chunks;
+mod heartbeats;
 mod logs;
 mod migrate;
 mod query;
@@ -46,7 +55,10 @@ pub use logs::{LogCursor, LogRow};
 pub use query::{NodeEventRow, Query, ReadingRow, TransitionRow};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
+
+/// How often a heartbeat is stored when none of the node's counters changed, by default.
+pub const HEARTBEAT_EVERY_MS: u64 = 5 * 60 * 1000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS boots (
@@ -57,11 +69,13 @@ CREATE TABLE IF NOT EXISTS metrics (
     node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL,
     name TEXT NOT NULL, unit TEXT NOT NULL, spec TEXT NOT NULL,
     PRIMARY KEY (node, boot, metric)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS readings (
-    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL, t_ms INTEGER NOT NULL,
-    wall_ms INTEGER NOT NULL, value REAL, bits INTEGER,
-    PRIMARY KEY (node, boot, metric, t_ms)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS readings_by_time ON readings (wall_ms);
+CREATE TABLE IF NOT EXISTS chunks (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL,
+    first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, anchor_ms INTEGER NOT NULL,
+    first_wall_ms INTEGER NOT NULL, last_wall_ms INTEGER NOT NULL, count INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (node, boot, metric, first_ms)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chunks_by_time ON chunks (last_wall_ms);
 CREATE TABLE IF NOT EXISTS transitions (
     node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL, origin TEXT NOT NULL,
     alert_seq INTEGER NOT NULL, at_ms INTEGER NOT NULL, wall_ms INTEGER NOT NULL,
@@ -75,7 +89,7 @@ CREATE TABLE IF NOT EXISTS node_events (
 CREATE TABLE IF NOT EXISTS heartbeats (
     node INTEGER NOT NULL, boot INTEGER NOT NULL, uptime_ms INTEGER NOT NULL, wall_ms INTEGER NOT NULL,
     reset TEXT NOT NULL, frames_sent INTEGER NOT NULL, frames_dropped INTEGER NOT NULL,
-    readings_dropped INTEGER NOT NULL, sensor_errors INTEGER NOT NULL,
+    readings_dropped INTEGER NOT NULL, sensor_errors INTEGER NOT NULL, kept INTEGER NOT NULL,
     PRIMARY KEY (node, boot, uptime_ms)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS decode_errors (
     source TEXT NOT NULL, wall_ms INTEGER NOT NULL, position INTEGER NOT NULL, kind TEXT NOT NULL,
@@ -175,6 +189,8 @@ pub struct Counts {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Store a heartbeat at least this often (node time) when no counter changed.
+    heartbeat_every_ms: u64,
 }
 
 impl Store {
@@ -187,9 +203,10 @@ impl Store {
             })?;
         }
         let conn = Connection::open(path).map_err(|e| sqlite(path, e))?;
-        let store = Store {
+        let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            heartbeat_every_ms: HEARTBEAT_EVERY_MS,
         };
         store.init()?;
         Ok(store)
@@ -207,6 +224,7 @@ impl Store {
             Ok(Store {
                 conn,
                 path: path.to_path_buf(),
+                heartbeat_every_ms: HEARTBEAT_EVERY_MS,
             })
         };
         let store = open()?;
@@ -221,6 +239,12 @@ impl Store {
             reason: e.to_string(),
         })?;
         open()
+    }
+
+    /// Stores a heartbeat whose counters did not change only when `every_ms` of node time passed
+    /// since the last one stored (the default is [`HEARTBEAT_EVERY_MS`]).
+    pub fn keep_heartbeats_every(&mut self, every_ms: u64) {
+        self.heartbeat_every_ms = every_ms.max(1);
     }
 
     /// The database file.
@@ -246,7 +270,7 @@ impl Store {
         Ok(found)
     }
 
-    fn init(&self) -> Result<(), StoreError> {
+    fn init(&mut self) -> Result<(), StoreError> {
         let found = self.check_version()?;
         if found == 1 {
             // Version 2 keys log frames by their sequence number; version 1's undecoded log rows
@@ -266,6 +290,9 @@ impl Store {
             self.conn
                 .execute_batch(migrate::FROM_2)
                 .map_err(|e| self.err(e))?;
+        }
+        if (1..4).contains(&found) {
+            migrate::from_3(&mut self.conn).map_err(|e| sqlite(&self.path, e))?;
         }
         self.conn.execute_batch(SCHEMA).map_err(|e| self.err(e))?;
         self.conn
@@ -301,7 +328,13 @@ impl Store {
         Ok(Counts {
             boots: count("boots")?,
             metrics: count("metrics")?,
-            readings: count("readings")?,
+            readings: self
+                .conn
+                .query_row("SELECT COALESCE(SUM(count), 0) FROM chunks", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n as u64)
+                .map_err(|e| self.err(e))?,
             transitions: count("transitions")?,
             node_events: count("node_events")?,
             heartbeats: count("heartbeats")?,
@@ -310,9 +343,18 @@ impl Store {
         })
     }
 
-    /// Every row of every table, in key order, as text: for comparing two databases.
+    /// Every row of every table, in key order, as text: for comparing two databases. Readings are
+    /// listed one a line (`readings: node boot metric t_ms wall_ms bits`), not as the chunks
+    /// that hold them, so two databases with the same readings dump the same however their
+    /// writes were batched.
     pub fn dump(&self) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
+        for (node, boot, metric, t_ms, wall_ms, value) in self.stored_readings()? {
+            out.push(format!(
+                "readings: {node} {boot} {metric} {t_ms} {wall_ms} {:08x}",
+                value.to_bits()
+            ));
+        }
         for table in TABLES {
             let mut stmt = self
                 .conn
@@ -348,20 +390,23 @@ impl Store {
             deleted += self.delete_before(cutoff)?;
         }
         if let Some(max_bytes) = max_bytes {
-            // Each round drops the oldest tenth of the readings, so the loop ends.
+            // Each round drops the oldest tenth of the chunks, so the loop ends.
             for _ in 0..64 {
                 if self.used_bytes()? <= max_bytes {
                     break;
                 }
-                let total = self.counts()?.readings;
+                let total: i64 = self
+                    .conn
+                    .query_row("SELECT COUNT(*) FROM chunks", [], |r| r.get(0))
+                    .map_err(|e| self.err(e))?;
                 if total == 0 {
                     break;
                 }
                 let cutoff: Option<i64> = self
                     .conn
                     .query_row(
-                        "SELECT wall_ms FROM readings ORDER BY wall_ms LIMIT 1 OFFSET ?1",
-                        [((total / 10).max(1)) as i64],
+                        "SELECT last_wall_ms FROM chunks ORDER BY last_wall_ms LIMIT 1 OFFSET ?1",
+                        [(total / 10).max(1)],
                         |r| r.get(0),
                     )
                     .optional()
@@ -378,24 +423,26 @@ impl Store {
     fn delete_before(&mut self, cutoff: i64) -> Result<u64, StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| sqlite(&path, e))?;
-        let mut readings = 0;
-        for &table in &TABLES[TABLES_BY_TIME..] {
-            let n = tx
-                .execute(&format!("DELETE FROM {table} WHERE wall_ms < ?1"), [cutoff])
+        let readings: i64 = tx
+            .query_row(
+                "SELECT COALESCE(SUM(count), 0) FROM chunks WHERE last_wall_ms < ?1",
+                [cutoff],
+                |r| r.get(0),
+            )
+            .map_err(|e| sqlite(&path, e))?;
+        for (table, time) in TABLES_BY_TIME {
+            tx.execute(&format!("DELETE FROM {table} WHERE {time} < ?1"), [cutoff])
                 .map_err(|e| sqlite(&path, e))?;
-            if table == "readings" {
-                readings = n as u64;
-            }
         }
         // A boot that began before the cutoff and none of whose rows is left goes too, with its
         // metric names: otherwise the boots of a node that reboots often would pile up forever,
         // and with them the anchors every run loads at start. A boot that began after the cutoff
         // stays even without rows: it has only just started. Each lookup is a seek on the tables'
         // (node, boot) key prefix.
-        let unreferenced: String = TABLES[TABLES_BY_TIME..]
+        let unreferenced: String = TABLES_BY_TIME
             .iter()
-            .filter(|&&table| table != "decode_errors")
-            .map(|table| {
+            .filter(|(table, _)| *table != "decode_errors")
+            .map(|(table, _)| {
                 format!(
                     "NOT EXISTS (SELECT 1 FROM {table} t WHERE t.node = boots.node AND t.boot = boots.boot)"
                 )
@@ -413,7 +460,7 @@ impl Store {
         )
         .map_err(|e| sqlite(&path, e))?;
         tx.commit().map_err(|e| sqlite(&path, e))?;
-        Ok(readings)
+        Ok(readings as u64)
     }
 
     fn vacuum(&self) -> Result<(), StoreError> {

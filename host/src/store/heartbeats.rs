@@ -1,0 +1,124 @@
+//! Heartbeats as changes, one per interval, and the latest.
+//!
+//! A node sends a heartbeat every few seconds; storing each was a fifth of a database's bytes and
+//! told nothing new. A heartbeat is *kept* (`kept = 1`) when it is the first of its boot, when
+//! any counter that reports trouble (reset reason, frames dropped, readings dropped, sensor
+//! errors) differs from the last kept one's, or when the interval (node time, `[store]
+//! heartbeat_every`) has passed since the last kept one. The boot's newest heartbeat is stored
+//! too (`kept = 0`) and replaced by the next, so the counters as the node last reported them,
+//! `frames_sent` included, are always there.
+//!
+//! Invariants:
+//! - Every value a trouble counter took is stored, with the uptime of the first heartbeat that
+//!   reported it; so are the boot's first and newest heartbeats.
+//! - Whether a heartbeat is kept depends only on the kept heartbeats before it in its boot (by
+//!   uptime), never on how writes were batched: ingesting a capture again, whole or after a
+//!   `kill -9` part-way, gives the same rows.
+
+use crate::names;
+use rackwatch_core::wire::Heartbeat;
+use rusqlite::{params, OptionalExtension, Transaction};
+
+/// What decides whether a heartbeat is kept: its uptime and trouble counters.
+#[derive(Debug, PartialEq)]
+struct Kept {
+    uptime_ms: u64,
+    trouble: (String, u32, u32, u32),
+}
+
+fn trouble(h: &Heartbeat) -> (String, u32, u32, u32) {
+    (
+        names::reset_reason(h.reset).to_string(),
+        h.frames_dropped,
+        h.readings_dropped,
+        h.sensor_errors,
+    )
+}
+
+/// Stores `h` as kept, as the boot's newest, or not at all.
+pub(super) fn write(
+    tx: &Transaction<'_>,
+    node: u16,
+    boot: u32,
+    wall_ms: u64,
+    h: &Heartbeat,
+    every_ms: u64,
+) -> rusqlite::Result<()> {
+    let before = last_kept_before(tx, node, boot, h.uptime_ms)?;
+    let keep = match &before {
+        None => true,
+        Some(kept) => {
+            kept.trouble != trouble(h) || h.uptime_ms.saturating_sub(kept.uptime_ms) >= every_ms
+        }
+    };
+    if keep {
+        upsert(tx, node, boot, wall_ms, h, true)?;
+        // A newest-so-far older than a kept heartbeat says nothing the kept one does not.
+        tx.prepare_cached(
+            "DELETE FROM heartbeats WHERE node = ?1 AND boot = ?2 AND kept = 0 AND uptime_ms < ?3",
+        )?
+        .execute(params![node, boot, h.uptime_ms as i64])?;
+        return Ok(());
+    }
+    let newest: Option<i64> = tx
+        .prepare_cached("SELECT MAX(uptime_ms) FROM heartbeats WHERE node = ?1 AND boot = ?2")?
+        .query_row(params![node, boot], |r| r.get(0))
+        .optional()?
+        .flatten();
+    if newest.is_some_and(|newest| newest >= h.uptime_ms as i64) {
+        return Ok(());
+    }
+    tx.prepare_cached("DELETE FROM heartbeats WHERE node = ?1 AND boot = ?2 AND kept = 0")?
+        .execute(params![node, boot])?;
+    upsert(tx, node, boot, wall_ms, h, false)
+}
+
+/// The last kept heartbeat of the boot before `uptime_ms`.
+fn last_kept_before(
+    tx: &Transaction<'_>,
+    node: u16,
+    boot: u32,
+    uptime_ms: u64,
+) -> rusqlite::Result<Option<Kept>> {
+    tx.prepare_cached(
+        "SELECT uptime_ms, reset, frames_dropped, readings_dropped, sensor_errors FROM heartbeats
+         WHERE node = ?1 AND boot = ?2 AND kept = 1 AND uptime_ms < ?3
+         ORDER BY uptime_ms DESC LIMIT 1",
+    )?
+    .query_row(params![node, boot, uptime_ms as i64], |r| {
+        Ok(Kept {
+            uptime_ms: r.get::<_, i64>(0)? as u64,
+            trouble: (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+        })
+    })
+    .optional()
+}
+
+fn upsert(
+    tx: &Transaction<'_>,
+    node: u16,
+    boot: u32,
+    wall_ms: u64,
+    h: &Heartbeat,
+    kept: bool,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO heartbeats (node, boot, uptime_ms, wall_ms, reset,
+           frames_sent, frames_dropped, readings_dropped, sensor_errors, kept)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (node, boot, uptime_ms) DO UPDATE SET kept = MAX(kept, excluded.kept)",
+    )?
+    .execute(params![
+        node,
+        boot,
+        h.uptime_ms as i64,
+        wall_ms as i64,
+        names::reset_reason(h.reset),
+        h.frames_sent,
+        h.frames_dropped,
+        h.readings_dropped,
+        h.sensor_errors,
+        kept,
+    ])?;
+    Ok(())
+}
