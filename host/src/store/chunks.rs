@@ -372,4 +372,52 @@ mod tests {
         assert!(chunks.iter().any(|c| c.first_ms == 4_000_000));
         assert!(chunks.iter().any(|c| c.first_ms == BLOCK_MS));
     }
+
+    fn reading(t_ms: u64) -> crate::ingest::Event {
+        crate::ingest::Event::Reading {
+            node: 1,
+            boot: 2,
+            metric: 3,
+            t_ms,
+            wall_ms: 5_000 + t_ms,
+            value: (t_ms % 97) as f32 * 0.25,
+        }
+    }
+
+    #[test]
+    fn readings_in_any_order_and_batching_give_the_same_readings_once_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str| crate::store::Store::open(&dir.path().join(name)).unwrap();
+        // Three hours at one reading a second: several chunks over two blocks.
+        let events: Vec<_> = (0..10_800u64).map(|i| reading(i * 1000)).collect();
+        let mut in_order = open("a.db");
+        in_order.write(&events).unwrap();
+        let expected = in_order.dump().unwrap();
+        // Newest batches first, each written twice, then everything again in odd slices: every
+        // batch but the first lands before or inside chunks already stored.
+        let mut shuffled = open("b.db");
+        for batch in events.chunks(1234).rev() {
+            shuffled.write(batch).unwrap();
+            shuffled.write(batch).unwrap();
+        }
+        for batch in events.chunks(777) {
+            shuffled.write(batch).unwrap();
+        }
+        assert_eq!(shuffled.dump().unwrap(), expected);
+        assert_eq!(shuffled.counts().unwrap().readings, 10_800);
+        // The chunks never overlap and keep to their limits.
+        let mut stmt = shuffled
+            .conn
+            .prepare("SELECT first_ms, last_ms, length(data) FROM chunks ORDER BY first_ms")
+            .unwrap();
+        let chunks: Vec<(i64, i64, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for pair in chunks.windows(2) {
+            assert!(pair[0].1 < pair[1].0, "{pair:?}");
+        }
+        assert!(chunks.iter().all(|c| c.2 as usize <= CHUNK_BYTES));
+    }
 }

@@ -122,3 +122,74 @@ fn upsert(
     ])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ingest::Event;
+    use crate::store::Store;
+    use rackwatch_core::wire::{Heartbeat, ResetReason};
+
+    /// A heartbeat every 5 s for 20 min; sensor errors go from 0 to 1 at 7 min.
+    fn beats() -> Vec<Event> {
+        (1..=240u64)
+            .map(|i| Event::Heartbeat {
+                node: 1,
+                boot: 2,
+                wall_ms: 1_000_000 + i * 5000,
+                heartbeat: Heartbeat {
+                    uptime_ms: i * 5000,
+                    reset: ResetReason::PowerOn,
+                    frames_sent: i as u32,
+                    frames_dropped: 0,
+                    readings_dropped: 0,
+                    sensor_errors: u32::from(i * 5000 >= 420_000),
+                },
+            })
+            .collect()
+    }
+
+    fn stored(store: &Store) -> Vec<(i64, u32, u32, bool)> {
+        let mut stmt = store
+            .conn
+            .prepare("SELECT uptime_ms, frames_sent, sensor_errors, kept FROM heartbeats ORDER BY uptime_ms")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn changes_one_per_interval_and_the_newest_are_kept_however_batched() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        let events = beats();
+        for batch in events.chunks(7) {
+            store.write(batch).unwrap();
+        }
+        let rows = stored(&store);
+        assert_eq!(
+            rows,
+            [
+                // The first, then one per 5 minutes of uptime...
+                (5_000, 1, 0, true),
+                (305_000, 61, 0, true),
+                // ...the change of a counter, and 5 minutes after it...
+                (420_000, 84, 1, true),
+                (720_000, 144, 1, true),
+                (1_020_000, 204, 1, true),
+                // ...and the newest, with its exact counters.
+                (1_200_000, 240, 1, false),
+            ]
+        );
+        // Ingested again in one batch, or half of it again: the same rows.
+        store.write(&events).unwrap();
+        store.write(&events[100..]).unwrap();
+        assert_eq!(stored(&store), rows);
+        let other = tempfile::tempdir().unwrap();
+        let mut fresh = Store::open(&other.path().join("h.db")).unwrap();
+        fresh.write(&events[..50]).unwrap();
+        fresh.write(&events).unwrap();
+        assert_eq!(stored(&fresh), rows);
+    }
+}
