@@ -23,9 +23,10 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Every table but `chunks`, which [`Store::dump`] shows as its readings.
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "boots",
     "metrics",
+    "lattices",
     "transitions",
     "node_events",
     "heartbeats",
@@ -68,6 +69,10 @@ CREATE TABLE IF NOT EXISTS boots (
 CREATE TABLE IF NOT EXISTS metrics (
     node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL,
     name TEXT NOT NULL, unit TEXT NOT NULL, spec TEXT NOT NULL,
+    PRIMARY KEY (node, boot, metric)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS lattices (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL,
+    offset_bits INTEGER NOT NULL, step_bits INTEGER NOT NULL,
     PRIMARY KEY (node, boot, metric)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS chunks (
     node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL,
@@ -456,7 +461,9 @@ impl Store {
         .map_err(|e| sqlite(&path, e))?;
         tx.execute_batch(
             "DELETE FROM metrics WHERE NOT EXISTS \
-               (SELECT 1 FROM boots b WHERE b.node = metrics.node AND b.boot = metrics.boot);",
+               (SELECT 1 FROM boots b WHERE b.node = metrics.node AND b.boot = metrics.boot);
+             DELETE FROM lattices WHERE NOT EXISTS \
+               (SELECT 1 FROM boots b WHERE b.node = lattices.node AND b.boot = lattices.boot);",
         )
         .map_err(|e| sqlite(&path, e))?;
         tx.commit().map_err(|e| sqlite(&path, e))?;

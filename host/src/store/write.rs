@@ -19,7 +19,7 @@ use crate::ingest::{Event, NodeEventKind, Origin};
 use rackwatch_core::codec::Values;
 use rackwatch_core::monitor::MetricSpec;
 use rackwatch_core::wire::{Cause, DecodeError, Hello, Transition};
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::BTreeMap;
 
 impl Store {
@@ -55,7 +55,8 @@ impl Store {
             }
         }
         for (key, samples) in series {
-            chunks::write_series(&tx, key, Values::Xor, samples).map_err(e)?;
+            let values = lattice(&tx, key).map_err(e)?;
+            chunks::write_series(&tx, key, values, samples).map_err(e)?;
         }
         tx.commit().map_err(e)
     }
@@ -131,6 +132,48 @@ fn insert_boot(
         hello.map(|h| h.firmware.as_str()),
         hello.map(|h| h.schema_hash as i64),
     ])?;
+    match hello {
+        Some(hello) => insert_lattices(tx, node, boot, hello),
+        None => Ok(()),
+    }
+}
+
+/// How a series' new chunks code their values: on the lattice its boot's Hello announced for the
+/// metric, else XOR.
+fn lattice(tx: &Transaction<'_>, (node, boot, metric): Series) -> rusqlite::Result<Values> {
+    let bits: Option<(u32, u32)> = tx
+        .prepare_cached(
+            "SELECT offset_bits, step_bits FROM lattices WHERE node = ?1 AND boot = ?2 AND metric = ?3",
+        )?
+        .query_row(params![node, boot, metric], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(bits.map_or(Values::Xor, |(offset, step)| {
+        Values::lattice(f32::from_bits(offset), f32::from_bits(step))
+    }))
+}
+
+/// The lattices a boot's Hello announced, kept by the first writer (as bits: exact).
+fn insert_lattices(
+    tx: &Transaction<'_>,
+    node: u16,
+    boot: u32,
+    hello: &Hello,
+) -> rusqlite::Result<()> {
+    for descriptor in &hello.metrics {
+        if let Some(lattice) = descriptor.lattice {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO lattices (node, boot, metric, offset_bits, step_bits)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                node,
+                boot,
+                descriptor.id,
+                lattice.offset.to_bits(),
+                lattice.step.to_bits()
+            ])?;
+        }
+    }
     Ok(())
 }
 
@@ -310,5 +353,75 @@ mod tests {
             assert_eq!(cause_json(&cause), stored);
             assert_eq!(serde_json::from_str::<Cause>(stored).unwrap(), cause);
         }
+    }
+
+    #[test]
+    fn a_metric_with_a_lattice_is_stored_as_lattice_steps_to_the_bit() {
+        use crate::store::{Query, Store};
+        use rackwatch_core::alert::Rule;
+        use rackwatch_core::anomaly::AnomalyConfig;
+        use rackwatch_core::wire::Lattice;
+        let spec = MetricSpec::new(
+            0,
+            "temp",
+            "degC",
+            Rule::above(30.0, 35.0),
+            AnomalyConfig::DEFAULT,
+        )
+        .unwrap();
+        let mut descriptor = spec.descriptor();
+        descriptor.lattice = Some(Lattice {
+            offset: -40.0,
+            step: 0.01,
+        });
+        let mut hello = Hello::new("0.0.9".try_into().unwrap());
+        hello.metrics.push(descriptor).unwrap();
+        let mut events = vec![Event::Boot {
+            node: 1,
+            boot: 2,
+            boot_wall_ms: Some(1000),
+            hello: Some(Box::new(hello)),
+        }];
+        // Driver conversions of counts around 25 °C, and values off the lattice.
+        let mut sent: Vec<f32> = (0..500)
+            .map(|i| (-40.0f64 + (6500 + (i * 7) % 9) as f64 * 0.01) as f32)
+            .collect();
+        sent.extend([f32::NAN, -0.0, f32::INFINITY, 1e-40, 25.123_457]);
+        events.extend(sent.iter().enumerate().map(|(i, &value)| Event::Reading {
+            node: 1,
+            boot: 2,
+            metric: 0,
+            t_ms: i as u64 * 1000,
+            wall_ms: 1000 + i as u64 * 1000,
+            value,
+        }));
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        for batch in events.chunks(64) {
+            store.write(batch).unwrap();
+        }
+        let back: Vec<u32> = store
+            .stored_readings()
+            .unwrap()
+            .iter()
+            .map(|r| r.5.to_bits())
+            .collect();
+        let sent_bits: Vec<u32> = sent.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(back, sent_bits);
+        let (codings, bytes): (Vec<u8>, i64) = {
+            let mut stmt = store.conn.prepare("SELECT data FROM chunks").unwrap();
+            let data: Vec<Vec<u8>> = stmt
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            (
+                data.iter().map(|d| d[0]).collect(),
+                data.iter().map(|d| d.len() as i64).sum(),
+            )
+        };
+        assert!(codings.iter().all(|&c| c == 0x02), "{codings:?}");
+        assert!(bytes < 505 * 2, "{bytes} bytes for 505 readings");
+        assert_eq!(store.readings(&Query::default()).unwrap().len(), 505);
     }
 }
