@@ -1,21 +1,29 @@
-//! History in SQLite: readings, transitions, node events, heartbeats and decode errors.
+//! History in SQLite: readings (as compressed chunks), transitions, node events, heartbeats and
+//! decode errors. Layout and choices: `docs/history.md`.
 //!
 //! Invariants:
-//! - Idempotent: every table's primary key is the identity of what it records, taken from the data
-//!   and never from when it arrived (a reading is `(node, boot, metric, node time)`, a transition
-//!   `(node, boot, metric, origin, sequence, time)`, a node event `(node, boot, kind, key)` with the
-//!   key from [`write::node_event_key`], a decode error `(source, stream position, kind, detail)`),
-//!   and rows are inserted with `INSERT OR IGNORE`, so ingesting the same capture or raw file twice
-//!   changes nothing. A decode error's position counts from the source's (re)connection: two equal
+//! - Idempotent: what is stored is keyed by its identity in the data, never by when it arrived (a
+//!   reading is `(node, boot, metric, node time)`, a transition `(node, boot, metric, origin,
+//!   sequence, time)`, a node event `(node, boot, kind, key)` with the key from
+//!   [`write::node_event_key`], a decode error `(source, stream position, kind, detail)`), so
+//!   ingesting the same capture or raw file twice, or again after a `kill -9` part-way, changes
+//!   nothing. A decode error's position counts from the source's (re)connection: two equal
 //!   errors at the same offset of two connections of one live source are stored once.
-//! - Every reading is stored exactly: `readings.value` is the REAL (NULL for NaN) for SQL readers,
-//!   and `readings.bits` the f32 bits when the REAL is not exact (NaN, ±inf, −0.0), which queries
-//!   prefer.
-//! - Older schemas are migrated in place on open (see [`migrate`]); a newer one is refused.
+//! - Readings live in `chunks`: per series (node, boot, metric), non-overlapping runs of node
+//!   time coded by [`rackwatch_core::codec`] (lattice steps when the boot's Hello gave the
+//!   metric a lattice, XOR otherwise), at most [`chunks::CHUNK_BYTES`] bytes and one
+//!   [`chunks::BLOCK_MS`] block each, bit for bit (NaN payloads, −0.0, ±∞, subnormals). The head
+//!   is each series' last chunk, appended to in the transaction that acknowledges its readings:
+//!   every acknowledged reading is durable at once, and there is no second copy to compact.
+//! - Heartbeats are kept as changes of the node's trouble counters, one per `[store]
+//!   heartbeat_every` of uptime, and each boot's newest ([`heartbeats`]).
+//! - Older schemas are migrated in place on open, each step in one transaction (see
+//!   [`migrate`]); a newer one is refused.
 //! - A boot's wall-clock anchor is fixed by the first writer (`COALESCE`), so a restarted daemon and a
 //!   re-ingested capture place a boot's readings at the same wall times.
 //! - Writes are batched: one transaction per [`Store::write`]; WAL journal, `synchronous = NORMAL`.
-//! - Retention by age and by size deletes the oldest data first and returns the space to the file
+//! - Retention by age and by size deletes the oldest data first, readings a whole chunk at a time
+//!   (a chunk goes once its newest reading is past the cutoff), and returns the space to the file
 //!   (incremental vacuum).
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
