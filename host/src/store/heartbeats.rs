@@ -51,26 +51,33 @@ pub(super) fn write(
             kept.trouble != trouble(h) || h.uptime_ms.saturating_sub(kept.uptime_ms) >= every_ms
         }
     };
-    if keep {
-        upsert(tx, node, boot, wall_ms, h, true)?;
-        // A newest-so-far older than a kept heartbeat says nothing the kept one does not.
+    // The boot's newest row: the only one that may be a newest-so-far (`kept = 0`).
+    let newest = newest(tx, node, boot)?;
+    let replaced = newest.filter(|&(uptime, kept)| !kept && uptime < h.uptime_ms);
+    if !keep && newest.is_some_and(|(uptime, _)| uptime >= h.uptime_ms) {
+        // Not newer than what is stored: a re-ingested heartbeat.
+        return Ok(());
+    }
+    if let Some((uptime, _)) = replaced {
+        // A newest-so-far older than this heartbeat says nothing this one does not.
         tx.prepare_cached(
-            "DELETE FROM heartbeats WHERE node = ?1 AND boot = ?2 AND kept = 0 AND uptime_ms < ?3",
+            "DELETE FROM heartbeats WHERE node = ?1 AND boot = ?2 AND uptime_ms = ?3",
         )?
-        .execute(params![node, boot, h.uptime_ms as i64])?;
-        return Ok(());
+        .execute(params![node, boot, uptime as i64])?;
     }
-    let newest: Option<i64> = tx
-        .prepare_cached("SELECT MAX(uptime_ms) FROM heartbeats WHERE node = ?1 AND boot = ?2")?
-        .query_row(params![node, boot], |r| r.get(0))
-        .optional()?
-        .flatten();
-    if newest.is_some_and(|newest| newest >= h.uptime_ms as i64) {
-        return Ok(());
-    }
-    tx.prepare_cached("DELETE FROM heartbeats WHERE node = ?1 AND boot = ?2 AND kept = 0")?
-        .execute(params![node, boot])?;
-    upsert(tx, node, boot, wall_ms, h, false)
+    upsert(tx, node, boot, wall_ms, h, keep)
+}
+
+/// The uptime of the boot's newest stored heartbeat, and whether it is kept.
+fn newest(tx: &Transaction<'_>, node: u16, boot: u32) -> rusqlite::Result<Option<(u64, bool)>> {
+    tx.prepare_cached(
+        "SELECT uptime_ms, kept FROM heartbeats WHERE node = ?1 AND boot = ?2
+         ORDER BY uptime_ms DESC LIMIT 1",
+    )?
+    .query_row(params![node, boot], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+    })
+    .optional()
 }
 
 /// The last kept heartbeat of the boot before `uptime_ms`.

@@ -132,7 +132,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, anchor_ms INTEGER NOT NULL,
     first_wall_ms INTEGER NOT NULL, last_wall_ms INTEGER NOT NULL, count INTEGER NOT NULL,
     data BLOB NOT NULL,
-    PRIMARY KEY (node, boot, metric, first_ms)) WITHOUT ROWID;
+    PRIMARY KEY (node, boot, metric, first_ms));
 ";
 
 fn store_series(tx: &Transaction<'_>, series: Series, samples: &[Sample]) -> rusqlite::Result<()> {

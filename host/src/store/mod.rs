@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, anchor_ms INTEGER NOT NULL,
     first_wall_ms INTEGER NOT NULL, last_wall_ms INTEGER NOT NULL, count INTEGER NOT NULL,
     data BLOB NOT NULL,
-    PRIMARY KEY (node, boot, metric, first_ms)) WITHOUT ROWID;
+    PRIMARY KEY (node, boot, metric, first_ms));
 CREATE INDEX IF NOT EXISTS chunks_by_time ON chunks (last_wall_ms);
 CREATE TABLE IF NOT EXISTS transitions (
     node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL, origin TEXT NOT NULL,
