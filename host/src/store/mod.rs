@@ -216,6 +216,9 @@ impl Store {
             })?;
         }
         let conn = Connection::open(path).map_err(|e| sqlite(path, e))?;
+        // A batch uses some twenty statements (chunks, heartbeats, lattices, every other event
+        // kind); rusqlite's default cache of 16 would parse some again for every event.
+        conn.set_prepared_statement_cache_capacity(64);
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
