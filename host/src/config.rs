@@ -116,6 +116,8 @@ pub struct Config {
     pub max_age: Option<Duration>,
     /// Retention by size, bytes.
     pub max_size: Option<u64>,
+    /// History keeps a heartbeat whose counters did not change once per this much node time.
+    pub heartbeat_every: Duration,
     /// Liveness settings.
     pub ingest: IngestSettings,
     /// Sources, the local one included when enabled.
@@ -284,6 +286,7 @@ impl Config {
             store_path: data_dir().join("history.db"),
             max_age: Some(Duration::from_secs(30 * 86_400)),
             max_size: None,
+            heartbeat_every: Duration::from_millis(crate::store::HEARTBEAT_EVERY_MS),
             ingest: IngestSettings::default(),
             sources: vec![SourceSpec {
                 name: "local".into(),
@@ -378,6 +381,9 @@ impl Config {
                 None => None,
             };
         }
+        if let Some(v) = &store.heartbeat_every {
+            self.heartbeat_every = at.duration(v, "store.heartbeat_every", MAX_INTERVAL)?;
+        }
         if let Some(v) = &store.max_size {
             self.max_size = at.limit(v, "store.max_size", parse_size)?;
             if self.max_size.is_some_and(|size| size < MIN_STORE_SIZE) {
@@ -426,6 +432,7 @@ impl PartialEq for Config {
             store_path,
             max_age,
             max_size,
+            heartbeat_every,
             ingest,
             sources,
             listen,
@@ -448,6 +455,7 @@ impl PartialEq for Config {
             && *store_path == other.store_path
             && *max_age == other.max_age
             && *max_size == other.max_size
+            && *heartbeat_every == other.heartbeat_every
             && *missed_heartbeats == other.ingest.missed_heartbeats
             && *default_heartbeat_ms == other.ingest.default_heartbeat_ms
             && *max_nodes == other.ingest.max_nodes

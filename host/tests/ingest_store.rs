@@ -187,12 +187,17 @@ fn retention_drops_the_oldest_data_first() {
     let mut store = Store::open(&dir.path().join("h.db")).unwrap();
     let (_, events) = ingest(&session());
     store.write(&events).unwrap();
-    // Keep 35 s before T0 + 60 s: only what happened from T0 + 25 s on.
+    // Retention drops whole chunks: one goes when its newest reading is older than the cutoff.
+    // Keep 35 s before T0 + 60 s: boot 1's chunk (anchor T0 + 1 s, t = 0..29 s) ends at T0 + 30 s,
+    // after the cutoff, and stays whole with boot 2's.
     store.retain(T0 + 60_000, Some(35_000), None).unwrap();
+    assert_eq!(store.readings(&Query::default()).unwrap().len(), 25);
+    // Keep 29 s: boot 1's chunk is older than the cutoff; boot 2's (t = 0..4 s at anchor
+    // T0 + 41 s) stays.
+    store.retain(T0 + 60_000, Some(29_000), None).unwrap();
     let left = store.readings(&Query::default()).unwrap();
-    assert!(left.iter().all(|r| r.wall_ms >= T0 + 25_000), "{left:?}");
-    // Boot 1: t = 24..29 s at anchor T0 + 1 s; boot 2: t = 0..4 s at anchor T0 + 41 s.
-    assert_eq!(left.len(), 11);
+    assert!(left.iter().all(|r| r.wall_ms >= T0 + 41_000), "{left:?}");
+    assert_eq!(left.len(), 5);
     // By size: a tiny limit empties the readings.
     store.retain(T0 + 60_000, None, Some(1)).unwrap();
     assert_eq!(store.counts().unwrap().readings, 0);

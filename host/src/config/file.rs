@@ -90,6 +90,7 @@ pub(super) struct RawStore {
     pub path: Option<PathBuf>,
     pub max_age: Option<Spanned<String>>,
     pub max_size: Option<Spanned<String>>,
+    pub heartbeat_every: Option<Spanned<String>>,
 }
 
 /// `[ingest]`.

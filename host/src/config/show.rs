@@ -45,6 +45,7 @@ impl Config {
                 max_size: Some(unspanned(
                     self.max_size.map_or_else(|| OFF.into(), format_size),
                 )),
+                heartbeat_every: Some(unspanned(format_duration(self.heartbeat_every))),
             },
             ingest: RawIngest {
                 missed_heartbeats: Some(self.ingest.missed_heartbeats),

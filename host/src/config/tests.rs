@@ -16,6 +16,7 @@ fn a_full_file_parses() {
 path = "/tmp/h.db"
 max_age = "7d"
 max_size = "1GiB"
+heartbeat_every = "1m"
 
 [[source]]
 spec = "serial:/dev/ttyACM0@115200"
@@ -41,6 +42,7 @@ rule.raise = { samples = 3, of_last = 5 }
     assert_eq!(c.store_path, PathBuf::from("/tmp/h.db"));
     assert_eq!(c.max_age, Some(Duration::from_secs(7 * 86_400)));
     assert_eq!(c.max_size, Some(1 << 30));
+    assert_eq!(c.heartbeat_every, Duration::from_secs(60));
     let names: Vec<_> = c.sources.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["rack-a", "tcp:10.0.0.5:4000", "local"]);
     assert_eq!(c.listen, None);
@@ -50,6 +52,11 @@ rule.raise = { samples = 3, of_last = 5 }
 fn errors_name_the_file_line_and_key() {
     let e = parse("[store]\nmax_age = \"7 fortnights\"\n").unwrap_err();
     assert!(e.starts_with("rackwatch.toml:2:11: store.max_age:"), "{e}");
+    let e = parse("[store]\nheartbeat_every = \"often\"\n").unwrap_err();
+    assert!(
+        e.starts_with("rackwatch.toml:2:19: store.heartbeat_every:"),
+        "{e}"
+    );
     let e = parse("[local]\nmounts = [\"/\"]\nintervall = \"5s\"\n").unwrap_err();
     assert!(
         e.starts_with("rackwatch.toml:3:1:") && e.contains("intervall"),
@@ -166,7 +173,10 @@ fn show_writes_every_key_with_its_default() {
     let keys = |section: &str| -> Vec<String> {
         value[section].as_table().unwrap().keys().cloned().collect()
     };
-    assert_eq!(keys("store"), ["max_age", "max_size", "path"]);
+    assert_eq!(
+        keys("store"),
+        ["heartbeat_every", "max_age", "max_size", "path"]
+    );
     assert_eq!(
         keys("ingest"),
         ["default_heartbeat", "max_nodes", "missed_heartbeats"]

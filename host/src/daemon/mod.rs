@@ -385,6 +385,7 @@ fn probes_source(config: &Config, specs: &mut Vec<source::SourceSpec>) -> Option
 fn open_history(config: &Config, ingest: &mut Ingest) -> anyhow::Result<Box<dyn Sink>> {
     let max_age_ms = config.max_age.map(|d| d.as_millis() as u64);
     let mut history = History::open(&config.store_path, max_age_ms, config.max_size)?;
+    history.keep_heartbeats_every(config.heartbeat_every.as_millis() as u64);
     if let Some(store) = history.store_mut() {
         tracing::info!(path = %config.store_path.display(), "history");
         for (node, boot, anchor) in store.boot_anchors()? {

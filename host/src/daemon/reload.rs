@@ -39,6 +39,7 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
         store_path,
         max_age,
         max_size,
+        heartbeat_every,
         ingest,
         sources,
         listen,
@@ -66,6 +67,10 @@ pub fn plan(running: &Config, new: &Config) -> ReloadPlan {
     restart_if(*store_path != running.store_path, "store.path");
     restart_if(*max_age != running.max_age, "store.max_age");
     restart_if(*max_size != running.max_size, "store.max_size");
+    restart_if(
+        *heartbeat_every != running.heartbeat_every,
+        "store.heartbeat_every",
+    );
     restart_if(
         *missed_heartbeats != running.ingest.missed_heartbeats,
         "ingest.missed_heartbeats",

@@ -51,6 +51,8 @@ pub struct History {
     retry_at: Option<Instant>,
     /// The time of the latest batch, for the size limit's upkeep at the end of a run.
     now_ms: u64,
+    /// A heartbeat whose counters did not change is stored once per this much node time.
+    heartbeat_every_ms: u64,
 }
 
 impl History {
@@ -73,6 +75,7 @@ impl History {
             last_error: None,
             retry_at: None,
             now_ms: 0,
+            heartbeat_every_ms: crate::store::HEARTBEAT_EVERY_MS,
         };
         match history.open_store() {
             Ok(()) => {}
@@ -82,9 +85,19 @@ impl History {
         Ok(history)
     }
 
+    /// Stores a heartbeat whose counters did not change once per `every_ms` of node time
+    /// (`[store] heartbeat_every`).
+    pub fn keep_heartbeats_every(&mut self, every_ms: u64) {
+        self.heartbeat_every_ms = every_ms;
+        if let Some(store) = &mut self.store {
+            store.keep_heartbeats_every(every_ms);
+        }
+    }
+
     /// Opens the store with its write-ahead log bounded by the size limit.
     fn open_store(&mut self) -> Result<(), StoreError> {
-        let store = Store::open(&self.path)?;
+        let mut store = Store::open(&self.path)?;
+        store.keep_heartbeats_every(self.heartbeat_every_ms);
         if let Some(max_size) = self.max_size {
             store.bound_journal(journal_budget(max_size))?;
         }

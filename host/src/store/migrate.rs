@@ -1,6 +1,13 @@
-//! In-place migration of a version 2 (or 1) history database to version 3.
+//! In-place migration of older history databases: version 2 (or 1) to 3 in SQL ([`FROM_2`]),
+//! then 3 to 4 ([`from_3`]), which codes the readings into chunks.
 //!
-//! Invariants:
+//! Invariants of 3 to 4:
+//! - One transaction: the database is either wholly at version 4 or untouched at version 3.
+//! - Every reading keeps its node time, wall time and value bits (a version 3 row's `bits`, when
+//!   set, else its REAL, which held an f32 exactly); the chunks are those a version 4 store
+//!   writes for the same readings. Every heartbeat stays, kept; new ones are thinned.
+//!
+//! Invariants of 2 to 3:
 //! - One transaction: a database is either wholly migrated (and at version 3) or untouched.
 //! - No row is lost: readings are copied as they are (a version 2 REAL was never NaN, so its value
 //!   needs no bits); node events get the key version 3 would give them, and events version 2 kept
@@ -10,6 +17,10 @@
 //! - Log records are keyed by (epoch, sequence) instead of arrival time; version 2 kept no epoch, so
 //!   the n-th record of a sequence number in a boot gets epoch n (by time): none is merged.
 //! - Only the four re-keyed tables are rebuilt; `SCHEMA` then creates their indexes.
+
+use super::chunks::{self, Sample, Series};
+use rackwatch_core::codec::Values;
+use rusqlite::{Connection, Transaction};
 
 /// The migration, run after the connection's pragmas and before `SCHEMA`.
 pub(super) const FROM_2: &str = "
@@ -68,6 +79,65 @@ ALTER TABLE logs_v3 RENAME TO logs;
 PRAGMA user_version = 3;
 COMMIT;
 ";
+
+/// Codes a version 3 database's readings into chunks and drops its `readings` table; keeps every
+/// heartbeat. Run after the connection's pragmas and before `SCHEMA`.
+pub(super) fn from_3(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(V4_TABLES)?;
+    {
+        let mut stmt = tx.prepare(
+            "SELECT node, boot, metric, t_ms, wall_ms, value, bits FROM readings
+             ORDER BY node, boot, metric, t_ms",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut series: Option<(Series, Vec<Sample>)> = None;
+        while let Some(r) = rows.next()? {
+            let key: Series = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let value = match r.get::<_, Option<i64>>(6)? {
+                Some(bits) => f32::from_bits(bits as u32),
+                None => r.get::<_, Option<f64>>(5)?.map_or(f32::NAN, |v| v as f32),
+            };
+            let sample = Sample::new(
+                r.get::<_, i64>(3)? as u64,
+                r.get::<_, i64>(4)? as u64,
+                value,
+            );
+            match &mut series {
+                Some((current, samples)) if *current == key => samples.push(sample),
+                _ => {
+                    if let Some((done, samples)) = series.take() {
+                        store_series(&tx, done, &samples)?;
+                    }
+                    series = Some((key, vec![sample]));
+                }
+            }
+        }
+        if let Some((done, samples)) = series {
+            store_series(&tx, done, &samples)?;
+        }
+    }
+    tx.execute_batch(
+        "DROP TABLE readings;
+         ALTER TABLE heartbeats ADD COLUMN kept INTEGER NOT NULL DEFAULT 1;
+         PRAGMA user_version = 4;",
+    )?;
+    tx.commit()
+}
+
+/// The tables version 4 adds (`SCHEMA` has them too).
+const V4_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS chunks (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL,
+    first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, anchor_ms INTEGER NOT NULL,
+    first_wall_ms INTEGER NOT NULL, last_wall_ms INTEGER NOT NULL, count INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (node, boot, metric, first_ms));
+";
+
+fn store_series(tx: &Transaction<'_>, series: Series, samples: &[Sample]) -> rusqlite::Result<()> {
+    chunks::write_series(tx, series, Values::Xor, samples.to_vec())
+}
 
 #[cfg(test)]
 mod tests;

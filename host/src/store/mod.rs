@@ -1,42 +1,60 @@
-//! History in SQLite: readings, transitions, node events, heartbeats and decode errors.
+//! History in SQLite: readings (as compressed chunks), transitions, node events, heartbeats and
+//! decode errors. Layout and choices: `docs/history.md`.
 //!
 //! Invariants:
-//! - Idempotent: every table's primary key is the identity of what it records, taken from the data
-//!   and never from when it arrived (a reading is `(node, boot, metric, node time)`, a transition
-//!   `(node, boot, metric, origin, sequence, time)`, a node event `(node, boot, kind, key)` with the
-//!   key from [`write::node_event_key`], a decode error `(source, stream position, kind, detail)`),
-//!   and rows are inserted with `INSERT OR IGNORE`, so ingesting the same capture or raw file twice
-//!   changes nothing. A decode error's position counts from the source's (re)connection: two equal
+//! - Idempotent: what is stored is keyed by its identity in the data, never by when it arrived (a
+//!   reading is `(node, boot, metric, node time)`, a transition `(node, boot, metric, origin,
+//!   sequence, time)`, a node event `(node, boot, kind, key)` with the key from
+//!   [`write::node_event_key`], a decode error `(source, stream position, kind, detail)`), so
+//!   ingesting the same capture or raw file twice, or again after a `kill -9` part-way, changes
+//!   nothing. A decode error's position counts from the source's (re)connection: two equal
 //!   errors at the same offset of two connections of one live source are stored once.
-//! - Every reading is stored exactly: `readings.value` is the REAL (NULL for NaN) for SQL readers,
-//!   and `readings.bits` the f32 bits when the REAL is not exact (NaN, ±inf, −0.0), which queries
-//!   prefer.
-//! - Older schemas are migrated in place on open (see [`migrate`]); a newer one is refused.
+//! - Readings live in `chunks`: per series (node, boot, metric), non-overlapping runs of node
+//!   time coded by [`rackwatch_core::codec`] (lattice steps when the boot's Hello gave the
+//!   metric a lattice, XOR otherwise), at most [`chunks::CHUNK_BYTES`] bytes and one
+//!   [`chunks::BLOCK_MS`] block each, bit for bit (NaN payloads, −0.0, ±∞, subnormals). The head
+//!   is each series' last chunk, appended to in the transaction that acknowledges its readings:
+//!   every acknowledged reading is durable at once, and there is no second copy to compact.
+//! - Heartbeats are kept as changes of the node's trouble counters, one per `[store]
+//!   heartbeat_every` of uptime, and each boot's newest ([`heartbeats`]).
+//! - Older schemas are migrated in place on open, each step in one transaction (see
+//!   [`migrate`]); a newer one is refused.
 //! - A boot's wall-clock anchor is fixed by the first writer (`COALESCE`), so a restarted daemon and a
 //!   re-ingested capture place a boot's readings at the same wall times.
 //! - Writes are batched: one transaction per [`Store::write`]; WAL journal, `synchronous = NORMAL`.
-//! - Retention by age and by size deletes the oldest data first and returns the space to the file
+//! - Retention by age and by size deletes the oldest data first, readings a whole chunk at a time
+//!   (a chunk goes once its newest reading is past the cutoff), and returns the space to the file
 //!   (incremental vacuum).
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Every table: boots and metrics first, then those whose rows have a wall time, from
-/// [`TABLES_BY_TIME`] on, which retention deletes by.
+/// Every table but `chunks`, which [`Store::dump`] shows as its readings.
 const TABLES: [&str; 8] = [
     "boots",
     "metrics",
-    "readings",
+    "lattices",
     "transitions",
     "node_events",
     "heartbeats",
     "decode_errors",
     "logs",
 ];
-/// Where the tables with a wall time start in [`TABLES`].
-const TABLES_BY_TIME: usize = 2;
 
+/// The tables whose rows have a wall time, which retention deletes by, with that column: a
+/// chunk goes once its newest reading is older than the cutoff.
+const TABLES_BY_TIME: [(&str, &str); 6] = [
+    ("chunks", "last_wall_ms"),
+    ("transitions", "wall_ms"),
+    ("node_events", "wall_ms"),
+    ("heartbeats", "wall_ms"),
+    ("decode_errors", "wall_ms"),
+    ("logs", "wall_ms"),
+];
+
+mod chunks;
+mod heartbeats;
 mod logs;
 mod migrate;
 mod query;
@@ -46,7 +64,10 @@ pub use logs::{LogCursor, LogRow};
 pub use query::{NodeEventRow, Query, ReadingRow, TransitionRow};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
+
+/// How often a heartbeat is stored when none of the node's counters changed, by default.
+pub const HEARTBEAT_EVERY_MS: u64 = 5 * 60 * 1000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS boots (
@@ -57,11 +78,17 @@ CREATE TABLE IF NOT EXISTS metrics (
     node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL,
     name TEXT NOT NULL, unit TEXT NOT NULL, spec TEXT NOT NULL,
     PRIMARY KEY (node, boot, metric)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS readings (
-    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL, t_ms INTEGER NOT NULL,
-    wall_ms INTEGER NOT NULL, value REAL, bits INTEGER,
-    PRIMARY KEY (node, boot, metric, t_ms)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS readings_by_time ON readings (wall_ms);
+CREATE TABLE IF NOT EXISTS lattices (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL,
+    offset_bits INTEGER NOT NULL, step_bits INTEGER NOT NULL,
+    PRIMARY KEY (node, boot, metric)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL,
+    first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, anchor_ms INTEGER NOT NULL,
+    first_wall_ms INTEGER NOT NULL, last_wall_ms INTEGER NOT NULL, count INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (node, boot, metric, first_ms));
+CREATE INDEX IF NOT EXISTS chunks_by_time ON chunks (last_wall_ms);
 CREATE TABLE IF NOT EXISTS transitions (
     node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL, origin TEXT NOT NULL,
     alert_seq INTEGER NOT NULL, at_ms INTEGER NOT NULL, wall_ms INTEGER NOT NULL,
@@ -75,7 +102,7 @@ CREATE TABLE IF NOT EXISTS node_events (
 CREATE TABLE IF NOT EXISTS heartbeats (
     node INTEGER NOT NULL, boot INTEGER NOT NULL, uptime_ms INTEGER NOT NULL, wall_ms INTEGER NOT NULL,
     reset TEXT NOT NULL, frames_sent INTEGER NOT NULL, frames_dropped INTEGER NOT NULL,
-    readings_dropped INTEGER NOT NULL, sensor_errors INTEGER NOT NULL,
+    readings_dropped INTEGER NOT NULL, sensor_errors INTEGER NOT NULL, kept INTEGER NOT NULL,
     PRIMARY KEY (node, boot, uptime_ms)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS decode_errors (
     source TEXT NOT NULL, wall_ms INTEGER NOT NULL, position INTEGER NOT NULL, kind TEXT NOT NULL,
@@ -175,6 +202,8 @@ pub struct Counts {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Store a heartbeat at least this often (node time) when no counter changed.
+    heartbeat_every_ms: u64,
 }
 
 impl Store {
@@ -187,9 +216,13 @@ impl Store {
             })?;
         }
         let conn = Connection::open(path).map_err(|e| sqlite(path, e))?;
-        let store = Store {
+        // A batch uses some twenty statements (chunks, heartbeats, lattices, every other event
+        // kind); rusqlite's default cache of 16 would parse some again for every event.
+        conn.set_prepared_statement_cache_capacity(64);
+        let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            heartbeat_every_ms: HEARTBEAT_EVERY_MS,
         };
         store.init()?;
         Ok(store)
@@ -207,6 +240,7 @@ impl Store {
             Ok(Store {
                 conn,
                 path: path.to_path_buf(),
+                heartbeat_every_ms: HEARTBEAT_EVERY_MS,
             })
         };
         let store = open()?;
@@ -221,6 +255,12 @@ impl Store {
             reason: e.to_string(),
         })?;
         open()
+    }
+
+    /// Stores a heartbeat whose counters did not change only when `every_ms` of node time passed
+    /// since the last one stored (the default is [`HEARTBEAT_EVERY_MS`]).
+    pub fn keep_heartbeats_every(&mut self, every_ms: u64) {
+        self.heartbeat_every_ms = every_ms.max(1);
     }
 
     /// The database file.
@@ -246,7 +286,7 @@ impl Store {
         Ok(found)
     }
 
-    fn init(&self) -> Result<(), StoreError> {
+    fn init(&mut self) -> Result<(), StoreError> {
         let found = self.check_version()?;
         if found == 1 {
             // Version 2 keys log frames by their sequence number; version 1's undecoded log rows
@@ -266,6 +306,9 @@ impl Store {
             self.conn
                 .execute_batch(migrate::FROM_2)
                 .map_err(|e| self.err(e))?;
+        }
+        if (1..4).contains(&found) {
+            migrate::from_3(&mut self.conn).map_err(|e| sqlite(&self.path, e))?;
         }
         self.conn.execute_batch(SCHEMA).map_err(|e| self.err(e))?;
         self.conn
@@ -301,7 +344,13 @@ impl Store {
         Ok(Counts {
             boots: count("boots")?,
             metrics: count("metrics")?,
-            readings: count("readings")?,
+            readings: self
+                .conn
+                .query_row("SELECT COALESCE(SUM(count), 0) FROM chunks", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n as u64)
+                .map_err(|e| self.err(e))?,
             transitions: count("transitions")?,
             node_events: count("node_events")?,
             heartbeats: count("heartbeats")?,
@@ -310,9 +359,18 @@ impl Store {
         })
     }
 
-    /// Every row of every table, in key order, as text: for comparing two databases.
+    /// Every row of every table, in key order, as text: for comparing two databases. Readings are
+    /// listed one a line (`readings: node boot metric t_ms wall_ms bits`), not as the chunks
+    /// that hold them, so two databases with the same readings dump the same however their
+    /// writes were batched.
     pub fn dump(&self) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
+        for (node, boot, metric, t_ms, wall_ms, value) in self.stored_readings()? {
+            out.push(format!(
+                "readings: {node} {boot} {metric} {t_ms} {wall_ms} {:08x}",
+                value.to_bits()
+            ));
+        }
         for table in TABLES {
             let mut stmt = self
                 .conn
@@ -348,20 +406,23 @@ impl Store {
             deleted += self.delete_before(cutoff)?;
         }
         if let Some(max_bytes) = max_bytes {
-            // Each round drops the oldest tenth of the readings, so the loop ends.
+            // Each round drops the oldest tenth of the chunks, so the loop ends.
             for _ in 0..64 {
                 if self.used_bytes()? <= max_bytes {
                     break;
                 }
-                let total = self.counts()?.readings;
+                let total: i64 = self
+                    .conn
+                    .query_row("SELECT COUNT(*) FROM chunks", [], |r| r.get(0))
+                    .map_err(|e| self.err(e))?;
                 if total == 0 {
                     break;
                 }
                 let cutoff: Option<i64> = self
                     .conn
                     .query_row(
-                        "SELECT wall_ms FROM readings ORDER BY wall_ms LIMIT 1 OFFSET ?1",
-                        [((total / 10).max(1)) as i64],
+                        "SELECT last_wall_ms FROM chunks ORDER BY last_wall_ms LIMIT 1 OFFSET ?1",
+                        [(total / 10).max(1)],
                         |r| r.get(0),
                     )
                     .optional()
@@ -378,24 +439,26 @@ impl Store {
     fn delete_before(&mut self, cutoff: i64) -> Result<u64, StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| sqlite(&path, e))?;
-        let mut readings = 0;
-        for &table in &TABLES[TABLES_BY_TIME..] {
-            let n = tx
-                .execute(&format!("DELETE FROM {table} WHERE wall_ms < ?1"), [cutoff])
+        let readings: i64 = tx
+            .query_row(
+                "SELECT COALESCE(SUM(count), 0) FROM chunks WHERE last_wall_ms < ?1",
+                [cutoff],
+                |r| r.get(0),
+            )
+            .map_err(|e| sqlite(&path, e))?;
+        for (table, time) in TABLES_BY_TIME {
+            tx.execute(&format!("DELETE FROM {table} WHERE {time} < ?1"), [cutoff])
                 .map_err(|e| sqlite(&path, e))?;
-            if table == "readings" {
-                readings = n as u64;
-            }
         }
         // A boot that began before the cutoff and none of whose rows is left goes too, with its
         // metric names: otherwise the boots of a node that reboots often would pile up forever,
         // and with them the anchors every run loads at start. A boot that began after the cutoff
         // stays even without rows: it has only just started. Each lookup is a seek on the tables'
         // (node, boot) key prefix.
-        let unreferenced: String = TABLES[TABLES_BY_TIME..]
+        let unreferenced: String = TABLES_BY_TIME
             .iter()
-            .filter(|&&table| table != "decode_errors")
-            .map(|table| {
+            .filter(|(table, _)| *table != "decode_errors")
+            .map(|(table, _)| {
                 format!(
                     "NOT EXISTS (SELECT 1 FROM {table} t WHERE t.node = boots.node AND t.boot = boots.boot)"
                 )
@@ -409,11 +472,13 @@ impl Store {
         .map_err(|e| sqlite(&path, e))?;
         tx.execute_batch(
             "DELETE FROM metrics WHERE NOT EXISTS \
-               (SELECT 1 FROM boots b WHERE b.node = metrics.node AND b.boot = metrics.boot);",
+               (SELECT 1 FROM boots b WHERE b.node = metrics.node AND b.boot = metrics.boot);
+             DELETE FROM lattices WHERE NOT EXISTS \
+               (SELECT 1 FROM boots b WHERE b.node = lattices.node AND b.boot = lattices.boot);",
         )
         .map_err(|e| sqlite(&path, e))?;
         tx.commit().map_err(|e| sqlite(&path, e))?;
-        Ok(readings)
+        Ok(readings as u64)
     }
 
     fn vacuum(&self) -> Result<(), StoreError> {

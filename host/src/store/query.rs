@@ -61,6 +61,18 @@ fn value_json<S: serde::Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error
     }
 }
 
+/// A reading as [`Store::stored_readings`] lists it.
+pub(super) type StoredReading = (u16, u32, u16, u64, u64, f32);
+
+/// The series a chunk belongs to, with its metric's name and unit.
+struct ChunkSeries {
+    node: u16,
+    boot: u32,
+    metric: u16,
+    name: String,
+    unit: String,
+}
+
 /// A stored transition.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TransitionRow {
@@ -151,37 +163,121 @@ impl Store {
         (filter, values)
     }
 
-    /// Readings matching `q`, oldest first (the newest `limit` when limited).
+    /// Readings matching `q`, oldest first (the newest `limit` when limited): the chunks whose
+    /// time range meets the query's, decoded, and their readings in it.
     pub fn readings(&self, q: &Query) -> Result<Vec<ReadingRow>, StoreError> {
-        let (filter, values) = Self::filter(q, "wall_ms");
-        let sql = format!(
-            "SELECT * FROM (SELECT x.node, x.boot, x.metric, COALESCE(m.name, 'metric_' || x.metric),
-               COALESCE(m.unit, ''), x.t_ms, x.wall_ms, x.value, x.bits
-             FROM readings x LEFT JOIN metrics m
-               ON m.node = x.node AND m.boot = x.boot AND m.metric = x.metric
-             {filter} ORDER BY x.wall_ms DESC, x.node, x.metric LIMIT {})
-             ORDER BY 7, 1, 3",
-            q.limit.map_or(-1, |l| l as i64)
+        let (filter, mut values) = Self::filter(
+            &Query {
+                since_ms: None,
+                until_ms: None,
+                ..q.clone()
+            },
+            "last_wall_ms",
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(values), |r| {
-                Ok(ReadingRow {
-                    node: r.get(0)?,
-                    boot: r.get(1)?,
-                    metric: r.get(2)?,
-                    name: r.get(3)?,
-                    unit: r.get(4)?,
-                    t_ms: r.get::<_, i64>(5)? as u64,
-                    wall_ms: r.get::<_, i64>(6)? as u64,
-                    value: match r.get::<_, Option<i64>>(8)? {
-                        Some(bits) => f64::from(f32::from_bits(bits as u32)),
-                        None => r.get(7)?,
-                    },
-                })
-            })
+        let mut clauses = vec![if filter.is_empty() {
+            "WHERE 1".to_string()
+        } else {
+            filter
+        }];
+        if let Some(since) = q.since_ms {
+            clauses.push("x.last_wall_ms >= ?".into());
+            values.push(rusqlite::types::Value::Integer(since as i64));
+        }
+        if let Some(until) = q.until_ms {
+            clauses.push("x.first_wall_ms < ?".into());
+            values.push(rusqlite::types::Value::Integer(until as i64));
+        }
+        let sql = format!(
+            "SELECT x.node, x.boot, x.metric, COALESCE(m.name, 'metric_' || x.metric),
+               COALESCE(m.unit, ''), x.anchor_ms, x.data
+             FROM chunks x LEFT JOIN metrics m
+               ON m.node = x.node AND m.boot = x.boot AND m.metric = x.metric
+             {}",
+            clauses.join(" AND ")
+        );
+        let in_range =
+            |wall: u64| q.since_ms.is_none_or(|s| wall >= s) && q.until_ms.is_none_or(|u| wall < u);
+        let mut rows = Vec::new();
+        self.each_chunk(&sql, values, |chunk, t_ms, wall_ms, value| {
+            if in_range(wall_ms) {
+                rows.push(ReadingRow {
+                    node: chunk.node,
+                    boot: chunk.boot,
+                    metric: chunk.metric,
+                    name: chunk.name.clone(),
+                    unit: chunk.unit.clone(),
+                    t_ms,
+                    wall_ms,
+                    value: f64::from(value),
+                });
+            }
+        })?;
+        rows.sort_by_key(|r| (r.wall_ms, r.node, r.metric, r.boot, r.t_ms));
+        if let Some(limit) = q.limit {
+            let drop = rows.len().saturating_sub(limit as usize);
+            rows.drain(..drop);
+        }
+        Ok(rows)
+    }
+
+    /// Every stored reading in key order (node, boot, metric, node time): node, boot, metric,
+    /// node time, wall time and the value as stored (a signalling NaN stays one, which an f64
+    /// would not keep).
+    pub(super) fn stored_readings(&self) -> Result<Vec<StoredReading>, StoreError> {
+        let sql = "SELECT node, boot, metric, '', '', anchor_ms, data FROM chunks x
+                   ORDER BY node, boot, metric, first_ms";
+        let mut rows = Vec::new();
+        self.each_chunk(sql, Vec::new(), |chunk, t_ms, wall_ms, value| {
+            rows.push((chunk.node, chunk.boot, chunk.metric, t_ms, wall_ms, value))
+        })?;
+        Ok(rows)
+    }
+
+    /// Runs `sql` (columns node, boot, metric, name, unit, anchor, data) and calls `each` with
+    /// every reading of every chunk it returns. A chunk that does not decode is an error naming
+    /// its series: the database was damaged or written by something else.
+    fn each_chunk(
+        &self,
+        sql: &str,
+        values: Vec<rusqlite::types::Value>,
+        mut each: impl FnMut(&ChunkSeries, u64, u64, f32),
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(values))
             .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let read = || -> rusqlite::Result<(ChunkSeries, i64, Vec<u8>)> {
+                Ok((
+                    ChunkSeries {
+                        node: r.get(0)?,
+                        boot: r.get(1)?,
+                        metric: r.get(2)?,
+                        name: r.get(3)?,
+                        unit: r.get(4)?,
+                    },
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            };
+            let (series, anchor, data) = read().map_err(|e| self.err(e))?;
+            let samples = super::chunks::decode(&data).map_err(|e| {
+                self.err(rusqlite::Error::FromSqlConversionFailure(
+                    6,
+                    rusqlite::types::Type::Blob,
+                    format!(
+                        "chunk of node {} boot {:08x} metric {}: {e}",
+                        series.node, series.boot, series.metric
+                    )
+                    .into(),
+                ))
+            })?;
+            for (t_ms, value) in samples {
+                let wall_ms = anchor.wrapping_add(t_ms as i64) as u64;
+                each(&series, t_ms, wall_ms, value);
+            }
+        }
+        Ok(())
     }
 
     /// Transitions matching `q`, oldest first (the newest `limit` when limited).
@@ -316,7 +412,18 @@ mod tests {
     fn readings_read_back_bit_for_bit_and_print_non_finite_values_as_strings() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("h.db")).unwrap();
-        let sent = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 0.0, 1.25];
+        let sent = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -0.0,
+            0.0,
+            1.25,
+            f32::from_bits(0x7fc0_1234),
+            f32::from_bits(0xffc0_0001),
+            f32::from_bits(1),
+            -f32::MIN_POSITIVE / 2.0,
+        ];
         let events: Vec<Event> = sent
             .iter()
             .enumerate()
@@ -334,13 +441,44 @@ mod tests {
         let bits: Vec<u32> = rows.iter().map(|r| (r.value as f32).to_bits()).collect();
         let expected: Vec<u32> = sent.iter().map(|v| v.to_bits()).collect();
         assert_eq!(bits, expected);
+        // Written again, in another batching: nothing changes.
+        let dump = store.dump().unwrap();
+        store.write(&events[3..]).unwrap();
+        store.write(&events[..5]).unwrap();
+        assert_eq!(store.dump().unwrap(), dump);
+        // A signalling NaN keeps its bits in the store (an f64 row value would quiet it).
+        store
+            .write(&[Event::Reading {
+                node: 1,
+                boot: 2,
+                metric: 1,
+                t_ms: 0,
+                wall_ms: 1000,
+                value: f32::from_bits(0xff80_0001),
+            }])
+            .unwrap();
+        assert!(store
+            .dump()
+            .unwrap()
+            .contains(&"readings: 1 2 1 0 1000 ff800001".to_string()));
         let json: Vec<String> = rows
             .iter()
             .map(|r| serde_json::to_value(r).unwrap()["value"].to_string())
             .collect();
         assert_eq!(
             json,
-            [r#""NaN""#, r#""inf""#, r#""-inf""#, "-0.0", "0.0", "1.25"]
+            [
+                r#""NaN""#,
+                r#""inf""#,
+                r#""-inf""#,
+                "-0.0",
+                "0.0",
+                "1.25",
+                r#""NaN""#,
+                r#""NaN""#,
+                "1.401298464324817e-45",
+                "-5.877471754111438e-39"
+            ]
         );
     }
 }

@@ -6,35 +6,63 @@
 //! - A boot's anchor, firmware and schema are set by the first writer that knows them (`COALESCE`).
 //! - A metric's spec is the latest the boot announced: one the host derived from the Hello is
 //!   replaced by the node's own Metric frame when it comes (the same events give the same row).
-//! - A reading's value round-trips bit for bit: `value` holds it as REAL, and `bits` its f32 bits
-//!   when REAL cannot hold it exactly (NaN, which SQLite stores as NULL, ±inf and −0.0; see
-//!   [`exact_bits`]).
+//! - Readings go to their series' chunks ([`chunks::write_series`]), each series once per batch,
+//!   bit for bit; heartbeats are thinned to changes and one per interval ([`heartbeats`]).
 //! - Node events are keyed by their identity in the data ([`node_event_key`]), never by the time
 //!   they arrived, and decode errors by their place in the source's stream.
 //! - Typed values are stored by their stable names ([`crate::names`]) or as serde JSON of core
 //!   types whose names a test pins ([`cause_json`]).
 
-use super::{sqlite, Store, StoreError};
+use super::chunks::{self, Sample, Series};
+use super::{heartbeats, sqlite, Store, StoreError};
 use crate::ingest::{Event, NodeEventKind, Origin};
-use crate::names;
+use rackwatch_core::codec::Values;
 use rackwatch_core::monitor::MetricSpec;
-use rackwatch_core::wire::{Cause, DecodeError, Heartbeat, Hello, Transition};
-use rusqlite::{params, Transaction};
+use rackwatch_core::wire::{Cause, DecodeError, Hello, Transition};
+use rusqlite::{params, OptionalExtension, Transaction};
+use std::collections::BTreeMap;
 
 impl Store {
     /// Writes a batch of events in one transaction; rows already present are left as they are.
+    /// Readings are gathered by series and written to their chunks at the end, each series once.
     pub fn write(&mut self, events: &[Event]) -> Result<(), StoreError> {
         let path = self.path.clone();
+        let heartbeat_every_ms = self.heartbeat_every_ms;
         let e = |err| sqlite(&path, err);
         let tx = self.conn.transaction().map_err(e)?;
+        let mut series: BTreeMap<Series, Vec<Sample>> = BTreeMap::new();
         for event in events {
-            insert(&tx, event).map_err(e)?;
+            match event {
+                Event::Reading {
+                    node,
+                    boot,
+                    metric,
+                    t_ms,
+                    wall_ms,
+                    value,
+                } => series
+                    .entry((*node, *boot, *metric))
+                    .or_default()
+                    .push(Sample::new(*t_ms, *wall_ms, *value)),
+                Event::Heartbeat {
+                    node,
+                    boot,
+                    wall_ms,
+                    heartbeat,
+                } => heartbeats::write(&tx, *node, *boot, *wall_ms, heartbeat, heartbeat_every_ms)
+                    .map_err(e)?,
+                other => insert(&tx, other).map_err(e)?,
+            }
+        }
+        for (key, samples) in series {
+            let values = lattice(&tx, key).map_err(e)?;
+            chunks::write_series(&tx, key, values, samples).map_err(e)?;
         }
         tx.commit().map_err(e)
     }
 }
 
-/// One event's row.
+/// One event's row (readings and heartbeats have their own writers).
 fn insert(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
     match event {
         Event::Boot {
@@ -44,30 +72,7 @@ fn insert(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
             hello,
         } => insert_boot(tx, *node, *boot, *boot_wall_ms, hello.as_deref()),
         Event::Metric { node, boot, spec } => insert_metric(tx, *node, *boot, spec),
-        Event::Reading {
-            node,
-            boot,
-            metric,
-            t_ms,
-            wall_ms,
-            value,
-        } => {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO readings (node, boot, metric, t_ms, wall_ms, value, bits)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            let row = (node, boot, metric, *t_ms as i64, *wall_ms as i64);
-            stmt.execute(params![
-                row.0,
-                row.1,
-                row.2,
-                row.3,
-                row.4,
-                f64::from(*value),
-                exact_bits(*value)
-            ])?;
-            Ok(())
-        }
+        Event::Reading { .. } | Event::Heartbeat { .. } => Ok(()),
         Event::Transition {
             node,
             boot,
@@ -81,12 +86,6 @@ fn insert(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
             wall_ms,
             kind,
         } => insert_node_event(tx, *node, *boot, *wall_ms, kind),
-        Event::Heartbeat {
-            node,
-            boot,
-            wall_ms,
-            heartbeat,
-        } => insert_heartbeat(tx, *node, *boot, *wall_ms, heartbeat),
         Event::DecodeError {
             source,
             wall_ms,
@@ -133,6 +132,48 @@ fn insert_boot(
         hello.map(|h| h.firmware.as_str()),
         hello.map(|h| h.schema_hash as i64),
     ])?;
+    match hello {
+        Some(hello) => insert_lattices(tx, node, boot, hello),
+        None => Ok(()),
+    }
+}
+
+/// How a series' new chunks code their values: on the lattice its boot's Hello announced for the
+/// metric, else XOR.
+fn lattice(tx: &Transaction<'_>, (node, boot, metric): Series) -> rusqlite::Result<Values> {
+    let bits: Option<(u32, u32)> = tx
+        .prepare_cached(
+            "SELECT offset_bits, step_bits FROM lattices WHERE node = ?1 AND boot = ?2 AND metric = ?3",
+        )?
+        .query_row(params![node, boot, metric], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(bits.map_or(Values::Xor, |(offset, step)| {
+        Values::lattice(f32::from_bits(offset), f32::from_bits(step))
+    }))
+}
+
+/// The lattices a boot's Hello announced, kept by the first writer (as bits: exact).
+fn insert_lattices(
+    tx: &Transaction<'_>,
+    node: u16,
+    boot: u32,
+    hello: &Hello,
+) -> rusqlite::Result<()> {
+    for descriptor in &hello.metrics {
+        if let Some(lattice) = descriptor.lattice {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO lattices (node, boot, metric, offset_bits, step_bits)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                node,
+                boot,
+                descriptor.id,
+                lattice.offset.to_bits(),
+                lattice.step.to_bits()
+            ])?;
+        }
+    }
     Ok(())
 }
 
@@ -210,32 +251,6 @@ fn insert_node_event(
     Ok(())
 }
 
-fn insert_heartbeat(
-    tx: &Transaction<'_>,
-    node: u16,
-    boot: u32,
-    wall_ms: u64,
-    h: &Heartbeat,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT OR IGNORE INTO heartbeats (node, boot, uptime_ms, wall_ms, reset,
-           frames_sent, frames_dropped, readings_dropped, sensor_errors)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        node,
-        boot,
-        h.uptime_ms as i64,
-        wall_ms as i64,
-        names::reset_reason(h.reset),
-        h.frames_sent,
-        h.frames_dropped,
-        h.readings_dropped,
-        h.sensor_errors,
-    ])?;
-    Ok(())
-}
-
 fn insert_decode_error(
     tx: &Transaction<'_>,
     source: &str,
@@ -255,13 +270,6 @@ fn insert_decode_error(
         error.to_string()
     ])?;
     Ok(())
-}
-
-/// The f32 bits of a value that SQLite's REAL would not give back exactly, `None` for the others.
-/// NaN (bound as NULL), ±inf and −0.0 are the values a REAL loses or may normalise.
-pub(super) fn exact_bits(value: f32) -> Option<i64> {
-    let plain = value.is_finite() && !(value == 0.0 && value.is_sign_negative());
-    (!plain).then(|| i64::from(value.to_bits()))
 }
 
 /// A node event's identity within its (node, boot, kind), from the data alone, so a re-ingested
@@ -293,16 +301,6 @@ pub(super) fn cause_json(cause: &Cause) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_values_a_real_loses_keep_their_bits() {
-        for plain in [0.0f32, 1.5, -2.25, f32::MAX, f32::MIN_POSITIVE, 1e-45] {
-            assert_eq!(exact_bits(plain), None, "{plain}");
-        }
-        for odd in [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0] {
-            assert_eq!(exact_bits(odd), Some(i64::from(odd.to_bits())));
-        }
-    }
 
     #[test]
     fn node_event_keys_follow_the_data_not_the_clock() {
@@ -355,5 +353,75 @@ mod tests {
             assert_eq!(cause_json(&cause), stored);
             assert_eq!(serde_json::from_str::<Cause>(stored).unwrap(), cause);
         }
+    }
+
+    #[test]
+    fn a_metric_with_a_lattice_is_stored_as_lattice_steps_to_the_bit() {
+        use crate::store::{Query, Store};
+        use rackwatch_core::alert::Rule;
+        use rackwatch_core::anomaly::AnomalyConfig;
+        use rackwatch_core::wire::Lattice;
+        let spec = MetricSpec::new(
+            0,
+            "temp",
+            "degC",
+            Rule::above(30.0, 35.0),
+            AnomalyConfig::DEFAULT,
+        )
+        .unwrap();
+        let mut descriptor = spec.descriptor();
+        descriptor.lattice = Some(Lattice {
+            offset: -40.0,
+            step: 0.01,
+        });
+        let mut hello = Hello::new("0.0.9".try_into().unwrap());
+        hello.metrics.push(descriptor).unwrap();
+        let mut events = vec![Event::Boot {
+            node: 1,
+            boot: 2,
+            boot_wall_ms: Some(1000),
+            hello: Some(Box::new(hello)),
+        }];
+        // Driver conversions of counts around 25 °C, and values off the lattice.
+        let mut sent: Vec<f32> = (0..500)
+            .map(|i| (-40.0f64 + (6500 + (i * 7) % 9) as f64 * 0.01) as f32)
+            .collect();
+        sent.extend([f32::NAN, -0.0, f32::INFINITY, 1e-40, 25.123_457]);
+        events.extend(sent.iter().enumerate().map(|(i, &value)| Event::Reading {
+            node: 1,
+            boot: 2,
+            metric: 0,
+            t_ms: i as u64 * 1000,
+            wall_ms: 1000 + i as u64 * 1000,
+            value,
+        }));
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        for batch in events.chunks(64) {
+            store.write(batch).unwrap();
+        }
+        let back: Vec<u32> = store
+            .stored_readings()
+            .unwrap()
+            .iter()
+            .map(|r| r.5.to_bits())
+            .collect();
+        let sent_bits: Vec<u32> = sent.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(back, sent_bits);
+        let (codings, bytes): (Vec<u8>, i64) = {
+            let mut stmt = store.conn.prepare("SELECT data FROM chunks").unwrap();
+            let data: Vec<Vec<u8>> = stmt
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            (
+                data.iter().map(|d| d[0]).collect(),
+                data.iter().map(|d| d.len() as i64).sum(),
+            )
+        };
+        assert!(codings.iter().all(|&c| c == 0x02), "{codings:?}");
+        assert!(bytes < 505 * 2, "{bytes} bytes for 505 readings");
+        assert_eq!(store.readings(&Query::default()).unwrap().len(), 505);
     }
 }

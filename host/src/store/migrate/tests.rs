@@ -77,7 +77,7 @@ fn a_version_2_database_is_migrated_in_place_without_losing_rows() {
         .conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let counts = store.counts().unwrap();
     assert_eq!(
         (counts.readings, counts.node_events, counts.decode_errors),
@@ -171,4 +171,127 @@ fn a_newer_schema_is_still_refused() {
             Ok(_) => panic!("a version 99 database was opened"),
         }
     }
+}
+
+/// The version 3 schema as released, copied so that later edits to `SCHEMA` cannot change what
+/// this test migrates from.
+const V3_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS boots (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, boot_wall_ms INTEGER, first_wall_ms INTEGER,
+    firmware TEXT, schema_hash INTEGER,
+    PRIMARY KEY (node, boot)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS metrics (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL,
+    name TEXT NOT NULL, unit TEXT NOT NULL, spec TEXT NOT NULL,
+    PRIMARY KEY (node, boot, metric)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS readings (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL, t_ms INTEGER NOT NULL,
+    wall_ms INTEGER NOT NULL, value REAL, bits INTEGER,
+    PRIMARY KEY (node, boot, metric, t_ms)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS readings_by_time ON readings (wall_ms);
+CREATE TABLE IF NOT EXISTS transitions (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, metric INTEGER NOT NULL, origin TEXT NOT NULL,
+    alert_seq INTEGER NOT NULL, at_ms INTEGER NOT NULL, wall_ms INTEGER NOT NULL,
+    from_level TEXT NOT NULL, to_level TEXT NOT NULL, cause TEXT NOT NULL, suppressed INTEGER NOT NULL,
+    PRIMARY KEY (node, boot, metric, origin, alert_seq, at_ms)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS transitions_by_time ON transitions (wall_ms);
+CREATE TABLE IF NOT EXISTS node_events (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, kind TEXT NOT NULL, key INTEGER NOT NULL,
+    wall_ms INTEGER NOT NULL, detail TEXT NOT NULL,
+    PRIMARY KEY (node, boot, kind, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS heartbeats (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, uptime_ms INTEGER NOT NULL, wall_ms INTEGER NOT NULL,
+    reset TEXT NOT NULL, frames_sent INTEGER NOT NULL, frames_dropped INTEGER NOT NULL,
+    readings_dropped INTEGER NOT NULL, sensor_errors INTEGER NOT NULL,
+    PRIMARY KEY (node, boot, uptime_ms)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decode_errors (
+    source TEXT NOT NULL, wall_ms INTEGER NOT NULL, position INTEGER NOT NULL, kind TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (source, position, kind, detail)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logs (
+    node INTEGER NOT NULL, boot INTEGER NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+    wall_ms INTEGER NOT NULL, bytes BLOB NOT NULL,
+    PRIMARY KEY (node, boot, epoch, seq)) WITHOUT ROWID;
+PRAGMA user_version = 3;
+";
+
+/// Rows as version 3 wrote them: readings of every f32 class (NaN with a payload and its bits,
+/// −0.0, ±∞ with bits; a subnormal and normals as REAL) in two series, a wall clock that stepped
+/// mid-series, and three heartbeats.
+const V3_ROWS: &str = "
+INSERT INTO boots VALUES (1, 7, 1000, 1000, 'fw', 5);
+INSERT INTO metrics VALUES (1, 7, 0, 'temp', 'C', '{}');
+INSERT INTO readings VALUES
+    (1, 7, 0, 10, 1010, 21.5, NULL),
+    (1, 7, 0, 20, 1020, NULL, 2143289345),
+    (1, 7, 0, 30, 1030, 0.0, 2147483648),
+    (1, 7, 0, 40, 1040, NULL, 2139095040),
+    (1, 7, 0, 50, 1050, NULL, 4286578688),
+    (1, 7, 0, 60, 5060, 1.401298464324817e-45, NULL),
+    (1, 7, 1, 10, 1010, -3.25, NULL);
+INSERT INTO heartbeats VALUES
+    (1, 7, 5000, 6000, 'power_on', 1, 0, 0, 0),
+    (1, 7, 10000, 11000, 'power_on', 2, 0, 0, 0),
+    (1, 7, 15000, 16000, 'power_on', 3, 0, 0, 0);
+";
+
+#[test]
+fn a_version_3_database_is_migrated_to_chunks_keeping_every_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(V3_SCHEMA).unwrap();
+        conn.execute_batch(V3_ROWS).unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    let version: i64 = store
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 4);
+    let readings: Vec<(u16, u64, u64, u32)> = store
+        .readings(&Query::default())
+        .unwrap()
+        .iter()
+        .map(|r| (r.metric, r.t_ms, r.wall_ms, (r.value as f32).to_bits()))
+        .collect();
+    assert_eq!(
+        readings,
+        [
+            (0, 10, 1010, 21.5f32.to_bits()),
+            (1, 10, 1010, (-3.25f32).to_bits()),
+            (0, 20, 1020, 0x7fc0_0001),
+            (0, 30, 1030, 0x8000_0000),
+            (0, 40, 1040, 0x7f80_0000),
+            (0, 50, 1050, 0xff80_0000),
+            (0, 60, 5060, 1),
+        ]
+    );
+    let tables: i64 = store
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'readings'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0, "the row-per-reading table is gone");
+    assert_eq!(store.counts().unwrap().heartbeats, 3);
+    // Writing the same readings again after the migration adds none.
+    let again = Event::Reading {
+        node: 1,
+        boot: 7,
+        metric: 0,
+        t_ms: 20,
+        wall_ms: 1020,
+        value: f32::from_bits(0x7fc0_0001),
+    };
+    store.write(&[again]).unwrap();
+    assert_eq!(store.counts().unwrap().readings, 7);
+    let integrity: String = store
+        .conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
 }
