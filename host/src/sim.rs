@@ -262,7 +262,7 @@ mod tests {
             .collect();
         let mut checked = 0;
         for frame in &frames {
-            let Body::Readings(batch) = &frame.body else {
+            let Some(batch) = frame.body.readings() else {
                 continue;
             };
             for reading in &batch.readings {
