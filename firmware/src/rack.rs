@@ -16,6 +16,7 @@
 
 use crate::hook::MetricHook;
 use crate::sensors::SensorSet;
+use heapless::String;
 use rackwatch_core::alert::{
     AnomalyLevels, Bound, Debounce, Flapping, Health, Horizon, Limit, Limits, MissingData,
     MissingPolicy, Predictive, Rule, Thresholds,
@@ -44,9 +45,17 @@ pub struct RackMetric {
 }
 
 impl RackMetric {
-    /// The metric as plain data, for the Metric frame.
+    /// The metric as plain data, for the Metric frame; `None` for a name or unit too long for
+    /// the wire. The rule is not checked again: the node's tables are (tested), and
+    /// [`MetricSpec::new`]'s check would link its code and messages into every image.
     pub fn spec(&self) -> Option<MetricSpec> {
-        MetricSpec::new(self.id, self.name, self.unit, self.rule, self.anomaly).ok()
+        Some(MetricSpec {
+            id: self.id,
+            name: String::try_from(self.name).ok()?,
+            unit: String::try_from(self.unit).ok()?,
+            rule: self.rule,
+            anomaly: self.anomaly,
+        })
     }
 }
 
@@ -327,8 +336,9 @@ impl<const M: usize> RackMonitors<M> {
         }
     }
 
-    /// Monitors for the first `M` metrics of `metrics`, started at `start_ms`. A metric whose rule
-    /// fails [`Rule::check`] is left unmonitored (the tests keep [`RACK`] valid).
+    /// Monitors for the first `M` metrics of `metrics`, started at `start_ms`. The rules are taken
+    /// as valid, not checked again: `metrics` is [`RACK`] or [`BOARD`], whose rules pass
+    /// [`Rule::check`] (tested).
     pub fn new(metrics: &'static [RackMetric], start_ms: u64) -> Self {
         let mut monitors = Self::empty(metrics);
         for m in metrics.iter().take(M) {
@@ -350,7 +360,7 @@ impl<const M: usize> RackMonitors<M> {
 
     /// Adds a monitor, started at `start_ms`, for each metric `sensors` announces (in its order,
     /// up to `M` in all) that has an entry in the table and no monitor yet. A metric without an
-    /// entry (or with an invalid rule) is left unmonitored: the node still reports its readings,
+    /// entry is left unmonitored: the node still reports its readings,
     /// announced without thresholds. A sensor that is not fitted announces no metric, so it gets
     /// no monitor and never goes UNKNOWN for want of readings.
     pub fn add_sensors<S: SensorSet + ?Sized>(&mut self, sensors: &S, start_ms: u64) {
@@ -364,8 +374,12 @@ impl<const M: usize> RackMonitors<M> {
     }
 
     fn add(&mut self, m: &'static RackMetric, start_ms: u64) {
-        // Refused only for a duplicate id, a full registry or an invalid rule: left unmonitored.
-        let _ = self.registry.add(m.id, &m.rule, m.anomaly, start_ms);
+        // Refused only for a duplicate id or a full registry: left unmonitored. The rule is not
+        // checked again on the node: the tables are (tested), and the check's code and messages
+        // would cost the hw image some 1.7 KiB of flash.
+        let _ = self
+            .registry
+            .add_checked(m.id, &m.rule, m.anomaly, start_ms);
     }
 
     /// The monitors.

@@ -117,14 +117,19 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `qemu` firmware ELF: `RACKWATCH_QEMU_ELF` if set, else built now with the documented
-/// command (a no-op when it is up to date). The build gets its own target directory
-/// (`firmware/boards/target`, or `$CARGO_TARGET_DIR/boards`), so it never waits for the lock of the
-/// `cargo test` that runs this.
+/// The `qemu` firmware ELF: `RACKWATCH_QEMU_ELF` if set, else built now by [`board_elf`].
 pub fn firmware_elf() -> PathBuf {
     if let Some(elf) = std::env::var_os("RACKWATCH_QEMU_ELF") {
         return PathBuf::from(elf);
     }
+    board_elf("qemu")
+}
+
+/// The board image `bin` (`qemu` or `hw`, each with the feature of its name), built now with the
+/// documented command (a no-op when it is up to date, as after CI's own build of the images). The
+/// build gets its own target directory (`firmware/boards/target`, or `$CARGO_TARGET_DIR/boards`),
+/// so it never waits for the lock of the `cargo test` that runs this.
+pub fn board_elf(bin: &str) -> PathBuf {
     let root = repo_root();
     let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => root.join(dir).join("boards"),
@@ -141,16 +146,16 @@ pub fn firmware_elf() -> PathBuf {
             "--target",
             TARGET,
             "--features",
-            "qemu",
+            bin,
             "--bin",
-            "qemu",
+            bin,
             "--target-dir",
         ])
         .arg(&target_dir)
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "building the qemu firmware failed");
-    target_dir.join(TARGET).join("release/qemu")
+    assert!(status.success(), "building the {bin} firmware failed");
+    target_dir.join(TARGET).join("release").join(bin)
 }
 
 /// What came over the line.
