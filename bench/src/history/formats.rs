@@ -104,34 +104,57 @@ fn openmetrics_value(value: f32) -> String {
     }
 }
 
-/// Prometheus' TSDB for `samples`: `promtool tsdb create-blocks-from openmetrics` into a fresh
-/// directory under `work`, measured whole.
-pub fn prometheus(samples: &Samples, promtool: &Path, work: &Path) -> anyhow::Result<Size> {
+/// Prometheus' TSDB for `samples`, twice: `promtool tsdb create-blocks-from openmetrics` as it
+/// backfills by default (2-hour blocks), and with 31-day blocks (its hidden `--max-block-duration`),
+/// about what a long-running Prometheus compacts them into. Each block directory measured whole.
+pub fn prometheus(samples: &Samples, promtool: &Path, work: &Path) -> anyhow::Result<[Size; 2]> {
     let input = work.join("samples.om");
-    let blocks = work.join("prometheus");
     write_openmetrics(samples, &input)?;
-    std::fs::create_dir_all(&blocks)?;
+    let backfilled = promtool_blocks(promtool, &input, &work.join("prometheus-2h"), &[])?;
+    let compacted = promtool_blocks(
+        promtool,
+        &input,
+        &work.join("prometheus-31d"),
+        &["--max-block-duration=744h"],
+    )?;
+    std::fs::remove_file(&input)?;
+    let size = |format: &str, bytes| Size {
+        format: format.into(),
+        bytes,
+        samples: samples.len() as u64,
+        exact: None,
+    };
+    Ok([
+        size("Prometheus TSDB, 31-day blocks (compacted)", compacted),
+        size("Prometheus TSDB, promtool's 2-hour blocks", backfilled),
+    ])
+}
+
+/// The bytes of the blocks `promtool` writes for `input` into `blocks` (removed after).
+fn promtool_blocks(
+    promtool: &Path,
+    input: &Path,
+    blocks: &Path,
+    flags: &[&str],
+) -> anyhow::Result<u64> {
+    std::fs::create_dir_all(blocks)?;
     let out = Command::new(promtool)
         .args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"])
-        .arg(&input)
-        .arg(&blocks)
+        .args(flags)
+        .arg(input)
+        .arg(blocks)
         .output()
         .with_context(|| format!("running {}", promtool.display()))?;
     if !out.status.success() {
         anyhow::bail!(
-            "promtool tsdb create-blocks-from openmetrics failed: {}",
+            "promtool tsdb create-blocks-from openmetrics {} failed: {}",
+            flags.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    let size = Size {
-        format: "Prometheus TSDB (promtool blocks)".into(),
-        bytes: tree_bytes(&blocks)?,
-        samples: samples.len() as u64,
-        exact: None,
-    };
-    std::fs::remove_file(&input)?;
-    std::fs::remove_dir_all(&blocks)?;
-    Ok(size)
+    let bytes = tree_bytes(blocks)?;
+    std::fs::remove_dir_all(blocks)?;
+    Ok(bytes)
 }
 
 /// Gorilla as the `tsz` crate implements it (f64 values, each f32 widened exactly): one stream per

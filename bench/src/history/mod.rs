@@ -222,9 +222,11 @@ fn storage_of(
         samples: samples.len() as u64,
         exact: None,
     };
+    let [compacted, backfilled] = formats::prometheus(&samples, &tools.promtool, dir)?;
     let sizes = vec![
         rackwatch,
-        formats::prometheus(&samples, &tools.promtool, dir)?,
+        compacted,
+        backfilled,
         formats::gorilla(&samples),
         formats::codec(&samples, &lattices, args.chunk_bytes),
     ];

@@ -17,7 +17,8 @@ pub struct Storage {
     pub data: String,
     /// Its series.
     pub series: usize,
-    /// Each format's size; the first is rackwatch's database, the second Prometheus'.
+    /// Each format's size; the first is rackwatch's database, the second Prometheus' compacted TSDB
+    /// (the one the ratios divide by).
     pub sizes: Vec<Size>,
 }
 
@@ -114,7 +115,7 @@ impl Report {
     fn storage_table(&self) -> String {
         let mut out = String::new();
         out.push_str(
-            "| data set | format | bytes | samples | bytes/sample | ÷ Prometheus | bit-exact |\n\
+            "| data set | format | bytes | samples | bytes/sample | ÷ Prometheus (31-day blocks) | bit-exact |\n\
              |---|---|---:|---:|---:|---:|---|\n",
         );
         for set in &self.storage {
