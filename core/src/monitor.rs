@@ -108,6 +108,7 @@ impl MetricSpec {
             name: self.name.clone(),
             unit: self.unit.clone(),
             rule: self.rule.summary(),
+            lattice: None,
         }
     }
 }

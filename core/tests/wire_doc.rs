@@ -34,6 +34,10 @@ fn documented_frames() -> BTreeMap<&'static str, Frame> {
                 warning: Some(30.0),
                 critical: Some(35.0),
             },
+            lattice: Some(Lattice {
+                offset: 0.0,
+                step: 0.015625,
+            }),
         })
         .unwrap();
     let mut readings = Readings::new();
@@ -354,7 +358,8 @@ fn varint_widths_options_and_booleans_are_as_section_6_states() {
         if warning_tag == 1 {
             body.extend_from_slice(&30f32.to_le_bytes());
         }
-        body.push(0);
+        body.push(0); // critical: None
+        body.push(0); // lattice: None
         body
     };
     assert!(body_decodes(HELLO, &hello(&[1], 1)));

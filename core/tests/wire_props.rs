@@ -87,9 +87,10 @@ fn hello() -> BoxedStrategy<Hello> {
         crossing(),
         proptest::option::of(any_f32()),
         proptest::option::of(any_f32()),
+        proptest::option::of((any_f32(), any_f32())),
     )
         .prop_map(
-            |(id, name, unit, crossing, warning, critical)| MetricDescriptor {
+            |(id, name, unit, crossing, warning, critical, lattice)| MetricDescriptor {
                 id,
                 name,
                 unit,
@@ -98,6 +99,7 @@ fn hello() -> BoxedStrategy<Hello> {
                     warning,
                     critical,
                 },
+                lattice: lattice.map(|(offset, step)| Lattice { offset, step }),
             },
         );
     (

@@ -506,6 +506,7 @@ where
                 name: String::try_from(m.name).unwrap_or_default(),
                 unit: String::try_from(m.unit).unwrap_or_default(),
                 rule: self.hook.rule_summary(m.id).unwrap_or(NO_RULE),
+                lattice: m.lattice,
             };
             if hello.metrics.push(descriptor).is_err() {
                 break;

@@ -18,6 +18,7 @@ use crate::drivers::{BusErrorKind, ErrorKind};
 use crate::sim::{SimMetric, SimSensors};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
+use rackwatch_core::wire::Lattice;
 
 /// Most sensors (schedule slots) a set may have.
 pub const MAX_SENSORS: usize = 8;
@@ -25,7 +26,7 @@ pub const MAX_SENSORS: usize = 8;
 pub const MAX_VALUES_PER_SENSOR: usize = 4;
 
 /// A metric as the node announces it in its Hello.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MetricInfo {
     /// The id readings and transitions carry.
     pub id: u16,
@@ -33,6 +34,8 @@ pub struct MetricInfo {
     pub name: &'static str,
     /// Unit (at most 8 bytes), e.g. `degC`.
     pub unit: &'static str,
+    /// The values' lattice when the driver converts integer counts (announced in the Hello).
+    pub lattice: Option<Lattice>,
 }
 
 /// One value a sensor reported.
@@ -106,7 +109,12 @@ pub const BOARD_METRICS: [MetricInfo; 9] = [
 ];
 
 const fn metric(id: u16, name: &'static str, unit: &'static str) -> MetricInfo {
-    MetricInfo { id, name, unit }
+    MetricInfo {
+        id,
+        name,
+        unit,
+        lattice: None,
+    }
 }
 
 /// The board's sensors; each reports the metrics listed with it.
@@ -368,6 +376,7 @@ impl SensorSet for SimSensorSet {
             id: m.id(),
             name: m.name(),
             unit: m.unit(),
+            lattice: None,
         })
     }
 

@@ -9,213 +9,44 @@
 //! level it expects (bounded at 30 s, which only a hung test reaches). Nothing asserts how long
 //! anything took.
 
-use rackwatch::state::{fetch, MetricView, NodeView, Snapshot};
+mod daemon_support;
+
+use daemon_support::{metric, rackwatch_command, Daemon};
+use rackwatch::state::MetricView;
 use rackwatch_core::Level;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-/// A daemon with its configuration and history in a temporary directory, killed when dropped.
-struct Daemon {
-    child: Child,
-    addr: String,
-    dir: tempfile::TempDir,
+/// The configuration every test starts from: the `local` source (which keeps the daemon live) and
+/// the HTTP server, then `jobs`.
+fn config(jobs: &str) -> String {
+    format!("[local]\ninterval = \"1s\"\n\n[http]\nlisten = \"127.0.0.1:PORT\"\n\n{jobs}")
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A daemon running `jobs` (TOML), with `files` (name, contents) written first into the directory
+/// `DIR` in `jobs` names.
+fn start(jobs: &str, files: &[(&str, &str)]) -> Daemon {
+    Daemon::start(&config(jobs), files)
 }
 
-impl Daemon {
-    /// `rackwatch run` with the `local` source, history, and `jobs` (TOML) appended to its
-    /// configuration; waits until it answers (at most 30 s: this bounds a hung test).
-    fn start(jobs: &str) -> Daemon {
-        Daemon::start_with(jobs, &[])
-    }
-
-    /// The same, with `files` (name, contents) written first into the directory `DIR` in `jobs`
-    /// names.
-    fn start_with(jobs: &str, files: &[(&str, &str)]) -> Daemon {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, contents) in files {
-            std::fs::write(dir.path().join(name), contents).unwrap();
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let config = format!(
-            "[store]\npath = \"{}\"\n\n[local]\ninterval = \"1s\"\n\n[http]\nlisten = \"{addr}\"\n\n{}",
-            dir.path().join("history.db").display(),
-            jobs.replace("DIR", &dir.path().display().to_string())
-        );
-        std::fs::write(dir.path().join("rackwatch.toml"), config).unwrap();
-        let child = Daemon::spawn(&dir.path().join("rackwatch.toml"));
-        let daemon = Daemon { child, addr, dir };
-        daemon.wait_answer();
-        daemon
-    }
-
-    fn spawn(config: &std::path::Path) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_rackwatch"))
-            .env_remove("RACKWATCH_CONFIG")
-            .env("XDG_CONFIG_HOME", "/nonexistent")
-            .args(["run", "-c"])
-            .arg(config)
-            .args(["--for", "10m"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    }
-
-    fn wait_answer(&self) {
-        let give_up = Instant::now() + Duration::from_secs(30);
-        while fetch(&self.url("/state"), Duration::from_secs(2)).is_err() {
-            assert!(Instant::now() < give_up, "the daemon never answered");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// `kill -9`, then the same daemon again on the same configuration and history.
-    fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.child = Daemon::spawn(&self.config());
-        self.wait_answer();
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("rackwatch.toml")
-    }
-
-    fn snapshot(&self) -> Snapshot {
-        fetch(&self.url("/state"), Duration::from_secs(5)).unwrap()
-    }
-
-    /// Polls `/state` until `found` finds something (at most 30 s: this bounds a hung test).
-    fn wait_for<T>(&self, what: &str, found: impl Fn(&Snapshot) -> Option<T>) -> T {
-        let give_up = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(t) = found(&self.snapshot()) {
-                return t;
-            }
-            assert!(Instant::now() < give_up, "never in /state: {what}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Waits until `job`'s `metric` is at `level`.
-    fn wait_level(&self, job: &str, metric_name: &str, level: Level) -> MetricView {
-        self.wait_for(&format!("{job} {metric_name} at {level:?}"), |s| {
-            metric(s, job, metric_name)
-                .filter(|m| m.level == level)
-                .cloned()
-        })
-    }
-
-    /// `rackwatch ARGS -c CONFIG`.
-    fn rackwatch(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_rackwatch"))
-            .env_remove("RACKWATCH_CONFIG")
-            .env("XDG_CONFIG_HOME", "/nonexistent")
-            .args(args)
-            .arg("-c")
-            .arg(self.config())
-            .output()
-            .unwrap()
-    }
-
-    /// `rackwatch exec --job JOB -c CONFIG -- COMMAND...`.
-    fn exec(&self, job: &str, command: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_rackwatch"))
-            .env_remove("RACKWATCH_CONFIG")
-            .env("XDG_CONFIG_HOME", "/nonexistent")
-            .args(["exec", "--job", job, "-c"])
-            .arg(self.config())
-            .arg("--")
-            .args(command)
-            .output()
-            .unwrap()
-    }
-
-    /// Polls `rackwatch ARGS` until its standard output has every one of `needles`.
-    fn wait_output(&self, args: &[&str], needles: &[&str]) -> String {
-        let give_up = Instant::now() + Duration::from_secs(30);
-        loop {
-            let out = self.rackwatch(args);
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            if needles.iter().all(|n| text.contains(n)) {
-                return text;
-            }
-            assert!(
-                Instant::now() < give_up,
-                "`rackwatch {}` never showed {needles:?}: {text}{}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
+/// Waits until `job`'s `metric` is at `level`.
+fn wait_level(daemon: &Daemon, job: &str, metric_name: &str, level: Level) -> MetricView {
+    daemon.wait_for(&format!("{job} {metric_name} at {level}"), |s| {
+        metric(s, job, metric_name)
+            .filter(|m| m.level == level)
+            .cloned()
+    })
 }
 
-/// The job's node: a virtual node announcing the job's name.
-fn node<'a>(snapshot: &'a Snapshot, job: &str) -> Option<&'a NodeView> {
-    snapshot
-        .nodes
-        .iter()
-        .find(|n| n.firmware.as_deref() == Some(job))
-}
-
-fn metric<'a>(snapshot: &'a Snapshot, job: &str, name: &str) -> Option<&'a MetricView> {
-    node(snapshot, job)?
-        .metrics
-        .iter()
-        .find(|m| m.name == name && m.value.is_some())
-}
-
-/// `METHOD path` with `headers` and `body`, answered as (status, body).
-fn request(addr: &str, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut text = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for header in headers {
-        text.push_str(header);
-        text.push_str("\r\n");
-    }
-    text.push_str("\r\n");
-    text.push_str(body);
-    // The server may refuse (413) before taking the whole body.
-    let _ = stream.write_all(text.as_bytes());
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let code = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
+/// `rackwatch exec --job JOB -c CONFIG -- COMMAND...`.
+fn exec(daemon: &Daemon, job: &str, command: &[&str]) -> Output {
+    rackwatch_command()
+        .args(["exec", "--job", job, "-c"])
+        .arg(daemon.config())
+        .arg("--")
+        .args(command)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -223,8 +54,10 @@ fn a_job_pinged_on_schedule_stays_ok() {
     // Due every 3 s, late after 2 s more; pinged about every half second for longer than that
     // (16 pings, over 6.4 s of pauses alone), so a daemon that ignored the pings would turn it
     // CRITICAL within the loop, and the gap between two pings has room to spare on a busy machine.
-    let daemon =
-        Daemon::start("[[job]]\nname = \"sync\"\nschedule = \"every 3s\"\ngrace = \"2s\"\n");
+    let daemon = start(
+        "[[job]]\nname = \"sync\"\nschedule = \"every 3s\"\ngrace = \"2s\"\n",
+        &[],
+    );
     let pings = 16;
     for _ in 0..pings {
         let out = daemon.rackwatch(&["ping", "sync"]);
@@ -252,11 +85,13 @@ fn a_job_pinged_on_schedule_stays_ok() {
 
 #[test]
 fn a_missed_run_turns_critical_after_its_schedule_and_grace_and_a_run_clears_it() {
-    let daemon =
-        Daemon::start("[[job]]\nname = \"report\"\nschedule = \"every 1s\"\ngrace = \"1s\"\n");
+    let daemon = start(
+        "[[job]]\nname = \"report\"\nschedule = \"every 1s\"\ngrace = \"1s\"\n",
+        &[],
+    );
     let out = daemon.rackwatch(&["ping", "report"]);
     assert!(out.status.success());
-    let late = daemon.wait_level("report", "overdue", Level::Critical);
+    let late = wait_level(&daemon, "report", "overdue", Level::Critical);
     assert!(late.value.is_some_and(|v| v > 0.0), "{late:?}");
     // The transition is never earlier than the ping plus schedule and grace.
     let runs = daemon.wait_output(
@@ -279,14 +114,17 @@ fn a_missed_run_turns_critical_after_its_schedule_and_grace_and_a_run_clears_it(
     );
     // A run ends: back to OK.
     assert!(daemon.rackwatch(&["ping", "report"]).status.success());
-    daemon.wait_level("report", "overdue", Level::Ok);
+    wait_level(&daemon, "report", "overdue", Level::Ok);
 }
 
 #[test]
 fn a_failing_exec_is_critical_with_its_exit_status_and_stderr_tail_in_alerts() {
-    let daemon =
-        Daemon::start("[[job]]\nname = \"nightly\"\nschedule = \"every 1h\"\ngrace = \"1h\"\n");
-    let out = daemon.exec(
+    let daemon = start(
+        "[[job]]\nname = \"nightly\"\nschedule = \"every 1h\"\ngrace = \"1h\"\n",
+        &[],
+    );
+    let out = exec(
+        &daemon,
         "nightly",
         &[
             "sh",
@@ -303,7 +141,7 @@ fn a_failing_exec_is_critical_with_its_exit_status_and_stderr_tail_in_alerts() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("No space left on device"), "{stderr}");
     assert!(!stderr.contains("not reported"), "{stderr}");
-    let failed = daemon.wait_level("nightly", "exit_status", Level::Critical);
+    let failed = wait_level(&daemon, "nightly", "exit_status", Level::Critical);
     assert_eq!(failed.value, Some(3.0));
     let alerts = daemon.wait_output(
         &["alerts"],
@@ -319,11 +157,11 @@ fn a_failing_exec_is_critical_with_its_exit_status_and_stderr_tail_in_alerts() {
         "{alerts}"
     );
     // A run that succeeds clears it.
-    let out = daemon.exec("nightly", &["true"]);
+    let out = exec(&daemon, "nightly", &["true"]);
     assert_eq!(out.status.code(), Some(0));
-    daemon.wait_level("nightly", "exit_status", Level::Ok);
+    wait_level(&daemon, "nightly", "exit_status", Level::Ok);
     // And /metrics has the job's series.
-    let (code, metrics) = request(&daemon.addr, "GET", "/metrics", &[], "");
+    let (code, metrics) = daemon.request("GET", "/metrics", &[], "");
     assert_eq!(code, 200);
     assert!(metrics.contains("metric=\"exit_status\""), "{metrics}");
     assert!(metrics.contains("metric=\"duration\""), "{metrics}");
@@ -331,27 +169,23 @@ fn a_failing_exec_is_critical_with_its_exit_status_and_stderr_tail_in_alerts() {
 
 #[test]
 fn a_failed_job_stays_critical_across_a_restart() {
-    let mut daemon =
-        Daemon::start("[[job]]\nname = \"nightly\"\nschedule = \"every 1h\"\ngrace = \"1h\"\n");
-    let out = daemon.exec("nightly", &["sh", "-c", "exit 4"]);
+    let mut daemon = start(
+        "[[job]]\nname = \"nightly\"\nschedule = \"every 1h\"\ngrace = \"1h\"\n",
+        &[],
+    );
+    let out = exec(&daemon, "nightly", &["sh", "-c", "exit 4"]);
     assert_eq!(out.status.code(), Some(4));
-    daemon.wait_level("nightly", "exit_status", Level::Critical);
+    wait_level(&daemon, "nightly", "exit_status", Level::Critical);
     daemon.restart();
-    let failed = daemon.wait_level("nightly", "exit_status", Level::Critical);
+    let failed = wait_level(&daemon, "nightly", "exit_status", Level::Critical);
     assert_eq!(failed.value, Some(4.0));
 }
 
 #[test]
 fn exec_runs_the_command_and_passes_its_status_when_the_daemon_is_unreachable() {
     // A port nothing listens on: bound, then released.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let out = Command::new(env!("CARGO_BIN_EXE_rackwatch"))
-        .env_remove("RACKWATCH_CONFIG")
-        .env("XDG_CONFIG_HOME", "/nonexistent")
+    let port = rackwatch_tests::net::free_port();
+    let out = rackwatch_command()
         .args(["exec", "--job", "nightly", "--connect"])
         .arg(format!("http://127.0.0.1:{port}"))
         .args(["--", "sh", "-c", "echo done; exit 5"])
@@ -362,9 +196,7 @@ fn exec_runs_the_command_and_passes_its_status_when_the_daemon_is_unreachable() 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches("not reported").count(), 1, "{stderr}");
     // A command that cannot start is 127, as from a shell.
-    let out = Command::new(env!("CARGO_BIN_EXE_rackwatch"))
-        .env_remove("RACKWATCH_CONFIG")
-        .env("XDG_CONFIG_HOME", "/nonexistent")
+    let out = rackwatch_command()
         .args(["exec", "--job", "nightly", "--connect"])
         .arg(format!("http://127.0.0.1:{port}"))
         .args(["--", "/nonexistent/command"])
@@ -375,17 +207,19 @@ fn exec_runs_the_command_and_passes_its_status_when_the_daemon_is_unreachable() 
 
 #[test]
 fn a_run_five_times_its_usual_duration_is_warning() {
-    let daemon =
-        Daemon::start("[[job]]\nname = \"etl\"\nschedule = \"every 1h\"\ngrace = \"1h\"\n");
+    let daemon = start(
+        "[[job]]\nname = \"etl\"\nschedule = \"every 1h\"\ngrace = \"1h\"\n",
+        &[],
+    );
     for _ in 0..3 {
-        let out = daemon.exec("etl", &["sleep", "0.2"]);
+        let out = exec(&daemon, "etl", &["sleep", "0.2"]);
         assert_eq!(out.status.code(), Some(0));
     }
-    let usual = daemon.wait_level("etl", "duration", Level::Ok);
+    let usual = wait_level(&daemon, "etl", "duration", Level::Ok);
     assert!(usual.value.is_some());
-    let out = daemon.exec("etl", &["sleep", "1"]);
+    let out = exec(&daemon, "etl", &["sleep", "1"]);
     assert_eq!(out.status.code(), Some(0), "a slow run still succeeds");
-    let slow = daemon.wait_level("etl", "slowness", Level::Warning);
+    let slow = wait_level(&daemon, "etl", "slowness", Level::Warning);
     assert!(slow.value.is_some_and(|v| v > 3.0), "{slow:?}");
     let failed = metric(&daemon.snapshot(), "etl", "exit_status").cloned();
     assert_eq!(
@@ -400,7 +234,7 @@ fn a_run_five_times_its_usual_duration_is_warning() {
 
 #[test]
 fn the_healthchecks_urls_work_from_curl_with_a_job_token_and_a_body_limit() {
-    let daemon = Daemon::start_with(
+    let daemon = start(
         "[[job]]\nname = \"web\"\nschedule = \"every 1h\"\n\n\
          [[job]]\nname = \"db-dump\"\nschedule = \"every 1h\"\ntoken_file = \"DIR/db.token\"\n",
         &[("db.token", "s3cret\n")],
@@ -426,7 +260,7 @@ fn the_healthchecks_urls_work_from_curl_with_a_job_token_and_a_body_limit() {
             None => {
                 let header = token.map(|t| format!("Authorization: Bearer {t}"));
                 let headers: Vec<&str> = header.iter().map(String::as_str).collect();
-                request(&daemon.addr, method, path, &headers, body).0
+                daemon.request(method, path, &headers, body).0
             }
         }
     };
@@ -436,12 +270,12 @@ fn the_healthchecks_urls_work_from_curl_with_a_job_token_and_a_body_limit() {
         send("POST", "/ping/web/fail", None, "upstream timed out"),
         200
     );
-    let failed = daemon.wait_level("web", "exit_status", Level::Critical);
+    let failed = wait_level(&daemon, "web", "exit_status", Level::Critical);
     assert_eq!(failed.value, Some(1.0));
     assert_eq!(send("GET", "/ping/web/0", None, ""), 200);
-    daemon.wait_level("web", "exit_status", Level::Ok);
+    wait_level(&daemon, "web", "exit_status", Level::Ok);
     assert_eq!(send("POST", "/ping/web/7", None, "exit seven"), 200);
-    let failed = daemon.wait_level("web", "exit_status", Level::Critical);
+    let failed = wait_level(&daemon, "web", "exit_status", Level::Critical);
     assert_eq!(failed.value, Some(7.0));
     // Unknown jobs and shapes are 404; a body over the limit is 413.
     assert_eq!(send("GET", "/ping/nope", None, ""), 404);
@@ -451,7 +285,7 @@ fn the_healthchecks_urls_work_from_curl_with_a_job_token_and_a_body_limit() {
     assert_eq!(send("GET", "/ping/db-dump", None, ""), 401);
     assert_eq!(send("GET", "/ping/db-dump", Some("wrong"), ""), 401);
     assert_eq!(send("GET", "/ping/db-dump", Some("s3cret"), ""), 200);
-    daemon.wait_level("db-dump", "exit_status", Level::Ok);
+    wait_level(&daemon, "db-dump", "exit_status", Level::Ok);
     let runs = daemon.wait_output(
         &["history", "--jobs", "web", "--format", "csv"],
         &["exit seven"],

@@ -5,152 +5,30 @@
 //! private CA succeeds with that CA configured (or `insecure`) and fails, naming the certificate,
 //! without. Every server listens on a free loopback port (`rackwatch_tests::net::free_port`).
 
-use rackwatch::state::{fetch, MetricView, NodeView, Snapshot};
+mod daemon_support;
+
+use daemon_support::{metric, node, Daemon};
+use rackwatch::state::Snapshot;
 use rackwatch_tests::net::free_port;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How long any one wait may take: it bounds a hung test, it is not a measured duration.
-const GIVE_UP: Duration = Duration::from_secs(60);
-
-/// A daemon with its configuration and history in a temporary directory, killed when dropped.
-struct Daemon {
-    child: Child,
-    addr: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
-    /// `rackwatch run` with history, no local source, and `probes` as its configuration's
-    /// `[[probe]]` tables; waits until it answers.
-    fn start(probes: &str) -> Daemon {
-        let dir = tempfile::tempdir().unwrap();
-        let addr = format!("127.0.0.1:{}", free_port());
-        let config = format!(
-            "[store]\npath = \"{}\"\n\n[local]\nenabled = false\n\n[http]\nlisten = \"{addr}\"\n\n\
-             {probes}",
-            dir.path().join("history.db").display()
-        );
-        std::fs::write(dir.path().join("rackwatch.toml"), config).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_rackwatch"))
-            .env_remove("RACKWATCH_CONFIG")
-            .env("XDG_CONFIG_HOME", "/nonexistent")
-            .args(["run", "-c"])
-            .arg(dir.path().join("rackwatch.toml"))
-            .args(["--for", "10m"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let daemon = Daemon { child, addr, dir };
-        let give_up = Instant::now() + GIVE_UP;
-        while fetch(&daemon.url("/state"), Duration::from_secs(2)).is_err() {
-            assert!(Instant::now() < give_up, "the daemon never answered");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        daemon
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn snapshot(&self) -> Snapshot {
-        fetch(&self.url("/state"), Duration::from_secs(5)).unwrap()
-    }
-
-    /// Polls `/state` until `found` finds something.
-    fn wait_for<T>(&self, what: &str, found: impl Fn(&Snapshot) -> Option<T>) -> T {
-        let give_up = Instant::now() + GIVE_UP;
-        loop {
-            let snapshot = self.snapshot();
-            if let Some(t) = found(&snapshot) {
-                return t;
-            }
-            assert!(
-                Instant::now() < give_up,
-                "never in /state: {what}\n{snapshot:#?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Runs `rackwatch ARGS -c CONFIG` until its standard output contains every one of `needles`.
-    fn wait_for_output(&self, args: &[&str], needles: &[&str]) -> String {
-        let give_up = Instant::now() + GIVE_UP;
-        loop {
-            let out = self.rackwatch(args);
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            if needles.iter().all(|n| text.contains(n)) {
-                return text;
-            }
-            assert!(
-                Instant::now() < give_up,
-                "`rackwatch {}` never showed {needles:?}:\n{text}{}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn rackwatch(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_rackwatch"))
-            .env_remove("RACKWATCH_CONFIG")
-            .env("XDG_CONFIG_HOME", "/nonexistent")
-            .args(args)
-            .arg("-c")
-            .arg(self.dir.path().join("rackwatch.toml"))
-            .output()
-            .unwrap()
-    }
-}
-
-/// The probe node named `name` (a probe's node announces its name as its firmware).
-fn node<'a>(snapshot: &'a Snapshot, name: &str) -> Option<&'a NodeView> {
-    snapshot
-        .nodes
-        .iter()
-        .find(|n| n.firmware.as_deref() == Some(name))
-}
-
-/// `name`'s metric `metric`, once it has a value.
-fn metric<'a>(snapshot: &'a Snapshot, name: &str, metric: &str) -> Option<&'a MetricView> {
-    node(snapshot, name)?
-        .metrics
-        .iter()
-        .find(|m| m.name == metric && m.value.is_some())
+/// A daemon with history, no local source, and `probes` as its configuration's `[[probe]]` tables.
+fn start(probes: &str) -> Daemon {
+    Daemon::start(
+        &format!("[local]\nenabled = false\n\n[http]\nlisten = \"127.0.0.1:PORT\"\n\n{probes}"),
+        &[],
+    )
 }
 
 /// The level `name`'s `success` is at, once it has a value.
 fn success_level(snapshot: &Snapshot, name: &str) -> Option<String> {
     metric(snapshot, name, "success").map(|m| m.level.to_string())
-}
-
-fn http_get(url: &str) -> String {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (authority, path) = rest.split_at(rest.find('/').unwrap());
-    let mut stream = TcpStream::connect(authority).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
 }
 
 /// A TLS server configuration from the committed test certificates.
@@ -295,7 +173,7 @@ fn tcp_http_and_command_probes_measure_and_go_critical_with_their_reason() {
         ),
     ]
     .concat();
-    let daemon = Daemon::start(&probes);
+    let daemon = start(&probes);
 
     // Latency measured, in seconds, and the probes OK.
     let (tcp, web, queue) = daemon.wait_for("both probes' latency and the value", |s| {
@@ -313,7 +191,7 @@ fn tcp_http_and_command_probes_measure_and_go_critical_with_their_reason() {
     for id in [tcp, web, queue] {
         assert!((0xF000..=0xFEFF).contains(&id), "a virtual node id: {id}");
     }
-    let metrics = http_get(&daemon.url("/metrics"));
+    let metrics = daemon.get("/metrics");
     for needle in [
         format!("node=\"{tcp}\",metric=\"latency\""),
         format!("node=\"{web}\",metric=\"latency\""),
@@ -321,7 +199,7 @@ fn tcp_http_and_command_probes_measure_and_go_critical_with_their_reason() {
     ] {
         assert!(metrics.contains(&needle), "{needle} not in /metrics");
     }
-    daemon.wait_for_output(
+    daemon.wait_output(
         &["history", "--node", &queue.to_string(), "--format", "csv"],
         &["value,42"],
     );
@@ -330,7 +208,7 @@ fn tcp_http_and_command_probes_measure_and_go_critical_with_their_reason() {
     daemon.wait_for("`ready` CRITICAL", |s| {
         success_level(s, "ready").filter(|l| l == "CRITICAL")
     });
-    daemon.wait_for_output(&["alerts"], &["does not contain \"ready\""]);
+    daemon.wait_output(&["alerts"], &["does not contain \"ready\""]);
     let ready = daemon.wait_for("`ready`'s reason in /state", |s| {
         let id = node(s, "ready")?.id;
         s.probe_failures.iter().find(|f| f.node == id).cloned()
@@ -347,13 +225,13 @@ fn tcp_http_and_command_probes_measure_and_go_critical_with_their_reason() {
         Some((critical("tcp")?, critical("web")?))
     });
     let connect = format!("cannot connect to 127.0.0.1:{port}");
-    let alerts = daemon.wait_for_output(&["alerts"], &[connect.as_str()]);
+    let alerts = daemon.wait_output(&["alerts"], &[connect.as_str()]);
     let web_row = alerts
         .lines()
         .find(|l| l.contains(&format!("http://127.0.0.1:{port}/health: ")))
         .unwrap_or_else(|| panic!("no row naming the web probe's failure:\n{alerts}"));
     assert!(web_row.contains("CRITICAL"), "{web_row}");
-    daemon.wait_for_output(&["alerts", "--events"], &["probe_failed"]);
+    daemon.wait_output(&["alerts", "--events"], &["probe_failed"]);
     // Only the failing probes are listed: the command probe is not.
     let failing = daemon.snapshot().probe_failures;
     assert!(failing.iter().all(|f| f.node != queue), "{failing:?}");
@@ -374,7 +252,7 @@ fn an_https_probe_trusts_its_ca_file_and_names_an_untrusted_certificate() {
         probe("no-ca", &format!("http = \"{url}\"")),
     ]
     .concat();
-    let daemon = Daemon::start(&probes);
+    let daemon = start(&probes);
     daemon.wait_for("the trusted probes OK, the other CRITICAL", |s| {
         let trusted = |name: &str| {
             success_level(s, name).filter(|l| l == "OK")?;
@@ -384,6 +262,6 @@ fn an_https_probe_trusts_its_ca_file_and_names_an_untrusted_certificate() {
         trusted("insecure")?;
         success_level(s, "no-ca").filter(|l| l == "CRITICAL")
     });
-    let alerts = daemon.wait_for_output(&["alerts"], &["certificate is not trusted"]);
+    let alerts = daemon.wait_output(&["alerts"], &["certificate is not trusted"]);
     assert!(alerts.contains("ca_file"), "{alerts}");
 }

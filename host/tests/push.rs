@@ -5,168 +5,37 @@
 //! rising steadily gets a forecast as a sensor's would. Each test runs its own daemon on its own
 //! port (one listens on every address, to show a daemon without a token refuses data there).
 
-use rackwatch::state::{fetch, MetricView, NodeView, Snapshot};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod daemon_support;
+
+use daemon_support::{metric, node, Daemon};
+use rackwatch::state::fetch;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// A daemon with its configuration and history in a temporary directory, killed when dropped.
-struct Daemon {
-    child: Child,
-    addr: String,
-    dir: tempfile::TempDir,
+/// A daemon with the `local` source (which keeps it live), pushes on loopback, and `extra`
+/// appended to its configuration.
+fn start(extra: &str, token: Option<&str>) -> Daemon {
+    start_on("127.0.0.1", extra, token)
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The same, listening on `host` (asked on loopback all the same), with `token` in a token file.
+fn start_on(host: &str, extra: &str, token: Option<&str>) -> Daemon {
+    let mut http = format!("[http]\nlisten = \"{host}:PORT\"\n");
+    let token_file = token.map(|token| format!("{token}\n"));
+    let mut files = Vec::new();
+    if let Some(contents) = &token_file {
+        http.push_str("token_file = \"DIR/token\"\n");
+        files.push(("token", contents.as_str()));
     }
+    Daemon::start(
+        &format!("[local]\ninterval = \"1s\"\n\n{http}\n{extra}"),
+        &files,
+    )
 }
 
-impl Daemon {
-    /// `rackwatch run` with the `local` source (which keeps it live), history, and `extra` appended
-    /// to its configuration; waits until it answers (at most 30 s: this bounds a hung test).
-    fn start(extra: &str, token: Option<&str>) -> Daemon {
-        Daemon::start_on("127.0.0.1", extra, token)
-    }
-
-    /// The same, listening on `host` (asked on loopback all the same).
-    fn start_on(host: &str, extra: &str, token: Option<&str>) -> Daemon {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut http = format!("[http]\nlisten = \"{host}:{port}\"\n");
-        if let Some(token) = token {
-            let file = dir.path().join("token");
-            std::fs::write(&file, format!("{token}\n")).unwrap();
-            http.push_str(&format!("token_file = \"{}\"\n", file.display()));
-        }
-        let config = format!(
-            "[store]\npath = \"{}\"\n\n[local]\ninterval = \"1s\"\n\n{http}\n{extra}",
-            dir.path().join("history.db").display()
-        );
-        std::fs::write(dir.path().join("rackwatch.toml"), config).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_rackwatch"))
-            .env_remove("RACKWATCH_CONFIG")
-            .env("XDG_CONFIG_HOME", "/nonexistent")
-            .args(["run", "-c"])
-            .arg(dir.path().join("rackwatch.toml"))
-            .args(["--for", "10m"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let daemon = Daemon { child, addr, dir };
-        let give_up = Instant::now() + Duration::from_secs(30);
-        while fetch(&daemon.url("/state"), Duration::from_secs(2)).is_err() {
-            assert!(Instant::now() < give_up, "the daemon never answered");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        daemon
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("rackwatch.toml")
-    }
-
-    /// `POST /push` with `headers` (each a full `Name: value`), answered as (status, body).
-    fn push(&self, body: &str, headers: &[&str]) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut request = format!(
-            "POST /push HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for header in headers {
-            request.push_str(header);
-            request.push_str("\r\n");
-        }
-        request.push_str("\r\n");
-        request.push_str(body);
-        // The server may refuse (413) before taking the whole body.
-        let _ = stream.write_all(request.as_bytes());
-        let mut answer = Vec::new();
-        let _ = stream.read_to_end(&mut answer);
-        let answer = String::from_utf8_lossy(&answer).into_owned();
-        let code = answer
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = answer
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        (code, body)
-    }
-
-    fn snapshot(&self) -> Snapshot {
-        fetch(&self.url("/state"), Duration::from_secs(5)).unwrap()
-    }
-
-    /// Polls `/state` until `found` finds something (at most 30 s: this bounds a hung test).
-    fn wait_for<T>(&self, what: &str, found: impl Fn(&Snapshot) -> Option<T>) -> T {
-        let give_up = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(t) = found(&self.snapshot()) {
-                return t;
-            }
-            assert!(Instant::now() < give_up, "never in /state: {what}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn rackwatch(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_rackwatch"))
-            .env_remove("RACKWATCH_CONFIG")
-            .env("XDG_CONFIG_HOME", "/nonexistent")
-            .args(args)
-            .arg("-c")
-            .arg(self.config())
-            .output()
-            .unwrap()
-    }
-}
-
-/// The node whose Hello announced `name` (a virtual node announces its name as its firmware).
-fn node<'a>(snapshot: &'a Snapshot, name: &str) -> Option<&'a NodeView> {
-    snapshot
-        .nodes
-        .iter()
-        .find(|n| n.firmware.as_deref() == Some(name))
-}
-
-fn metric<'a>(snapshot: &'a Snapshot, node_name: &str, name: &str) -> Option<&'a MetricView> {
-    node(snapshot, node_name)?
-        .metrics
-        .iter()
-        .find(|m| m.name == name && m.value.is_some())
-}
-
-fn http_get(url: &str) -> String {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (authority, path) = rest.split_at(rest.find('/').unwrap());
-    let mut stream = TcpStream::connect(authority).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
+/// `POST /push` with `headers` (each a full `Name: value`), answered as (status, body).
+fn push(daemon: &Daemon, body: &str, headers: &[&str]) -> (u16, String) {
+    daemon.request("POST", "/push", headers, body)
 }
 
 /// The node id a push's answer names for `name`: `... name (node 61234) ...`.
@@ -180,8 +49,9 @@ fn id_in_answer(answer: &str, name: &str) -> u16 {
 
 #[test]
 fn both_formats_and_the_command_reach_state_metrics_and_history() {
-    let daemon = Daemon::start("", None);
-    let (code, answer) = daemon.push(
+    let daemon = start("", None);
+    let (code, answer) = push(
+        &daemon,
         "# HELP queue_depth Jobs waiting.\n# TYPE queue_depth gauge\n\
          queue_depth{node=\"batch\",unit=\"jobs\"} 12\n",
         &["Content-Type: text/plain; version=0.0.4"],
@@ -190,7 +60,11 @@ fn both_formats_and_the_command_reach_state_metrics_and_history() {
     let batch = id_in_answer(&answer, "batch");
     assert!((0xF000..=0xFEFF).contains(&batch), "{answer}");
     // No Content-Type that names a format: sniffed as line protocol.
-    let (code, answer) = daemon.push("latency,node=probe,unit=ms value=4.5,p99=9i\n", &[]);
+    let (code, answer) = push(
+        &daemon,
+        "latency,node=probe,unit=ms value=4.5,p99=9i\n",
+        &[],
+    );
     assert_eq!(code, 200, "{answer}");
     let probe = id_in_answer(&answer, "probe");
     let out = daemon.rackwatch(&[
@@ -232,7 +106,7 @@ fn both_formats_and_the_command_reach_state_metrics_and_history() {
         "{source:?}"
     );
 
-    let metrics = http_get(&daemon.url("/metrics"));
+    let metrics = daemon.get("/metrics");
     for needle in [
         format!("node=\"{batch}\",metric=\"queue_depth\""),
         format!("node=\"{probe}\",metric=\"latency\""),
@@ -254,25 +128,30 @@ fn both_formats_and_the_command_reach_state_metrics_and_history() {
 
 #[test]
 fn a_malformed_push_names_its_line_and_applies_nothing() {
-    let daemon = Daemon::start("", None);
-    let (code, answer) = daemon.push(
+    let daemon = start("", None);
+    let (code, answer) = push(
+        &daemon,
         "good_one{node=\"bad\"} 1\ngood_two{node=\"bad\"} 2\ngood_three{node=\"bad\"} three\n",
         &[],
     );
     assert_eq!(code, 400, "{answer}");
     assert!(answer.contains("line 3"), "{answer}");
     assert!(answer.contains("`three` is not a number"), "{answer}");
-    let (code, answer) = daemon.push("m,node=bad,host=a value=1\n", &[]);
+    let (code, answer) = push(&daemon, "m,node=bad,host=a value=1\n", &[]);
     assert_eq!(code, 400, "{answer}");
     assert!(
         answer.contains("line 1") && answer.contains("tag `host`"),
         "{answer}"
     );
     // Not-a-number and infinities are values, judged as a sensor's would be.
-    let (code, answer) = daemon.push("odd{node=\"odd\"} NaN\nodd{node=\"odd\"} +Inf\n", &[]);
+    let (code, answer) = push(
+        &daemon,
+        "odd{node=\"odd\"} NaN\nodd{node=\"odd\"} +Inf\n",
+        &[],
+    );
     assert_eq!(code, 200, "{answer}");
     // A later good push shows the refused ones left nothing behind.
-    let (code, answer) = daemon.push("after{node=\"bad\"} 5\n", &[]);
+    let (code, answer) = push(&daemon, "after{node=\"bad\"} 5\n", &[]);
     assert_eq!(code, 200, "{answer}");
     let names = daemon.wait_for("the good push", |s| {
         let n = node(s, "bad")?;
@@ -286,35 +165,35 @@ fn a_malformed_push_names_its_line_and_applies_nothing() {
 
 #[test]
 fn the_series_bound_and_the_body_limit_hold() {
-    let daemon = Daemon::start("[push]\nmax_series = 3\n", None);
+    let daemon = start("[push]\nmax_series = 3\n", None);
     let body: String = (0..4)
         .map(|i| format!("s{i}{{node=\"n{i}\"}} 1\n"))
         .collect();
-    let (code, answer) = daemon.push(&body, &[]);
+    let (code, answer) = push(&daemon, &body, &[]);
     assert_eq!(code, 422, "{answer}");
     assert!(answer.contains("max_series = 3"), "{answer}");
     // Nothing of it applied: three series still fit.
     let body: String = (0..3)
         .map(|i| format!("s{i}{{node=\"n{i}\"}} 1\n"))
         .collect();
-    let (code, answer) = daemon.push(&body, &[]);
+    let (code, answer) = push(&daemon, &body, &[]);
     assert_eq!(code, 200, "{answer}");
 
     let huge = "x 1\n".repeat(20_000);
-    let (code, answer) = daemon.push(&huge, &[]);
+    let (code, answer) = push(&daemon, &huge, &[]);
     assert_eq!(code, 413, "{answer}");
     assert!(answer.contains("65536 bytes"), "{answer}");
 }
 
 #[test]
 fn a_configured_token_is_required_and_accepted() {
-    let daemon = Daemon::start("", Some("s3cret-token"));
-    let (code, answer) = daemon.push("m 1\n", &[]);
+    let daemon = start("", Some("s3cret-token"));
+    let (code, answer) = push(&daemon, "m 1\n", &[]);
     assert_eq!(code, 401, "{answer}");
     assert!(answer.contains("Bearer"), "{answer}");
-    let (code, answer) = daemon.push("m 1\n", &["Authorization: Bearer wrong"]);
+    let (code, answer) = push(&daemon, "m 1\n", &["Authorization: Bearer wrong"]);
     assert_eq!(code, 401, "{answer}");
-    let (code, answer) = daemon.push("m 1\n", &["Authorization: Bearer s3cret-token"]);
+    let (code, answer) = push(&daemon, "m 1\n", &["Authorization: Bearer s3cret-token"]);
     assert_eq!(code, 200, "{answer}");
     // Reading stays open.
     assert!(fetch(&daemon.url("/state"), Duration::from_secs(5)).is_ok());
@@ -325,7 +204,7 @@ fn a_configured_token_is_required_and_accepted() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let wrong = daemon.dir.path().join("wrong");
+    let wrong = daemon.dir().join("wrong");
     std::fs::write(&wrong, "nope\n").unwrap();
     let out = daemon.rackwatch(&["push", "cli_metric", "8", "--token-file", path(&wrong)]);
     assert!(!out.status.success());
@@ -338,8 +217,8 @@ fn a_configured_token_is_required_and_accepted() {
 
 #[test]
 fn beyond_loopback_without_a_token_pushes_are_refused_saying_how_to_set_one() {
-    let daemon = Daemon::start_on("0.0.0.0", "", None);
-    let (code, answer) = daemon.push("m 1\n", &[]);
+    let daemon = start_on("0.0.0.0", "", None);
+    let (code, answer) = push(&daemon, "m 1\n", &[]);
     assert_eq!(code, 403, "{answer}");
     assert!(answer.contains("token_file"), "{answer}");
     // Reading stays open.
@@ -352,7 +231,7 @@ fn path(p: &Path) -> &str {
 
 #[test]
 fn a_steadily_rising_pushed_series_gets_a_forecast() {
-    let daemon = Daemon::start(
+    let daemon = start(
         "[[rules]]\nmetric = \"spool_used\"\n\
          rule.value.critical.above.raise = { value = 100000.0, inclusive = true }\n",
         None,
@@ -362,7 +241,11 @@ fn a_steadily_rising_pushed_series_gets_a_forecast() {
     let start = Instant::now();
     for _ in 0..30 {
         let tenths = start.elapsed().as_millis() as f64 / 100.0;
-        let (code, answer) = daemon.push(&format!("spool_used{{node=\"spool\"}} {tenths}\n"), &[]);
+        let (code, answer) = push(
+            &daemon,
+            &format!("spool_used{{node=\"spool\"}} {tenths}\n"),
+            &[],
+        );
         assert_eq!(code, 200, "{answer}");
         std::thread::sleep(Duration::from_millis(30));
     }

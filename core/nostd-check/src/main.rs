@@ -88,7 +88,7 @@ fn wire(t: u64, v: f32) {
     consume(readings.iter().count());
     let mut hello = Hello { firmware: heapless::String::new(), schema_hash: SCHEMA_HASH, metrics: heapless::Vec::new() };
     let rule = RuleSummary { crossing: Crossing::Above, warning: Some(30.0), critical: None };
-    consume(hello.metrics.push(MetricDescriptor { id: 0, name: heapless::String::new(), unit: heapless::String::new(), rule }));
+    consume(hello.metrics.push(MetricDescriptor { id: 0, name: heapless::String::new(), unit: heapless::String::new(), rule, lattice: None }));
     let transition = Transition {
         metric: 0,
         from: Level::Ok,

@@ -35,6 +35,28 @@ pub struct MetricDescriptor {
     pub unit: String<MAX_UNIT_LEN>,
     /// The alert rule, summarised.
     pub rule: RuleSummary,
+    /// The values' lattice, when they are a driver's conversion of integer counts; `None` otherwise.
+    pub lattice: Option<Lattice>,
+}
+
+/// The values a metric can take: `offset + k × step` for integer `k`, computed in f64 and rounded to
+/// f32, give or take one unit in the last place where the driver's own arithmetic rounded the other
+/// way. A sensor's driver converts integer counts this way; storage and the wire code such values as
+/// small integer steps ([`crate::codec::Values::Lattice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Lattice {
+    /// The value at `k = 0`.
+    pub offset: f32,
+    /// The distance between neighbouring values.
+    pub step: f32,
+}
+
+impl Lattice {
+    /// How the chunk codec codes this metric's values (XOR when the step or offset is unusable).
+    pub fn values(self) -> crate::codec::Values {
+        crate::codec::Values::lattice(self.offset, self.step)
+    }
 }
 
 /// Sent at boot: who the node is and what it measures.

@@ -83,8 +83,8 @@ mod schema;
 mod tests;
 
 pub use body::{
-    BatchError, Body, BodyType, Cause, Heartbeat, Hello, Log, MetricDescriptor, Outlook, Reading,
-    Readings, ResetReason, RuleSummary, Transition,
+    BatchError, Body, BodyType, Cause, Heartbeat, Hello, Lattice, Log, MetricDescriptor, Outlook,
+    Reading, Readings, ResetReason, RuleSummary, Transition,
 };
 pub use cobs::{cobs_decode_in_place, cobs_encode, max_cobs_len};
 pub use decoder::{Decoder, Feed};
@@ -132,8 +132,9 @@ pub const MAX_HELLO_LEN: usize = str_len(MAX_FIRMWARE_LEN)
     + VARINT_U64
     + varint_len(MAX_METRICS as u64)
     + MAX_METRICS * MAX_DESCRIPTOR_LEN;
+/// Id, name, unit, the rule summary (crossing, two optional f32) and the optional lattice (two f32).
 const MAX_DESCRIPTOR_LEN: usize =
-    VARINT_U16 + str_len(MAX_NAME_LEN) + str_len(MAX_UNIT_LEN) + 1 + 2 * (1 + 4);
+    VARINT_U16 + str_len(MAX_NAME_LEN) + str_len(MAX_UNIT_LEN) + 1 + 2 * (1 + 4) + (1 + 2 * 4);
 /// See [`MAX_HELLO_LEN`].
 pub const MAX_READINGS_LEN: usize =
     VARINT_U64 + varint_len(MAX_READINGS as u64) + MAX_READINGS * (VARINT_U16 + VARINT_U32 + 4);
@@ -175,14 +176,14 @@ const _: () = assert!(HEADER_LEN + MAX_BODY_LEN + CRC_LEN <= MAX_FRAME_LEN);
 #[cfg(target_pointer_width = "32")]
 const _: () = assert!(
     core::mem::size_of::<Decoder>() == 1040
-        && core::mem::size_of::<Frame>() == 1072
-        && core::mem::size_of::<Body>() == 1064
+        && core::mem::size_of::<Frame>() == 1264
+        && core::mem::size_of::<Body>() == 1256
 );
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(
     core::mem::size_of::<Decoder>() == 1048
-        && core::mem::size_of::<Frame>() == 1208
-        && core::mem::size_of::<Body>() == 1200
+        && core::mem::size_of::<Frame>() == 1464
+        && core::mem::size_of::<Body>() == 1456
 );
 
 const VARINT_U16: usize = 3;
@@ -365,9 +366,9 @@ mod unit {
                 MAX_LOG_LEN,
                 MAX_METRIC_LEN
             ),
-            (796, 779, 38, 31, 130, 252)
+            (940, 779, 38, 31, 130, 252)
         );
-        assert_eq!(MAX_BODY_LEN, 796);
+        assert_eq!(MAX_BODY_LEN, 940);
         assert_eq!(MAX_ENCODED_LEN, 1030);
         assert_eq!(MIN_FRAME_LEN, 15);
     }

@@ -150,6 +150,10 @@ fn largest_bodies() -> [Body; 6] {
             warning: Some(f32::MAX),
             critical: Some(f32::NAN),
         },
+        lattice: Some(Lattice {
+            offset: f32::MIN,
+            step: f32::MAX,
+        }),
     };
     let hello = Hello {
         firmware: string('v'),
@@ -512,8 +516,8 @@ fn sizes_are_part_of_the_contract() {
     #[cfg(target_pointer_width = "64")]
     {
         assert_eq!(core::mem::size_of::<Decoder>(), 1048);
-        assert_eq!(core::mem::size_of::<Body>(), 1200);
-        assert_eq!(core::mem::size_of::<Frame>(), 1208);
+        assert_eq!(core::mem::size_of::<Body>(), 1456);
+        assert_eq!(core::mem::size_of::<Frame>(), 1464);
         assert_eq!(core::mem::size_of::<DecodeError>(), 24);
     }
 }
