@@ -93,10 +93,9 @@ pub fn lattices(capture: &Path) -> anyhow::Result<BTreeMap<(u16, String), Values
     Ok(found)
 }
 
-/// The codec's lattice for a metric the node described.
-fn lattice_of(_metric: &rackwatch_core::wire::MetricDescriptor) -> Option<Values> {
-    // `MetricDescriptor` carries no lattice in this build: every metric is coded with XOR.
-    None
+/// The codec's coding of a metric the node described: its lattice's, when it has one.
+fn lattice_of(metric: &rackwatch_core::wire::MetricDescriptor) -> Option<Values> {
+    metric.lattice.map(|lattice| lattice.values())
 }
 
 /// NAB's instant zero for every file: 2026-01-01T00:00:00Z.
