@@ -207,4 +207,34 @@ mod tests {
         assert_eq!(two[0].1, f32::NEG_INFINITY);
         assert!(Samples::from_history_csv("h\n1,2\n").is_err());
     }
+
+    #[test]
+    fn the_lattice_a_hello_announces_is_the_codec_s_coding_of_that_metric() {
+        let spec =
+            MetricSpec::new(0, "inlet", "degC", Rule::EMPTY, AnomalyConfig::DEFAULT).unwrap();
+        let mut with = spec.descriptor();
+        with.lattice = Some(rackwatch_core::wire::Lattice {
+            offset: 0.0,
+            step: 0.01,
+        });
+        let mut hello = Hello::new("t".try_into().unwrap());
+        hello.metrics.push(with).unwrap();
+        let mut other = MetricSpec::new(1, "fan", "rpm", Rule::EMPTY, AnomalyConfig::DEFAULT)
+            .unwrap()
+            .descriptor();
+        other.lattice = None;
+        hello.metrics.push(other).unwrap();
+        let mut node = NabNode { id: 4, seq: 0 };
+        let bytes = node.frame(Body::Hello(hello)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.rwcap");
+        let mut w = CaptureWriter::create(&path, "t").unwrap();
+        w.record(1000, &bytes).unwrap();
+        w.flush().unwrap();
+        let found = lattices(&path).unwrap();
+        assert_eq!(
+            found,
+            BTreeMap::from([((4, "inlet".to_string()), Values::lattice(0.0, 0.01))])
+        );
+    }
 }
