@@ -131,7 +131,6 @@ fn one_run_measures_every_format_ingest_and_query_and_fills_the_marked_blocks() 
     for format in [
         "rackwatch history database",
         "Prometheus TSDB, 31-day blocks",
-        "Prometheus TSDB, promtool's 2-hour blocks",
         "Gorilla (`tsz` crate, f64)",
         "rackwatch chunk codec alone",
     ] {
@@ -145,7 +144,7 @@ fn one_run_measures_every_format_ingest_and_query_and_fills_the_marked_blocks() 
         .lines()
         .filter(|l| l.starts_with("| NAB corpus: 2 files as series (2 series)"))
         .collect();
-    assert_eq!(nab_rows.len(), 5, "{text}");
+    assert_eq!(nab_rows.len(), 4, "{text}");
     for row in &nab_rows {
         let cells: Vec<&str> = row.split(" | ").collect();
         assert_eq!(cells[3], "600", "samples stored: {row}");
@@ -155,7 +154,7 @@ fn one_run_measures_every_format_ingest_and_query_and_fills_the_marked_blocks() 
         .lines()
         .filter(|l| l.starts_with("| simulated rack: `rackwatch sim --nodes 2 --for 20m` ("))
         .count();
-    assert_eq!(sim_rows, 5, "{text}");
+    assert_eq!(sim_rows, 4, "{text}");
 
     // Ingest: the three runs; query: the three reads, 600 points in 10 buckets.
     assert!(

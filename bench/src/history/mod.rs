@@ -222,11 +222,9 @@ fn storage_of(
         samples: samples.len() as u64,
         exact: None,
     };
-    let [compacted, backfilled] = formats::prometheus(&samples, &tools.promtool, dir)?;
     let sizes = vec![
         rackwatch,
-        compacted,
-        backfilled,
+        formats::prometheus(&samples, &tools.promtool, dir)?,
         formats::gorilla(&samples),
         formats::codec(&samples, &lattices, args.chunk_bytes),
     ];
