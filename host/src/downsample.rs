@@ -132,7 +132,8 @@ impl Open {
 #[derive(Debug)]
 pub struct Bucketer {
     step_ms: u64,
-    open: BTreeMap<SeriesKey, Open>,
+    /// By node, then metric name: a reading finds its bucket without building a key.
+    open: BTreeMap<u16, BTreeMap<String, Open>>,
     /// The start of the newest bucket seen: every open bucket before it is complete.
     newest_start_ms: u64,
 }
@@ -169,10 +170,15 @@ impl Bucketer {
             self.emit_before(Some(start), emit);
         }
         // Every open bucket starts at `newest_start_ms` now: the older ones were just emitted.
-        self.open
-            .entry((series.0, series.1.to_string()))
-            .or_insert_with(|| Open::new(start))
-            .add(value, unit);
+        let metrics = self.open.entry(series.0).or_default();
+        match metrics.get_mut(series.1) {
+            Some(open) => open.add(value, unit),
+            None => {
+                let mut open = Open::new(start);
+                open.add(value, unit);
+                metrics.insert(series.1.to_string(), open);
+            }
+        }
     }
 
     /// Hands out every bucket still open, ordered by start, node and metric: the readings ended.
@@ -183,13 +189,15 @@ impl Bucketer {
     /// Emits the open buckets that start before `start_ms` (all of them with `None`).
     fn emit_before(&mut self, start_ms: Option<u64>, emit: &mut impl FnMut(Bucket)) {
         let mut done: Vec<(SeriesKey, Open)> = Vec::new();
-        self.open.retain(|key, open| {
-            let complete = start_ms.is_none_or(|start| open.start_ms < start);
-            if complete {
-                done.push((key.clone(), open.clone()));
-            }
-            !complete
-        });
+        for (&node, metrics) in &mut self.open {
+            metrics.retain(|name, open| {
+                let complete = start_ms.is_none_or(|start| open.start_ms < start);
+                if complete {
+                    done.push(((node, name.clone()), open.clone()));
+                }
+                !complete
+            });
+        }
         done.sort_by(|(a_key, a), (b_key, b)| (a.start_ms, a_key).cmp(&(b.start_ms, b_key)));
         for (key, open) in done {
             emit(open.close(key, self.step_ms));
