@@ -3,6 +3,8 @@
 //! - `nab`: the core's anomaly score (and reference detectors) on the Numenta Anomaly Benchmark,
 //!   scored as NAB scores ([`crate::nab`]).
 //! - `kpi`: point-adjusted F1 (delay 7) on a labelled KPI corpus ([`crate::kpi`]).
+//! - `history`: what keeping history costs: bytes per reading against Prometheus and Gorilla,
+//!   ingest and query times ([`crate::history`]).
 //! - `eta`: the accuracy of the core's time-to-threshold on generated fill curves against a
 //!   `predict_linear`-style baseline ([`crate::eta`]).
 //!
@@ -37,6 +39,10 @@ pub enum Bench {
     /// Point-adjusted F1 (delay 7) on a labelled KPI corpus (CSV files `time,value,label`), beside
     /// the EWMA z-score baseline.
     Kpi(KpiArgs),
+    /// What history costs: bytes per stored reading against Prometheus' TSDB, Gorilla and the
+    /// core's codec (simulated rack and NAB), ingest with history against without, and reading a
+    /// series back whole and downsampled.
+    History(crate::history::HistoryArgs),
 }
 
 /// Options of `rackwatch-bench kpi`.
@@ -107,6 +113,7 @@ pub fn run(cli: &Cli, out: &mut impl Write) -> anyhow::Result<()> {
         Bench::Nab(args) => run_nab(args, out),
         Bench::Eta(args) => run_eta(args, out),
         Bench::Kpi(args) => run_kpi(args, out),
+        Bench::History(args) => run_history(args, out),
     }
 }
 
@@ -203,6 +210,27 @@ fn run_eta(args: &EtaArgs, out: &mut impl Write) -> anyhow::Result<()> {
     if let Some(path) = &args.update {
         markers::update_file(path, &crate::eta::blocks(&report))?;
         writeln!(out, "updated the ETA figures of {}", path.display())?;
+    }
+    Ok(())
+}
+
+fn run_history(args: &crate::history::HistoryArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let report = crate::history::run(args)?;
+    let command = std::env::var("RACKWATCH_BENCH_COMMAND")
+        .unwrap_or_else(|_| "rackwatch-bench history".to_string());
+    let rustc = std::env::var("RACKWATCH_BENCH_RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let made = crate::history::report::Made {
+        command: &command,
+        rustc: &rustc,
+    };
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+    } else {
+        write!(out, "{}", report.text(&made))?;
+    }
+    if let Some(path) = &args.update {
+        markers::update_file(path, &report.blocks(&made))?;
+        writeln!(out, "updated the history figures of {}", path.display())?;
     }
     Ok(())
 }

@@ -7,6 +7,8 @@
 //!   cloud-monitoring dataset) beside an EWMA z-score baseline.
 //! - [`eta`]: the core's time-to-threshold on generated fill curves against a `predict_linear`
 //!   baseline.
+//! - [`history`]: what keeping history costs (bytes per reading against Prometheus' TSDB and
+//!   Gorilla, ingest and query times), through the real `rackwatch` and `promtool`.
 //! - [`markers`]: how a run's figures replace, and only replace, the marked blocks of
 //!   `BENCHMARKS.md`.
 //! - [`cli`]: the `rackwatch-bench` command line; [`rng`]: the generator the ETA curves draw from.
@@ -19,6 +21,7 @@
 
 pub mod cli;
 pub mod eta;
+pub mod history;
 pub mod kpi;
 pub mod markers;
 pub mod nab;

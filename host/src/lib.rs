@@ -7,6 +7,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod daemon;
+pub mod downsample;
 pub mod ingest;
 pub mod jobs;
 pub mod line_out;
