@@ -39,29 +39,19 @@ pub struct Bucket {
     /// The bucket's width in ms.
     pub step_ms: u64,
     /// Smallest reading that is not NaN (NaN when all were).
-    #[serde(serialize_with = "value_json")]
+    #[serde(serialize_with = "crate::store::value_json")]
     pub min: f64,
     /// Largest reading that is not NaN (NaN when all were).
-    #[serde(serialize_with = "value_json")]
+    #[serde(serialize_with = "crate::store::value_json")]
     pub max: f64,
     /// Mean of the readings that are not NaN (NaN when all were), rounded to an f32 like them.
-    #[serde(serialize_with = "value_json")]
+    #[serde(serialize_with = "crate::store::value_json")]
     pub mean: f64,
     /// The last reading of the bucket, exactly as stored.
-    #[serde(serialize_with = "value_json")]
+    #[serde(serialize_with = "crate::store::value_json")]
     pub last: f64,
     /// How many readings fell in the bucket, NaN ones included.
     pub count: u64,
-}
-
-/// A value in JSON as `history` writes readings' values: a number, or the string `NaN`, `inf` or
-/// `-inf` (JSON has no number for those, and `null` would read as a missing value).
-fn value_json<S: serde::Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
-    if value.is_finite() {
-        s.serialize_f64(*value)
-    } else {
-        s.serialize_str(&format!("{}", *value as f32))
-    }
 }
 
 /// One series' bucket being filled.

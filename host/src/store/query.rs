@@ -53,7 +53,9 @@ pub struct ReadingRow {
     pub value: f64,
 }
 
-fn value_json<S: serde::Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+/// A value in JSON as `history` writes readings' values: a number, or the string `NaN`, `inf` or
+/// `-inf` (JSON has no number for those, and `null` would read as a missing value).
+pub(crate) fn value_json<S: serde::Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
     if value.is_finite() {
         s.serialize_f64(*value)
     } else {
