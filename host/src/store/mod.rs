@@ -61,8 +61,8 @@ mod query;
 mod write;
 
 pub use logs::{LogCursor, LogRow};
-pub use query::{NodeEventRow, Query, ReadingRow, TransitionRow};
 pub(crate) use query::value_json;
+pub use query::{NodeEventRow, Query, ReadingRow, TransitionRow};
 
 /// The schema version this build writes (`PRAGMA user_version`).
 const SCHEMA_VERSION: i64 = 4;
