@@ -487,25 +487,55 @@ fn packed_readings_limits_are_as_section_7_states() {
     assert!(!body_decodes(PACKED, &[0, 1, 0]));
     let table: Vec<u8> = (0..17u8).flat_map(|id| [id, 1]).collect();
     assert!(!body_decodes(PACKED, &[&[0, 0, 17][..], &table].concat()));
-    assert!(body_decodes(
+    // Every entry is used, in the order of first use: a table nothing uses is an error, and so
+    // are 16 entries for readings of metric 0 alone; readings of all 16, in order, decode.
+    assert!(!body_decodes(
         PACKED,
         &[&[0, 0, 16][..], &table[..32]].concat()
     ));
+    let mut sixteen = Readings::new();
+    for id in 0..16u16 {
+        sixteen.push(id, 0, 1.0).unwrap();
+    }
+    let mut packed16 = [0u8; 256];
+    let n = pack_readings(&sixteen, |_| Values::Xor, &mut packed16).unwrap();
+    assert_eq!(packed16[..3], [0, 16, 16]);
+    assert_eq!(packed16[3..35], table[..32]);
+    assert!(body_decodes(PACKED, &packed16[..n]));
     // Table entries: coding 01 or 02 only, a usable lattice, no id twice; ids are u16 varints.
-    assert!(!body_decodes(PACKED, &[0, 0, 1, 0, 3]));
+    // Each body below has one reading of its one metric, as `one` has (XOR, 2.0).
+    let xor_reading = [0x20, 0x00, 0x00, 0x00, 0x00];
+    let with_reading = |table: &[u8]| [&[0, 1, 1][..], table, &xor_reading].concat();
+    assert!(body_decodes(PACKED, &with_reading(&[0, 1])));
+    assert!(!body_decodes(PACKED, &with_reading(&[0, 3])));
     assert!(!body_decodes(PACKED, &[0, 0, 2, 0, 1, 0, 1]));
-    let lattice = |step: f32| {
-        let mut body = vec![0, 0, 1, 0, 2];
-        body.extend_from_slice(&0f32.to_le_bytes());
-        body.extend_from_slice(&step.to_le_bytes());
-        body
-    };
-    assert!(body_decodes(PACKED, &lattice(0.01)));
-    assert!(!body_decodes(PACKED, &lattice(0.0)));
-    assert!(!body_decodes(PACKED, &lattice(f32::INFINITY)));
-    assert!(body_decodes(PACKED, &[0, 0, 1, 0xff, 0xff, 0x03, 1]));
-    assert!(!body_decodes(PACKED, &[0, 0, 1, 0xff, 0xff, 0x04, 1]));
-    assert!(!body_decodes(PACKED, &[0, 0, 1, 0x80, 0x80, 0x80, 0, 1]));
+    // A lattice entry: the reference packs a reading on the lattice of step 0.01, then the step
+    // is replaced by unusable ones.
+    let mut on_lattice = Readings::new();
+    on_lattice.push(0, 0, 0.5).unwrap();
+    let mut lattice_body = [0u8; 64];
+    let n = pack_readings(
+        &on_lattice,
+        |_| Values::Lattice {
+            offset: 0.0,
+            step: 0.01,
+        },
+        &mut lattice_body,
+    )
+    .unwrap();
+    assert_eq!(lattice_body[..5], [0, 1, 1, 0, 2]);
+    assert!(body_decodes(PACKED, &lattice_body[..n]));
+    for bad_step in [0f32, f32::INFINITY] {
+        let mut body = lattice_body;
+        body[9..13].copy_from_slice(&bad_step.to_le_bytes());
+        assert!(!body_decodes(PACKED, &body[..n]), "step {bad_step}");
+    }
+    assert!(body_decodes(PACKED, &with_reading(&[0xff, 0xff, 0x03, 1])));
+    assert!(!body_decodes(PACKED, &with_reading(&[0xff, 0xff, 0x04, 1])));
+    assert!(!body_decodes(
+        PACKED,
+        &with_reading(&[0x80, 0x80, 0x80, 0, 1])
+    ));
     // A reading whose time lands before base_ms is an error: base 1, time code `10` -2.
     let mut before = vec![1, 1, 1, 5, 1];
     before.extend_from_slice(&[0b1011_1111, 0b0000_0000, 0, 0, 0]);

@@ -18,8 +18,9 @@
 //!   on) when the batch has more than [`MAX_METRICS`] metrics or its codes exceed the buffer; the
 //!   sender then sends the batch as a [`Readings`] body, which always fits.
 //! - Unpacking never panics and never reads past its input: arbitrary bytes give a batch or an
-//!   [`UnpackError`]; a body is canonical (zero padding bits, no unused table entry repeated), so
-//!   what unpacks packs again to the same bytes when the sender was this encoder.
+//!   [`UnpackError`]; a body is canonical (zero padding bits; the table lists each metric once, in
+//!   the order of its first reading, and no entry goes unused), so what unpacks packs again to the
+//!   same bytes.
 
 use super::body::{Reading, Readings};
 use super::{MAX_METRICS, MAX_READINGS};
@@ -92,7 +93,8 @@ pub enum UnpackError {
     /// no metric.
     Count,
     /// A table entry with a coding byte other than `01` and `02`, a lattice whose step is zero or
-    /// not finite or whose offset is not finite, or a metric listed twice.
+    /// not finite or whose offset is not finite, a metric listed twice, or entries not in the order
+    /// of their metrics' first readings (one no reading uses included).
     Table,
     /// The bit stream ends, or is not a code, inside this reading (from 0); or a reading's metric
     /// index is beyond the table, or its time is before `base_ms` or more than `u32::MAX` ms after.
@@ -110,7 +112,7 @@ impl core::fmt::Display for UnpackError {
                 "packed readings state more than 64 readings or 16 metrics, or readings without metrics",
             ),
             UnpackError::Table => f.write_str(
-                "packed readings' metric table has an unknown coding, an unusable lattice or a metric twice",
+                "packed readings' metric table has an unknown coding, an unusable lattice, a metric twice, or entries out of the order of first use",
             ),
             UnpackError::Reading(i) => write!(f, "packed reading {i} is cut short or corrupt"),
             UnpackError::Padding => f.write_str("packed readings' padding bits are not zero"),
@@ -386,9 +388,19 @@ fn read_stream(
         latest_gap: 0,
     };
     let width = index_bits(packed.codings.len());
+    // Entries in first-use order: a reading's index is one already used or the next one.
+    let mut used = 0;
     for i in 0..count {
         let broken = UnpackError::Reading(i as u8);
         let index = bits.read(width).ok_or(broken)? as usize;
+        match index.cmp(&used) {
+            core::cmp::Ordering::Less => {}
+            core::cmp::Ordering::Equal => used += 1,
+            core::cmp::Ordering::Greater if index < packed.codings.len() => {
+                return Err(UnpackError::Table)
+            }
+            core::cmp::Ordering::Greater => return Err(broken),
+        }
         let (Some(entry), Some(series)) = (packed.codings.get(index), series.get_mut(index)) else {
             return Err(broken);
         };
@@ -406,6 +418,9 @@ fn read_stream(
                 value,
             })
             .map_err(|_| UnpackError::Count)?;
+    }
+    if used != packed.codings.len() {
+        return Err(UnpackError::Table);
     }
     Ok(())
 }
@@ -544,6 +559,48 @@ mod tests {
             pack_readings(&readings, |_| Values::Xor, &mut dirty).map_err(|e| e.to_string())?;
         assert_eq!(clean[..len], dirty[..again]);
         assert!(unpack_readings(&dirty[..again]).is_ok());
+        Ok(())
+    }
+
+    /// Found by the `packet` fuzz target: a table listing the same metrics in another order
+    /// unpacked to the same readings but packed again to other bytes. A batch has one encoding.
+    #[test]
+    fn a_table_out_of_first_use_order_or_with_an_unused_entry_is_refused(
+    ) -> Result<(), std::string::String> {
+        let readings = batch(&[(41, 10, 1.5), (2, 10, 2.5)]).map_err(|e| e.to_string())?;
+        let mut body = [0u8; 64];
+        let len =
+            pack_readings(&readings, |_| Values::Xor, &mut body).map_err(|e| e.to_string())?;
+        // base_ms 10 (one byte), count 2, metrics 2, then the table: 41 XOR, 2 XOR.
+        assert_eq!(body[..7], [10, 2, 2, 41, 1, 2, 1]);
+        assert!(unpack_readings(&body[..len]).is_ok());
+        // The stream's first bit is the first reading's index: 1 names metric 2 before metric 41
+        // was used, which is what a table listing 2 first would mean.
+        let mut out_of_order = body;
+        out_of_order[7] ^= 0x80;
+        assert_eq!(
+            unpack_readings(&out_of_order[..len]),
+            Err(UnpackError::Table)
+        );
+        // One reading of metric 41 only, with metric 2 still in the table: unused.
+        let one = batch(&[(41, 10, 1.5)]).map_err(|e| e.to_string())?;
+        let mut alone = [0u8; 64];
+        let n = pack_readings(&one, |_| Values::Xor, &mut alone).map_err(|e| e.to_string())?;
+        let mut unused = std::vec::Vec::from(&alone[..3]);
+        unused[2] = 2;
+        unused.extend_from_slice(&[41, 1, 2, 1]);
+        // With two entries each reading carries a 1-bit index: 0 before the rest of its codes.
+        let mut stream = [0u8; 16];
+        let mut writer = BitWriter::new(&mut stream, 1);
+        let mut reader = BitReader::new(&alone[..n], 5 * 8);
+        while let Some(bit) = reader.read(1) {
+            if writer.write(bit, 1).is_err() {
+                break;
+            }
+        }
+        let end = writer.position().div_ceil(8);
+        unused.extend_from_slice(&stream[..end]);
+        assert_eq!(unpack_readings(&unused), Err(UnpackError::Table));
         Ok(())
     }
 
